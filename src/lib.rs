@@ -1,2 +1,18 @@
 //! licreg: an electronic licence registry for ride-hailing drivers, vehicles and platforms.
+//!
+//! The pure core (identifiers, licence model, credential codec and signing, Merkle math, signed
+//! notes, receipts) does no I/O. Storage on sled, the CLI and later the HTTP service sit at the
+//! edges.
 #![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod log;
+
+pub mod clock;
+pub mod cose;
+pub mod credential;
+pub mod issuance;
+pub mod keys;
+pub mod ledger;
+pub mod model;
+pub mod qr;

@@ -1,0 +1,84 @@
+//! `licreg issue`: one licence from a JSON record, written out as the five holder files.
+
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use licreg::clock::Clock;
+use licreg::ids::LicenceKind;
+use licreg::issuance::{self, Issued};
+use licreg::ledger::Ledger;
+use licreg::model::{LicenceRecord, MAX_RECORD_BYTES};
+use licreg::qr;
+
+pub struct IssueArgs<'a> {
+    pub keys: &'a Path,
+    pub data: &'a Path,
+    pub kind: LicenceKind,
+    pub input: &'a Path,
+    pub out: &'a Path,
+    pub base_url: &'a str,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn run(args: &IssueArgs) -> anyhow::Result<ExitCode> {
+    let record = read_record(args.kind, args.input)?;
+    let ledger = open_ledger(args.keys, args.data, Arc::clone(&args.clock))?;
+    let issued = issue_one(&ledger, args.keys, &record, args.base_url, args.clock.as_ref())?;
+    write_outputs(args.out, &issued)?;
+    println!("{}", issued.number);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn read_record(kind: LicenceKind, input: &Path) -> anyhow::Result<LicenceRecord> {
+    let size = fs::metadata(input)
+        .with_context(|| format!("reading {}", input.display()))?
+        .len();
+    if size > MAX_RECORD_BYTES as u64 {
+        bail!("{} is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit", input.display());
+    }
+    let text = fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    LicenceRecord::parse_json(kind, &text)
+        .with_context(|| format!("{} is not a valid {} record", input.display(), kind.as_str()))
+}
+
+pub fn open_ledger(keys: &Path, data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Ledger> {
+    let log_key = licreg::keys::load_log_key(keys)
+        .with_context(|| format!("loading the log key from {}", keys.display()))?;
+    Ledger::open(data, Some(log_key), clock)
+        .with_context(|| format!("opening the ledger in {}", data.display()))
+}
+
+pub fn issue_one(
+    ledger: &Ledger,
+    keys: &Path,
+    record: &LicenceRecord,
+    base_url: &str,
+    clock: &dyn Clock,
+) -> anyhow::Result<Issued> {
+    let signer = licreg::keys::load_credential_signer(keys)
+        .with_context(|| format!("loading the credential key from {}", keys.display()))?;
+    issuance::issue(ledger, &signer, record, "cli", base_url, clock.now_unix())
+        .context("issuing the licence")
+}
+
+/// Writes credential.cbor, url.txt, qr.svg, qr.png and receipt.tlog-proof.
+pub fn write_outputs(out: &Path, issued: &Issued) -> anyhow::Result<()> {
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let code = qr::encode_url(&issued.url).context("drawing the QR code")?;
+    let files: [(&str, Vec<u8>); 5] = [
+        ("credential.cbor", issued.credential.clone()),
+        ("url.txt", format!("{}\n", issued.url).into_bytes()),
+        ("qr.svg", qr::to_svg(&code).into_bytes()),
+        ("qr.png", qr::to_png(&code, 8).context("drawing the PNG")?),
+        ("receipt.tlog-proof", issued.receipt.encode().into_bytes()),
+    ];
+    for (name, bytes) in files {
+        let path = out.join(name);
+        licreg::keys::write_public_file(&path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

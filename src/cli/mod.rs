@@ -1,0 +1,156 @@
+//! Command-line interface. Scripts depend on these exact command forms; see README.md.
+
+mod demo;
+mod issue;
+mod log_cmd;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use licreg::clock::{Clock, SystemClock};
+use licreg::ids::LicenceKind;
+
+/// Exit status for a failure that is not a verdict (bad input, I/O).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit status when verification or audit finds the thing invalid.
+pub const EXIT_INVALID: u8 = 1;
+/// Default origin line of a new log.
+pub const DEFAULT_ORIGIN: &str = "licreg.example/ledger";
+/// Default public base URL written into QR codes.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(name = "licreg", version, about = "Electronic ride-hailing licence registry")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a credential key (retiring the active one) and, once, the log key.
+    Keygen {
+        #[arg(long)]
+        keys: PathBuf,
+        /// Origin line of the log (used only when the log key is created).
+        #[arg(long, default_value = DEFAULT_ORIGIN)]
+        origin: String,
+    },
+    /// Revoke a credential key: everything it signed stops verifying.
+    RevokeKey {
+        #[arg(long)]
+        keys: PathBuf,
+        /// The key id (base64url) as listed in trust-list.json.
+        kid: String,
+    },
+    /// Issue a licence from a JSON record and write its credential, QR codes and receipt.
+    Issue {
+        #[arg(long)]
+        keys: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_parser = parse_kind)]
+        kind: LicenceKind,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Public base URL of the verification page, written into the QR code.
+        #[arg(long, default_value = DEFAULT_BASE_URL)]
+        base_url: String,
+    },
+    /// Verify a credential given as a URL, a payload or a credential file.
+    Verify {
+        #[arg(long)]
+        keys: PathBuf,
+        /// Verify as of this RFC 3339 time instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Tolerated clock disagreement in seconds.
+        #[arg(long, default_value_t = licreg::credential::DEFAULT_CLOCK_SKEW_SECONDS)]
+        skew_seconds: i64,
+        input: String,
+    },
+    /// Read the ledger: its checkpoint, a full audit, or a receipt.
+    Log {
+        #[arg(long)]
+        data: PathBuf,
+        #[command(subcommand)]
+        action: LogAction,
+    },
+    /// Build a working example: keys, a ledger and one licence of each kind.
+    Demo {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = DEFAULT_BASE_URL)]
+        base_url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogAction {
+    /// Print the latest signed checkpoint.
+    Checkpoint,
+    /// Walk the whole log and check every link, hash, checkpoint and index.
+    Audit,
+    /// Print a tlog-proof receipt for a licence number or a sequence number.
+    Prove { target: String },
+}
+
+fn parse_kind(text: &str) -> Result<LicenceKind, String> {
+    text.parse::<LicenceKind>()
+        .map_err(|_| format!("{text:?} is not driver, vehicle or platform"))
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Keygen { keys, origin } => {
+            let report = licreg::keys::keygen(&keys, &origin, clock.now_unix())
+                .with_context(|| format!("generating keys in {}", keys.display()))?;
+            println!("credential key {} is active", report.new_kid);
+            if let Some(old) = report.retired_kid {
+                println!("credential key {old} is retired");
+            }
+            if report.log_key_created {
+                println!("log key created; verifier key in {}", keys.join("log.vkey").display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RevokeKey { keys, kid } => {
+            let kid = licreg::keys::KeyId::from_b64url(&kid)
+                .with_context(|| format!("{kid:?} is not a key id"))?;
+            licreg::keys::revoke(&keys, &kid, clock.now_unix())?;
+            println!("credential key {kid} is revoked");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Issue {
+            keys,
+            data,
+            kind,
+            input,
+            out,
+            base_url,
+        } => issue::run(&issue::IssueArgs {
+            keys: &keys,
+            data: &data,
+            kind,
+            input: &input,
+            out: &out,
+            base_url: &base_url,
+            clock,
+        }),
+        Command::Verify {
+            keys,
+            at,
+            skew_seconds,
+            input,
+        } => verify::run(&keys, at.as_deref(), skew_seconds, &input, clock.as_ref()),
+        Command::Log { data, action } => log_cmd::run(&data, action, clock),
+        Command::Demo { out, base_url } => demo::run(&out, &base_url, clock),
+    }
+}

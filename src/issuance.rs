@@ -1,0 +1,215 @@
+//! Issuing a licence: number it, sign its credential, log it, and hand back a receipt.
+//!
+//! This is the one place where a parsed record becomes a licence, shared by the CLI and the
+//! service. The issue entry in the ledger carries the full record and the credential bytes, so
+//! the tlog-proof receipt for that entry alone proves that exactly this credential was logged.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use time::{Date, PrimitiveDateTime, Time, UtcOffset};
+
+use crate::clock::UnixSeconds;
+use crate::credential::{self, Claims};
+use crate::ids::{IdError, LicenceNumber};
+use crate::keys::CredentialSigner;
+use crate::ledger::{Appended, EventType, Ledger, LedgerError, NewEntry, Subject, SubjectKind};
+use crate::log::proof::TlogProof;
+use crate::model::{mask_name, LicenceRecord};
+use crate::qr;
+
+/// Licence validity days are calendar days in China Standard Time.
+const CHINA_STANDARD_TIME_HOURS: i8 = 8;
+/// Version of a licence number when first issued; reissues count up.
+pub const FIRST_VERSION: u8 = 1;
+
+/// Why issuance failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("licence number: {0}")]
+    Number(#[from] IdError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("cannot encode the issue record: {0}")]
+    Encode(String),
+}
+
+/// What the ledger stores for an issued licence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueBody {
+    pub number: String,
+    pub kind: String,
+    pub kid: String,
+    pub record: serde_json::Value,
+    pub credential: ByteBuf,
+}
+
+/// An issued licence and everything that goes to its holder.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub number: LicenceNumber,
+    pub credential: Vec<u8>,
+    pub url: String,
+    pub appended: Appended,
+    pub receipt: TlogProof,
+}
+
+/// Unix time of 00:00:00 on `day` in China Standard Time.
+pub fn start_of_day(day: Date) -> UnixSeconds {
+    let offset = UtcOffset::from_hms(CHINA_STANDARD_TIME_HOURS, 0, 0).unwrap_or(UtcOffset::UTC);
+    PrimitiveDateTime::new(day, Time::MIDNIGHT)
+        .assume_offset(offset)
+        .unix_timestamp()
+}
+
+/// Unix time of the last second of `day` in China Standard Time.
+pub fn end_of_day(day: Date) -> UnixSeconds {
+    start_of_day(day) + 86_399
+}
+
+/// The credential claims for a record.
+pub fn claims_for(record: &LicenceRecord, number: &LicenceNumber, now: UnixSeconds) -> Claims {
+    let validity = record.validity();
+    let (holder_masked, plate, make, colour) = match record {
+        LicenceRecord::Driver(d) => (Some(mask_name(&d.holder_name)), None, None, None),
+        LicenceRecord::Vehicle(v) => (
+            None,
+            Some(v.plate.as_str().to_string()),
+            Some(v.make.clone()),
+            Some(v.colour.clone()),
+        ),
+        LicenceRecord::Platform(p) => (Some(p.company_name.clone()), None, None, None),
+    };
+    Claims {
+        issuer: record.area_code().as_str().to_string(),
+        issued_at: now,
+        not_before: start_of_day(validity.valid_from),
+        expires: end_of_day(validity.valid_until),
+        serial: number.short_serial(),
+        kind: record.kind(),
+        holder_masked,
+        plate,
+        make,
+        colour,
+    }
+}
+
+/// The ledger subjects of a licence: its number, its holder and, for vehicles, its plate.
+pub fn subjects_for(record: &LicenceRecord, number: &LicenceNumber) -> Vec<Subject> {
+    let mut subjects = vec![
+        Subject::new(SubjectKind::Licence, number.as_str()),
+        Subject::new(SubjectKind::Licence, number.short_serial().to_string()),
+        Subject::new(SubjectKind::Holder, record.holder_id()),
+    ];
+    if let Some(plate) = record.plate() {
+        subjects.push(Subject::new(SubjectKind::Plate, plate.as_str()));
+    }
+    subjects
+}
+
+/// Numbers, signs and logs a licence; returns once the issue entry is on disk.
+pub fn issue(
+    ledger: &Ledger,
+    signer: &CredentialSigner,
+    record: &LicenceRecord,
+    actor: &str,
+    public_base_url: &str,
+    now: UnixSeconds,
+) -> Result<Issued, IssueError> {
+    let serial = ledger.next_serial()?;
+    let issuer = &record.issuing_authority().credit_code;
+    let number = LicenceNumber::new(record.kind(), issuer, serial, FIRST_VERSION)?;
+    let claims = claims_for(record, &number, now);
+    let credential = credential::issue(signer, &claims);
+    let body = IssueBody {
+        number: number.as_str().to_string(),
+        kind: record.kind().as_str().to_string(),
+        kid: signer.kid.to_string(),
+        record: serde_json::to_value(record).map_err(|e| IssueError::Encode(e.to_string()))?,
+        credential: ByteBuf::from(credential.clone()),
+    };
+    let body = serde_cbor::to_vec(&body).map_err(|e| IssueError::Encode(e.to_string()))?;
+    let appended = ledger.append(NewEntry {
+        event: EventType::Issue,
+        actor: actor.to_string(),
+        subjects: subjects_for(record, &number),
+        body,
+    })?;
+    let receipt = ledger.receipt(appended.seq)?;
+    Ok(Issued {
+        url: qr::verification_url(public_base_url, &credential),
+        number,
+        credential,
+        appended,
+        receipt,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::ids::LicenceKind;
+    use crate::keys::{KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+    use crate::log::merkle;
+    use ed25519_dalek::SigningKey;
+    use std::sync::Arc;
+
+    fn example(kind: LicenceKind) -> LicenceRecord {
+        let path = format!(
+            "{}/schemas/examples/{}.json",
+            env!("CARGO_MANIFEST_DIR"),
+            kind.as_str()
+        );
+        LicenceRecord::parse_json(kind, &std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn issued_licences_verify_and_their_receipts_carry_the_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_key = LogKey {
+            origin: "issue.example/log".into(),
+            key: SigningKey::from_bytes(&[1; 32]),
+        };
+        let vkey_ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(FixedClock::at(0)));
+        let ledger = vkey_ledger.unwrap();
+        let key = SigningKey::from_bytes(&[2; 32]);
+        let signer = CredentialSigner {
+            kid: KeyId::of(&key.verifying_key()),
+            key: key.clone(),
+        };
+        let trust = TrustList::from_keys(vec![TrustedKey {
+            kid: signer.kid,
+            key: key.verifying_key(),
+            status: KeyStatus::Active,
+            not_before: 0,
+            not_after: None,
+        }]);
+        let now = start_of_day(Date::from_calendar_date(2027, time::Month::May, 1).unwrap());
+        for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
+            let issued = issue(&ledger, &signer, &example(kind), "cli", "https://l.example", now)
+                .unwrap();
+            let verified = credential::verify_text(&issued.url, &trust, now, 0).unwrap();
+            assert_eq!(verified.claims.kind, kind);
+            assert_eq!(verified.claims.serial, issued.number.short_serial());
+            let entry = issued.receipt.extra.clone().unwrap();
+            let body: IssueBody = serde_cbor::from_slice(
+                &crate::ledger::Entry::decode(&entry).unwrap().body,
+            )
+            .unwrap();
+            assert_eq!(body.credential.as_slice(), issued.credential.as_slice());
+            assert_eq!(merkle::leaf_hash(&entry), issued.appended.leaf_hash);
+        }
+        let history = ledger
+            .history(SubjectKind::Plate, "闽DD12345")
+            .unwrap();
+        assert_eq!(history.len(), 1);
+    }
+
+    #[test]
+    fn validity_days_are_china_standard_time() {
+        let day = Date::from_calendar_date(2026, time::Month::November, 1).unwrap();
+        // 2026-11-01T00:00:00+08:00 is 2026-10-31T16:00:00Z.
+        assert_eq!(start_of_day(day), 1_793_462_400);
+        assert_eq!(end_of_day(day) - start_of_day(day), 86_399);
+    }
+}

@@ -1,0 +1,411 @@
+//! The ledger audit: re-derive everything from the entries and compare with what is stored.
+//!
+//! One pass over the entries checks each decode, sequence number, chain link and leaf hash,
+//! rebuilds the Merkle tree and compares every stored node as it is recreated, checks each stored
+//! checkpoint's signature and root at its size, and folds every index key into an
+//! order-independent digest that must equal the digest of the index trees. Consecutive
+//! checkpoints are then proved consistent with RFC 6962 consistency proofs from the stored nodes.
+//! Every problem names the sequence number it was found at.
+
+use sha2::{Digest, Sha256};
+
+use super::entry::{Entry, SubjectKind};
+use super::store::{
+    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_CHECKPOINTS,
+    TREE_ENTRIES, TREE_INDEX_FIRST, TREE_NODES,
+};
+use crate::log::checkpoint::Checkpoint;
+use crate::log::merkle::{self, CompactRange, Hash};
+
+/// Most problems an audit lists before it stops collecting.
+pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+/// One thing the audit found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The entry the problem is at, when it concerns one.
+    pub seq: Option<u64>,
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "entry {seq}: {}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub index_keys: u64,
+    pub problems: Vec<Problem>,
+}
+
+impl AuditReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, seq: Option<u64>, what: impl Into<String>) {
+        if self.problems.len() < MAX_REPORTED_PROBLEMS {
+            self.problems.push(Problem {
+                seq,
+                what: what.into(),
+            });
+        }
+    }
+}
+
+/// An order-independent digest of a set of index keys: the sum of their hashes mod 2^256.
+#[derive(Default, PartialEq, Eq)]
+struct SetDigest([u64; 4]);
+
+impl SetDigest {
+    fn add(&mut self, slot: usize, key: &[u8]) {
+        let digest = Sha256::new()
+            .chain_update([slot as u8])
+            .chain_update(key)
+            .finalize();
+        let mut carry = 0u128;
+        for (i, limb) in self.0.iter_mut().enumerate() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&digest[i * 8..i * 8 + 8]);
+            let sum = u128::from(*limb) + u128::from(u64::from_le_bytes(word)) + carry;
+            *limb = sum as u64;
+            carry = sum >> 64;
+        }
+    }
+}
+
+/// Walks the whole ledger. `progress` is called with the number of entries checked so far.
+pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditReport, LedgerError> {
+    let shared = ledger.shared();
+    let mut report = AuditReport::default();
+    let mut checkpoints = ledger.checkpoints().peekable();
+    let mut range = CompactRange::new();
+    let mut expected_index = SetDigest::default();
+    let mut prev_leaf: Hash = [0; 32];
+    let mut node_walk = NodeWalk::new(&shared.trees[TREE_NODES]);
+    let mut verified_sizes = Vec::new();
+    for (position, item) in shared.trees[TREE_ENTRIES].iter().enumerate() {
+        let position = position as u64;
+        let (key, bytes) = item?;
+        if key.as_ref() != position.to_be_bytes() {
+            report.problem(Some(position), "entry key out of sequence (missing or extra entry)");
+            break;
+        }
+        let leaf = merkle::leaf_hash(&bytes);
+        check_entry(&mut report, position, &bytes, &prev_leaf, &mut expected_index);
+        prev_leaf = leaf;
+        for (level, index, hash) in range.append(leaf) {
+            node_walk.check(&mut report, level, index, &hash)?;
+        }
+        report.entries = position + 1;
+        while let Some(Ok((size, _))) = checkpoints.peek() {
+            if *size > report.entries {
+                break;
+            }
+            if let Some(Ok((size, note))) = checkpoints.next() {
+                check_checkpoint(ledger, &mut report, size, &note, &range, &mut verified_sizes);
+            }
+        }
+        if report.entries % 65_536 == 0 {
+            progress(report.entries);
+        }
+    }
+    progress(report.entries);
+    for leftover in checkpoints {
+        let (size, _) = leftover?;
+        report.problem(None, format!("checkpoint for size {size} is beyond the log"));
+    }
+    if report.entries != ledger.size() {
+        report.problem(None, format!("log head says {} entries, found {}", ledger.size(), report.entries));
+    }
+    check_head(ledger, &mut report, &verified_sizes);
+    check_consistency(ledger, &mut report, &verified_sizes);
+    check_indexes(shared, &mut report, &expected_index)?;
+    Ok(report)
+}
+
+fn check_entry(
+    report: &mut AuditReport,
+    position: u64,
+    bytes: &[u8],
+    prev_leaf: &Hash,
+    index_digest: &mut SetDigest,
+) {
+    match Entry::decode(bytes) {
+        Err(e) => report.problem(Some(position), format!("cannot decode: {e}")),
+        Ok(entry) => {
+            if entry.seq.0 != position {
+                report.problem(Some(position), format!("records sequence number {}", entry.seq));
+            }
+            if &entry.prev_hash != prev_leaf {
+                report.problem(Some(position), "hash chain broken: prev_hash does not match");
+            }
+            for subject in &entry.subjects {
+                let slot = kind_slot(subject.kind);
+                index_digest.add(slot, &index_key(&subject.key, position));
+            }
+        }
+    }
+}
+
+/// Compares recreated tree nodes with stored ones, reading each level's nodes in order.
+struct NodeWalk<'a> {
+    tree: &'a sled::Tree,
+    levels: Vec<sled::Iter>,
+}
+
+impl<'a> NodeWalk<'a> {
+    fn new(tree: &'a sled::Tree) -> Self {
+        NodeWalk {
+            tree,
+            levels: Vec::new(),
+        }
+    }
+
+    fn check(
+        &mut self,
+        report: &mut AuditReport,
+        level: u8,
+        index: u64,
+        hash: &Hash,
+    ) -> Result<(), LedgerError> {
+        while self.levels.len() <= usize::from(level) {
+            let l = self.levels.len() as u8;
+            self.levels.push(self.tree.scan_prefix([l]));
+        }
+        let seq = index << level;
+        let stored = self.levels[usize::from(level)].next().transpose()?;
+        match stored {
+            Some((key, value)) if key.as_ref() == node_key(level, index) => {
+                if value.as_ref() != hash {
+                    let what = if level == 0 {
+                        "leaf hash differs from the entry bytes (entry or tree changed)".to_string()
+                    } else {
+                        format!("tree node {level}/{index} differs from the recomputed hash")
+                    };
+                    report.problem(Some(seq), what);
+                }
+            }
+            _ => {
+                report.problem(Some(seq), format!("tree node {level}/{index} is missing"));
+                // Re-seek so one gap is not reported for every later node.
+                let mut from = node_key(level, index).to_vec();
+                from.push(0);
+                self.levels[usize::from(level)] = self.tree.range(from..node_key(level + 1, 0).to_vec());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_checkpoint(
+    ledger: &Ledger,
+    report: &mut AuditReport,
+    size: u64,
+    note: &str,
+    range: &CompactRange,
+    verified: &mut Vec<(u64, Hash)>,
+) {
+    let at = Some(size.saturating_sub(1));
+    match Checkpoint::open_signed(note, ledger.verifier_key(), ledger.origin()) {
+        Err(e) => report.problem(at, format!("checkpoint for size {size} does not verify: {e}")),
+        Ok((checkpoint, _)) => {
+            if checkpoint.size != size {
+                report.problem(at, format!("checkpoint stored under size {size} says {}", checkpoint.size));
+            } else if checkpoint.root != range.root() {
+                report.problem(at, format!("checkpoint root at size {size} differs from the tree"));
+            } else {
+                verified.push((size, checkpoint.root));
+            }
+        }
+    }
+    report.checkpoints += 1;
+}
+
+fn check_head(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64, Hash)]) {
+    let Some(note) = ledger.checkpoint() else {
+        if report.entries > 0 {
+            report.problem(None, "entries exist but no checkpoint was signed");
+        }
+        return;
+    };
+    match Checkpoint::open_signed(&note, ledger.verifier_key(), ledger.origin()) {
+        Ok((latest, _)) if latest.size == report.entries => {
+            if verified.last().map(|(_, root)| *root) != Some(latest.root) {
+                report.problem(None, "latest checkpoint does not match the tree root");
+            }
+        }
+        Ok((latest, _)) => report.problem(
+            None,
+            format!("latest checkpoint covers {} entries, the log has {}", latest.size, report.entries),
+        ),
+        Err(e) => report.problem(None, format!("latest checkpoint does not verify: {e}")),
+    }
+}
+
+fn check_consistency(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64, Hash)]) {
+    let nodes = SledNodes(&ledger.shared().trees[TREE_NODES]);
+    for pair in verified.windows(2) {
+        let [(size1, root1), (size2, root2)] = pair else {
+            continue;
+        };
+        let ok = merkle::consistency_proof(&nodes, *size1, *size2)
+            .ok()
+            .is_some_and(|proof| {
+                merkle::verify_consistency(*size1, *size2, &proof, root1, root2).is_ok()
+            });
+        if !ok {
+            report.problem(
+                Some(size2.saturating_sub(1)),
+                format!("checkpoints {size1} and {size2} are not consistent"),
+            );
+        }
+    }
+}
+
+fn check_indexes(
+    shared: &super::store::Shared,
+    report: &mut AuditReport,
+    expected: &SetDigest,
+) -> Result<(), LedgerError> {
+    let mut actual = SetDigest::default();
+    for kind in SubjectKind::ALL {
+        let slot = kind_slot(kind);
+        for key in shared.trees[TREE_INDEX_FIRST + slot].iter().keys() {
+            actual.add(slot, &key?);
+            report.index_keys += 1;
+        }
+    }
+    if &actual != expected {
+        locate_index_problems(shared, report)?;
+    }
+    Ok(())
+}
+
+/// The slow path, taken only when the digests differ: find which keys are wrong.
+fn locate_index_problems(
+    shared: &super::store::Shared,
+    report: &mut AuditReport,
+) -> Result<(), LedgerError> {
+    let before = report.problems.len();
+    for kind in SubjectKind::ALL {
+        let tree = &shared.trees[TREE_INDEX_FIRST + kind_slot(kind)];
+        for key in tree.iter().keys() {
+            let key = key?;
+            let split = key.len().saturating_sub(9);
+            let seq = key
+                .get(split + 1..)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes);
+            let named = seq.and_then(|seq| {
+                let bytes = shared.trees[TREE_ENTRIES].get(seq.to_be_bytes()).ok()??;
+                let entry = Entry::decode(&bytes).ok()?;
+                let text = std::str::from_utf8(key.get(..split)?).ok()?;
+                Some(entry.subjects.iter().any(|s| s.kind == kind && s.key == text))
+            });
+            if named != Some(true) {
+                report.problem(seq, format!("{} has a key its entry does not name", kind.tree_name()));
+            }
+        }
+    }
+    if report.problems.len() == before {
+        report.problem(None, "an index is missing keys that its entries name");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::keys::LogKey;
+    use crate::ledger::entry::{EventType, NewEntry, Subject};
+    use ed25519_dalek::SigningKey;
+    use std::sync::Arc;
+
+    fn key() -> LogKey {
+        LogKey {
+            origin: "audit.example/log".into(),
+            key: SigningKey::from_bytes(&[5; 32]),
+        }
+    }
+
+    fn filled(dir: &std::path::Path, n: u64) -> Ledger {
+        let ledger = Ledger::open(dir, Some(key()), Arc::new(FixedClock::at(0))).unwrap();
+        for i in 0..n {
+            ledger
+                .append(NewEntry {
+                    event: EventType::Application,
+                    actor: "portal".into(),
+                    subjects: vec![Subject::new(SubjectKind::Holder, format!("H{i}"))],
+                    body: vec![0xA0],
+                })
+                .unwrap();
+        }
+        ledger
+    }
+
+    #[test]
+    fn clean_ledger_audits_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 37);
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(report.is_clean(), "{:?}", report.problems);
+        assert_eq!(report.entries, 37);
+        assert_eq!(report.checkpoints, 37);
+        assert_eq!(report.index_keys, 37);
+    }
+
+    #[test]
+    fn a_changed_byte_is_reported_with_its_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 20);
+        let entries = &ledger.shared().trees[TREE_ENTRIES];
+        let mut bytes = entries.get(11u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let last = bytes.len() - 40;
+        bytes[last] ^= 1;
+        entries.insert(11u64.to_be_bytes(), bytes).unwrap();
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.seq == Some(11)), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn a_stray_index_key_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 5);
+        let tree = &ledger.shared().trees[TREE_INDEX_FIRST + kind_slot(SubjectKind::Plate)];
+        tree.insert(index_key("闽D99999", 3), &[]).unwrap();
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert_eq!(report.problems[0].seq, Some(3));
+    }
+
+    #[test]
+    fn a_deleted_entry_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 8);
+        ledger.shared().trees[TREE_ENTRIES].remove(4u64.to_be_bytes()).unwrap();
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.seq == Some(4)), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn a_changed_checkpoint_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 6);
+        let tree = &ledger.shared().trees[TREE_CHECKPOINTS];
+        let note = tree.get(3u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let changed = String::from_utf8(note).unwrap().replacen("\n3\n", "\n2\n", 1);
+        tree.insert(3u64.to_be_bytes(), changed.as_bytes()).unwrap();
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(report.problems.iter().any(|p| p.seq == Some(2)), "{:?}", report.problems);
+    }
+}

@@ -1,0 +1,12 @@
+//! The registry's append-only, hash-chained Merkle ledger on sled.
+//!
+//! `entry` defines what is logged, `store` appends with group commit and serves proofs and
+//! receipts, and `audit` re-derives everything from the entries to find tampering.
+
+pub mod audit;
+pub mod entry;
+pub mod store;
+
+pub use audit::{audit, AuditReport, Problem};
+pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};
+pub use store::{Appended, Ledger, LedgerError};

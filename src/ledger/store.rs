@@ -1,0 +1,645 @@
+//! The append-only ledger on sled, with group commit.
+//!
+//! One writer thread owns appends. It takes every request waiting in its queue (up to
+//! [`MAX_GROUP_COMMIT`]), sequences them, extends the Merkle tree, signs a checkpoint for the new
+//! size and writes all of it (entries, tree nodes, checkpoint, index entries) in one sled
+//! transaction followed by one flush. Only then does it answer the callers, so an acknowledged
+//! append is on disk; under load many appends share one fsync, which is what keeps throughput.
+//!
+//! The tree is kept as complete-subtree hashes keyed by (level, index), so roots and proofs read
+//! O(log n) nodes at any size.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
+use crate::clock::Clock;
+use crate::keys::LogKey;
+use crate::log::checkpoint::Checkpoint;
+use crate::log::merkle::{self, CompactRange, Hash, NodeStore};
+use crate::log::note::{NoteSigner, VerifierKey};
+use crate::log::proof::TlogProof;
+
+/// Most appends one commit groups together.
+pub const MAX_GROUP_COMMIT: usize = 4096;
+/// Most entries one atomic append may carry.
+pub const MAX_ENTRIES_PER_APPEND: usize = 64;
+/// Requests that may wait for the writer before callers block.
+const QUEUE_DEPTH: usize = 16 * 1024;
+
+pub(crate) const TREE_ENTRIES: usize = 0;
+pub(crate) const TREE_NODES: usize = 1;
+pub(crate) const TREE_CHECKPOINTS: usize = 2;
+pub(crate) const TREE_META: usize = 3;
+pub(crate) const TREE_INDEX_FIRST: usize = 4;
+const META_SIZE: &[u8] = b"size";
+const META_VKEY: &[u8] = b"log_vkey";
+
+/// Why a ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot open the ledger at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("invalid entry: {0}")]
+    Entry(#[from] EntryError),
+    #[error("entry {seq} is corrupt: {reason}")]
+    Corrupt { seq: u64, reason: String },
+    #[error("sequence number {0} is beyond the log")]
+    NoSuchEntry(u64),
+    #[error("the log is empty")]
+    Empty,
+    #[error("an append carried {0} entries, over the limit of {MAX_ENTRIES_PER_APPEND}")]
+    TooManyEntries(usize),
+    #[error("the ledger writer has stopped")]
+    WriterGone,
+    #[error("the ledger was opened read-only (no log signing key)")]
+    ReadOnly,
+    #[error("log signing key: {0}")]
+    Key(String),
+}
+
+impl From<sled::Error> for LedgerError {
+    fn from(e: sled::Error) -> Self {
+        LedgerError::Storage(e.to_string())
+    }
+}
+
+/// What an acknowledged append returns: the entry is flushed to disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: Seq,
+    pub leaf_hash: Hash,
+    pub timestamp_ms: u64,
+    /// Tree size of the checkpoint signed with this commit.
+    pub tree_size: u64,
+}
+
+struct Job {
+    entries: Vec<NewEntry>,
+    reply: Sender<Result<Vec<Appended>, LedgerError>>,
+}
+
+/// The tree head as readers see it.
+#[derive(Debug, Clone)]
+struct Head {
+    size: u64,
+    range: CompactRange,
+    last_leaf: Hash,
+    checkpoint: Option<String>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) db: sled::Db,
+    pub(crate) trees: Vec<sled::Tree>,
+    head: RwLock<Head>,
+    pub(crate) origin: String,
+    pub(crate) vkey: VerifierKey,
+    writable: bool,
+}
+
+/// The registry's ledger. Cloning shares the same store and writer.
+#[derive(Clone)]
+pub struct Ledger {
+    shared: Arc<Shared>,
+    queue: Sender<Job>,
+    _writer: Arc<WriterHandle>,
+}
+
+struct WriterHandle(Option<JoinHandle<()>>, Sender<Job>);
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        // Replace our sender so the writer sees the channel close, then wait for it.
+        let (dummy, _) = crossbeam_channel::bounded(1);
+        drop(std::mem::replace(&mut self.1, dummy));
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Node lookups straight from the nodes tree.
+pub(crate) struct SledNodes<'a>(pub(crate) &'a sled::Tree);
+
+pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = level;
+    key[1..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+impl NodeStore for SledNodes<'_> {
+    type Error = LedgerError;
+    fn node(&self, level: u8, index: u64) -> Result<Hash, LedgerError> {
+        let value = self
+            .0
+            .get(node_key(level, index))?
+            .ok_or_else(|| LedgerError::Storage(format!("missing tree node {level}/{index}")))?;
+        value
+            .as_ref()
+            .try_into()
+            .map_err(|_| LedgerError::Storage(format!("tree node {level}/{index} is not 32 bytes")))
+    }
+}
+
+pub(crate) fn index_key(key: &str, seq: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 9);
+    out.extend_from_slice(key.as_bytes());
+    out.push(0);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `dir`. With `log_key` it can append and signs checkpoints;
+    /// without, it is read-only. The log's verifier key is stored on first open and every later
+    /// open must present the same key, so a ledger is never extended under a different log key.
+    pub fn open(
+        dir: &Path,
+        log_key: Option<LogKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, LedgerError> {
+        let open_err = |reason: String| LedgerError::Open {
+            path: dir.display().to_string(),
+            reason,
+        };
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .open()
+            .map_err(|e| open_err(e.to_string()))?;
+        let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
+        names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
+        let trees = names
+            .iter()
+            .map(|n| db.open_tree(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| open_err(e.to_string()))?;
+        let signer = match log_key {
+            Some(key) => Some(
+                NoteSigner::new(&key.origin, key.key.clone())
+                    .map_err(|e| LedgerError::Key(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let vkey = bind_verifier_key(&trees[TREE_META], signer.as_ref()).map_err(|e| open_err(e.to_string()))?;
+        let head = load_head(&trees).map_err(|e| open_err(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            db,
+            trees,
+            head: RwLock::new(head),
+            origin: vkey.name().to_string(),
+            vkey,
+            writable: signer.is_some(),
+        });
+        let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
+        let handle = match signer {
+            Some(signer) => {
+                let writer_shared = Arc::clone(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("ledger-writer".into())
+                        .spawn(move || writer_loop(&writer_shared, &signer, clock.as_ref(), &jobs))
+                        .map_err(|e| open_err(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Ledger {
+            shared,
+            queue: queue.clone(),
+            _writer: Arc::new(WriterHandle(handle, queue)),
+        })
+    }
+
+    /// Appends one entry; returns once it is flushed to disk.
+    pub fn append(&self, entry: NewEntry) -> Result<Appended, LedgerError> {
+        self.append_all(vec![entry])?
+            .pop()
+            .ok_or(LedgerError::WriterGone)
+    }
+
+    /// Appends several entries atomically, in order; returns once they are flushed.
+    pub fn append_all(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, LedgerError> {
+        if entries.len() > MAX_ENTRIES_PER_APPEND {
+            return Err(LedgerError::TooManyEntries(entries.len()));
+        }
+        if !self.shared.writable {
+            return Err(LedgerError::ReadOnly);
+        }
+        for entry in &entries {
+            entry.check()?;
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.queue
+            .send(Job { entries, reply })
+            .map_err(|_| LedgerError::WriterGone)?;
+        answer.recv().map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// A fresh licence serial number.
+    pub fn next_serial(&self) -> Result<u64, LedgerError> {
+        next_id(&self.shared.db)
+    }
+
+    /// Number of entries in the log.
+    pub fn size(&self) -> u64 {
+        self.read_head().size
+    }
+
+    /// The log's origin line.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The log's verifier key.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.shared.vkey
+    }
+
+    fn read_head(&self) -> Head {
+        match self.shared.head.read() {
+            Ok(head) => head.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The latest signed checkpoint, if anything has been logged.
+    pub fn checkpoint(&self) -> Option<String> {
+        self.read_head().checkpoint
+    }
+
+    /// The raw bytes of entry `seq`.
+    pub fn entry_bytes(&self, seq: Seq) -> Result<Vec<u8>, LedgerError> {
+        self.shared.trees[TREE_ENTRIES]
+            .get(seq.0.to_be_bytes())?
+            .map(|v| v.to_vec())
+            .ok_or(LedgerError::NoSuchEntry(seq.0))
+    }
+
+    /// Entry `seq`, decoded.
+    pub fn entry(&self, seq: Seq) -> Result<Entry, LedgerError> {
+        let bytes = self.entry_bytes(seq)?;
+        Entry::decode(&bytes).map_err(|e| LedgerError::Corrupt {
+            seq: seq.0,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Sequence numbers of the entries naming `key` in index `kind`, oldest first.
+    pub fn history(&self, kind: SubjectKind, key: &str) -> Result<Vec<Seq>, LedgerError> {
+        let mut prefix = key.as_bytes().to_vec();
+        prefix.push(0);
+        let tree = &self.shared.trees[TREE_INDEX_FIRST + kind_slot(kind)];
+        tree.scan_prefix(&prefix)
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let seq: [u8; 8] = k
+                    .get(prefix.len()..)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| LedgerError::Storage("malformed index key".into()))?;
+                Ok(Seq(u64::from_be_bytes(seq)))
+            })
+            .collect()
+    }
+
+    /// Root hash of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        self.check_size(size)?;
+        merkle::root(&SledNodes(&self.shared.trees[TREE_NODES]), size)
+            .map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        if size > self.size() {
+            return Err(LedgerError::NoSuchEntry(size));
+        }
+        Ok(())
+    }
+
+    /// RFC 6962 inclusion proof of entry `index` in the tree of size `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.check_size(size)?;
+        merkle::inclusion_proof(&SledNodes(&self.shared.trees[TREE_NODES]), index, size)
+            .map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    /// RFC 6962 consistency proof between two tree sizes.
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.check_size(size2)?;
+        merkle::consistency_proof(&SledNodes(&self.shared.trees[TREE_NODES]), size1, size2)
+            .map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    /// A `c2sp.org/tlog-proof@v1` receipt for entry `seq` against the latest checkpoint; its
+    /// `extra` carries the entry bytes so the receipt alone proves what was logged.
+    pub fn receipt(&self, seq: Seq) -> Result<TlogProof, LedgerError> {
+        let head = self.read_head();
+        let checkpoint_note = head.checkpoint.ok_or(LedgerError::Empty)?;
+        if seq.0 >= head.size {
+            return Err(LedgerError::NoSuchEntry(seq.0));
+        }
+        let inclusion = self.inclusion_proof(seq.0, head.size)?;
+        Ok(TlogProof {
+            extra: Some(self.entry_bytes(seq)?),
+            index: seq.0,
+            inclusion,
+            checkpoint_note,
+        })
+    }
+
+    /// Every stored checkpoint (size and signed note), oldest first.
+    pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, String), LedgerError>> {
+        self.shared.trees[TREE_CHECKPOINTS].iter().map(|item| {
+            let (k, v) = item?;
+            let size: [u8; 8] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| LedgerError::Storage("malformed checkpoint key".into()))?;
+            let note = String::from_utf8(v.to_vec())
+                .map_err(|_| LedgerError::Storage("checkpoint is not UTF-8".into()))?;
+            Ok((u64::from_be_bytes(size), note))
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Flushes everything to disk (appends already are; this is for shutdown).
+    pub fn flush(&self) -> Result<(), LedgerError> {
+        self.shared.db.flush()?;
+        Ok(())
+    }
+}
+
+pub(crate) fn kind_slot(kind: SubjectKind) -> usize {
+    SubjectKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default()
+}
+
+/// Records the log's verifier key on first open; afterwards insists on the same key.
+fn bind_verifier_key(meta: &sled::Tree, signer: Option<&NoteSigner>) -> Result<VerifierKey, LedgerError> {
+    let stored = match meta.get(META_VKEY)? {
+        Some(bytes) => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| LedgerError::Storage("stored log key is not UTF-8".into()))?;
+            Some(
+                text.parse::<VerifierKey>()
+                    .map_err(|e| LedgerError::Storage(format!("stored log key: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    match (stored, signer) {
+        (Some(stored), Some(signer)) if stored != signer.verifier_key() => Err(LedgerError::Key(
+            "this ledger was created with a different log key".into(),
+        )),
+        (Some(stored), _) => Ok(stored),
+        (None, Some(signer)) => {
+            let vkey = signer.verifier_key();
+            meta.insert(META_VKEY, vkey.to_string().as_bytes())?;
+            meta.flush()?;
+            Ok(vkey)
+        }
+        (None, None) => Err(LedgerError::Key(
+            "the ledger is new and no log key was given to create it".into(),
+        )),
+    }
+}
+
+/// A new licence serial: unique and increasing across restarts (gaps after a crash are fine).
+pub(crate) fn next_id(db: &sled::Db) -> Result<u64, LedgerError> {
+    Ok(db.generate_id()? + 1)
+}
+
+fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
+    let size = match trees[TREE_META].get(META_SIZE)? {
+        None => 0,
+        Some(v) => u64::from_be_bytes(
+            v.as_ref()
+                .try_into()
+                .map_err(|_| LedgerError::Storage("meta size is not 8 bytes".into()))?,
+        ),
+    };
+    let nodes = SledNodes(&trees[TREE_NODES]);
+    let mut hashes = Vec::new();
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if size & (1u64 << level) != 0 {
+            hashes.push(nodes.node(level, start >> level)?);
+            start += 1u64 << level;
+        }
+    }
+    let range = CompactRange::from_parts(size, hashes)
+        .map_err(|e| LedgerError::Storage(e.to_string()))?;
+    let last_leaf = if size == 0 {
+        [0u8; 32]
+    } else {
+        nodes.node(0, size - 1)?
+    };
+    let checkpoint = match trees[TREE_CHECKPOINTS].last()? {
+        Some((_, note)) => Some(
+            String::from_utf8(note.to_vec())
+                .map_err(|_| LedgerError::Storage("checkpoint is not UTF-8".into()))?,
+        ),
+        None => None,
+    };
+    Ok(Head {
+        size,
+        range,
+        last_leaf,
+        checkpoint,
+    })
+}
+
+fn writer_loop(shared: &Shared, signer: &NoteSigner, clock: &dyn Clock, jobs: &Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        let mut count = batch[0].entries.len();
+        while count < MAX_GROUP_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    count += job.entries.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let head = match shared.head.read() {
+            Ok(h) => h.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match commit(shared, signer, clock, head, &batch) {
+            Ok((new_head, results)) => {
+                match shared.head.write() {
+                    Ok(mut h) => *h = new_head,
+                    Err(p) => *p.into_inner() = new_head,
+                }
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(LedgerError::Storage(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+type CommitOutcome = (Head, Vec<Vec<Appended>>);
+
+/// Sequences a group of jobs and writes it in one transaction plus one flush.
+fn commit(
+    shared: &Shared,
+    signer: &NoteSigner,
+    clock: &dyn Clock,
+    mut head: Head,
+    batch: &[Job],
+) -> Result<CommitOutcome, LedgerError> {
+    let mut writes: Vec<sled::Batch> = shared.trees.iter().map(|_| sled::Batch::default()).collect();
+    let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut appended = Vec::with_capacity(job.entries.len());
+        for new in &job.entries {
+            let entry = Entry {
+                seq: Seq(head.size),
+                timestamp_ms,
+                event: new.event,
+                actor: new.actor.clone(),
+                subjects: new.subjects.clone(),
+                body: new.body.clone(),
+                prev_hash: head.last_leaf,
+            };
+            let bytes = entry.encode();
+            let leaf = merkle::leaf_hash(&bytes);
+            writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
+            for (level, index, hash) in head.range.append(leaf) {
+                writes[TREE_NODES].insert(&node_key(level, index), &hash);
+            }
+            for subject in &entry.subjects {
+                let slot = TREE_INDEX_FIRST + kind_slot(subject.kind);
+                writes[slot].insert(index_key(&subject.key, entry.seq.0), &[]);
+            }
+            appended.push(Appended {
+                seq: entry.seq,
+                leaf_hash: leaf,
+                timestamp_ms,
+                tree_size: 0,
+            });
+            head.size += 1;
+            head.last_leaf = leaf;
+        }
+        results.push(appended);
+    }
+    let checkpoint = Checkpoint {
+        origin: shared.origin.clone(),
+        size: head.size,
+        root: head.range.root(),
+        extensions: Vec::new(),
+    };
+    let note = checkpoint.sign(signer);
+    writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
+    writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
+    let outcome: Result<(), TransactionError<()>> =
+        shared.trees.as_slice().transaction(|views| {
+            for (view, batch) in views.iter().zip(&writes) {
+                view.apply_batch(batch)?;
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+    outcome.map_err(|e| LedgerError::Storage(format!("{e:?}")))?;
+    shared.db.flush()?;
+    head.checkpoint = Some(note);
+    for appended in results.iter_mut().flatten() {
+        appended.tree_size = head.size;
+    }
+    Ok((head, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::ledger::entry::{EventType, Subject};
+    use ed25519_dalek::SigningKey;
+
+    pub(crate) fn test_key() -> LogKey {
+        LogKey {
+            origin: "test.example/log".into(),
+            key: SigningKey::from_bytes(&[3; 32]),
+        }
+    }
+
+    fn event(n: u64) -> NewEntry {
+        NewEntry {
+            event: EventType::Issue,
+            actor: "test".into(),
+            subjects: vec![Subject::new(SubjectKind::Licence, format!("L{}", n % 3))],
+            body: serde_cbor::to_vec(&n).unwrap(),
+        }
+    }
+
+    #[test]
+    fn appends_survive_reopen_and_prove_inclusion() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::at(1_700_000_000));
+        {
+            let ledger = Ledger::open(dir.path(), Some(test_key()), clock.clone()).unwrap();
+            for n in 0..10 {
+                assert_eq!(ledger.append(event(n)).unwrap().seq, Seq(n));
+            }
+        }
+        let ledger = Ledger::open(dir.path(), Some(test_key()), clock).unwrap();
+        assert_eq!(ledger.size(), 10);
+        let appended = ledger.append(event(10)).unwrap();
+        assert_eq!(appended.seq, Seq(10));
+        let entry = ledger.entry(Seq(10)).unwrap();
+        assert_eq!(entry.prev_hash, merkle::leaf_hash(&ledger.entry_bytes(Seq(9)).unwrap()));
+        let root = ledger.root_at(11).unwrap();
+        for i in 0..11 {
+            let leaf = merkle::leaf_hash(&ledger.entry_bytes(Seq(i)).unwrap());
+            let proof = ledger.inclusion_proof(i, 11).unwrap();
+            merkle::verify_inclusion(&leaf, i, 11, &proof, &root).unwrap();
+        }
+        let seqs = ledger.history(SubjectKind::Licence, "L1").unwrap();
+        assert_eq!(seqs, vec![Seq(1), Seq(4), Seq(7), Seq(10)]);
+    }
+
+    #[test]
+    fn concurrent_appends_are_all_acknowledged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), Some(test_key()), Arc::new(FixedClock::at(0))).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let ledger = ledger.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|n| ledger.append(event(t * 100 + n)).unwrap().seq.0)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seqs: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..400).collect::<Vec<_>>());
+        assert_eq!(ledger.size(), 400);
+    }
+}

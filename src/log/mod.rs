@@ -1,0 +1,1 @@
+//! Transparency-log core: Merkle math, signed notes, checkpoints, cosignatures and receipts.
