@@ -11,7 +11,7 @@ use licreg::credential::{self, Claims};
 use licreg::ids::{CreditCode, LicenceKind, LicenceNumber};
 use licreg::keys::{CredentialSigner, KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
 use licreg::ledger::{EventType, Ledger, NewEntry, Subject, SubjectKind};
-use licreg::log::merkle::{self, CompactRange, MemoryStore};
+use licreg::log::merkle::{self, MemoryStore};
 
 const BATCH: usize = 256;
 
@@ -100,12 +100,8 @@ fn signatures(c: &mut Criterion) {
 
 fn merkle_proofs(c: &mut Criterion) {
     const SIZE: u64 = 1 << 20;
-    let mut store = MemoryStore::new();
-    let mut range = CompactRange::new();
-    for i in 0..SIZE {
-        let leaf = merkle::leaf_hash(&i.to_be_bytes());
-        store.insert_all(range.append(leaf));
-    }
+    let store = MemoryStore::from_leaves((0..SIZE).map(|i| merkle::leaf_hash(&i.to_be_bytes())))
+        .expect("store");
     let mut index = 0u64;
     c.bench_function("inclusion_proof_1M_memory", |b| {
         b.iter(|| {

@@ -119,7 +119,10 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), rules.len());
         for rule in rules {
-            assert!(rule.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{rule}");
+            assert!(
+                rule.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{rule}"
+            );
         }
     }
 

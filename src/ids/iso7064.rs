@@ -219,20 +219,19 @@ fn symbol(alphabet: &[u8], value: u32) -> char {
 }
 
 /// ASCII, without repeats: a repeated symbol would make two values read back as one.
-const fn is_ascii_set(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii() {
+const fn is_ascii_set(mut bytes: &[u8]) -> bool {
+    while let [first, rest @ ..] = bytes {
+        if !first.is_ascii() {
             return false;
         }
-        let mut j = i + 1;
-        while j < bytes.len() {
-            if bytes[i] == bytes[j] {
+        let mut others = rest;
+        while let [other, tail @ ..] = others {
+            if *other == *first {
                 return false;
             }
-            j += 1;
+            others = tail;
         }
-        i += 1;
+        bytes = rest;
     }
     true
 }

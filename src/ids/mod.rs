@@ -66,6 +66,8 @@ mod licence_number;
 mod plate;
 mod region;
 mod short_serial;
+#[cfg(test)]
+mod strategies;
 mod vin;
 
 pub use citizen_id::CitizenId;
@@ -105,9 +107,4 @@ fn exact_chars(text: &str, expected: usize) -> Result<Vec<char>, IdError> {
 /// the empty fallback is unreachable; it exists so no accessor can panic.
 fn part(text: &str, range: std::ops::Range<usize>) -> &str {
     text.get(range).unwrap_or_default()
-}
-
-/// Value of a decimal digit, or the `Charset` error for its 1-based position.
-fn digit(ch: char, position: usize) -> Result<u32, IdError> {
-    ch.to_digit(10).ok_or(IdError::Charset { position, ch })
 }

@@ -11,8 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::entry::{Entry, SubjectKind};
 use super::store::{
-    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_CHECKPOINTS,
-    TREE_ENTRIES, TREE_INDEX_FIRST, TREE_NODES,
+    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_ENTRIES, TREE_INDEX_FIRST, TREE_NODES,
 };
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, CompactRange, Hash};
@@ -102,7 +101,10 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
         let leaf = merkle::leaf_hash(&bytes);
         check_entry(&mut report, position, &bytes, &prev_leaf, &mut expected_index);
         prev_leaf = leaf;
-        for (level, index, hash) in range.append(leaf) {
+        let created = range
+            .append(leaf)
+            .map_err(|e| LedgerError::Storage(e.to_string()))?;
+        for (level, index, hash) in created {
             node_walk.check(&mut report, level, index, &hash)?;
         }
         report.entries = position + 1;

@@ -528,7 +528,11 @@ fn commit(
             let bytes = entry.encode();
             let leaf = merkle::leaf_hash(&bytes);
             writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
-            for (level, index, hash) in head.range.append(leaf) {
+            let created = head
+                .range
+                .append(leaf)
+                .map_err(|e| LedgerError::Storage(e.to_string()))?;
+            for (level, index, hash) in created {
                 writes[TREE_NODES].insert(&node_key(level, index), &hash);
             }
             for subject in &entry.subjects {

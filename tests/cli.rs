@@ -1,0 +1,115 @@
+//! The `licreg` binary, run as scripts run it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn licreg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_licreg"))
+        .args(args)
+        .output()
+        .expect("run licreg")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn demo_issues_three_licences_that_verify_and_audit_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = licreg(&["demo", "--out", path(&out)]);
+    assert!(run.status.success(), "{}", text(&run));
+    for kind in ["driver", "vehicle", "platform"] {
+        for file in ["credential.cbor", "url.txt", "qr.svg", "qr.png", "receipt.tlog-proof"] {
+            assert!(out.join(kind).join(file).is_file(), "{kind}/{file} missing");
+        }
+        let verify = licreg(&["verify", "--keys", path(&out), path(&out.join(kind).join("credential.cbor"))]);
+        assert!(verify.status.success(), "{}", text(&verify));
+        assert!(text(&verify).contains("verdict: VALID"));
+        let url = std::fs::read_to_string(out.join(kind).join("url.txt")).unwrap();
+        let verify = licreg(&["verify", "--keys", path(&out), url.trim()]);
+        assert!(verify.status.success(), "{}", text(&verify));
+    }
+    let audit = licreg(&["log", "--data", path(&out.join("data")), "audit"]);
+    assert!(audit.status.success(), "{}", text(&audit));
+    assert!(text(&audit).contains("audit: CLEAN"));
+    let checkpoint = licreg(&["log", "--data", path(&out.join("data")), "checkpoint"]);
+    assert!(text(&checkpoint).starts_with("licreg.example/ledger\n3\n"), "{}", text(&checkpoint));
+    let prove = licreg(&["log", "--data", path(&out.join("data")), "prove", "1"]);
+    assert!(text(&prove).starts_with("c2sp.org/tlog-proof@v1\nextra "), "{}", text(&prove));
+}
+
+#[test]
+fn tampered_or_expired_credentials_exit_non_zero_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(licreg(&["demo", "--out", path(&out)]).status.success());
+    let url = std::fs::read_to_string(out.join("driver/url.txt")).unwrap();
+    let url = url.trim();
+    // Change one digit of the payload.
+    let last = url.chars().last().unwrap();
+    let changed = format!("{}{}", &url[..url.len() - 1], if last == '0' { '1' } else { '0' });
+    let verify = licreg(&["verify", "--keys", path(&out), &changed]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(text(&verify).contains("INVALID"));
+    let later = licreg(&["verify", "--keys", path(&out), "--at", "2099-01-01T00:00:00Z", url]);
+    assert_eq!(later.status.code(), Some(1));
+    assert!(text(&later).contains("expired"), "{}", text(&later));
+}
+
+#[test]
+fn rotated_keys_still_verify_and_revoked_keys_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(licreg(&["demo", "--out", path(&out)]).status.success());
+    let credential = out.join("vehicle/credential.cbor");
+    assert!(licreg(&["keygen", "--keys", path(&out)]).status.success());
+    let verify = licreg(&["verify", "--keys", path(&out), path(&credential)]);
+    assert!(verify.status.success(), "retired key: {}", text(&verify));
+    let trust: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("trust-list.json")).unwrap()).unwrap();
+    let retired = trust["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["status"] == "retired")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(licreg(&["revoke-key", "--keys", path(&out), &retired]).status.success());
+    let verify = licreg(&["verify", "--keys", path(&out), path(&credential)]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(text(&verify).contains("key_revoked"), "{}", text(&verify));
+}
+
+#[test]
+fn bad_input_gets_a_message_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    assert!(licreg(&["keygen", "--keys", path(&keys)]).status.success());
+    let input = dir.path().join("bad.json");
+    std::fs::write(&input, r#"{"holder_name": "王小明", "citizen_id": "350203199001011234"}"#).unwrap();
+    let run = licreg(&[
+        "issue", "--keys", path(&keys), "--data", path(&dir.path().join("data")),
+        "--kind", "driver", "--input", path(&input), "--out", path(&dir.path().join("out")),
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let message = text(&run);
+    assert!(message.contains("citizen_id") && message.contains("check_character"), "{message}");
+    assert!(message.contains("licence_class") && message.contains("required"), "{message}");
+    let run = licreg(&["verify", "--keys", path(&keys), "not a credential"]);
+    assert_ne!(run.status.code(), Some(0));
+    let run = licreg(&["log", "--data", path(&dir.path().join("nowhere")), "audit"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(text(&run).contains("no ledger"), "{}", text(&run));
+}
