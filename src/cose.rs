@@ -193,7 +193,11 @@ impl Sign1 {
 
 /// Ed25519 verification of raw bytes with the same strictness as credentials: a public key that
 /// is not a canonical point, a small-order key, or a malleable signature is refused.
-pub fn verify_ed25519(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), CoseError> {
+pub fn verify_ed25519(
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), CoseError> {
     let key: [u8; 32] = public_key.try_into().map_err(|_| CoseError::BadSignature)?;
     let key = VerifyingKey::from_bytes(&key).map_err(|_| CoseError::BadSignature)?;
     let signature = Signature::from_slice(signature).map_err(|_| CoseError::BadSignature)?;
@@ -290,7 +294,11 @@ pub fn decode(bytes: &[u8]) -> Result<Sign1, CoseError> {
         .map_err(|_| CoseError::Structure("COSE_Sign1 must have exactly four members"))?;
     let protected_bytes = match protected {
         Value::Bytes(b) => b,
-        _ => return Err(CoseError::Structure("protected header must be a byte string")),
+        _ => {
+            return Err(CoseError::Structure(
+                "protected header must be a byte string",
+            ))
+        }
     };
     let protected = decode_protected(&protected_bytes)?;
     let unprotected = decode_unprotected(unprotected)?;

@@ -50,10 +50,7 @@ pub enum CredentialError {
     #[error("signing key not trusted: {0}")]
     Key(#[from] KeyError),
     #[error("claim {claim} is invalid: {reason}")]
-    Claim {
-        claim: &'static str,
-        reason: String,
-    },
+    Claim { claim: &'static str, reason: String },
     #[error("not valid before {0}")]
     NotYetValid(String),
     #[error("expired at {0}")]
@@ -220,8 +217,8 @@ pub fn verify(
     let sign1 = cose::decode(bytes)?;
     let alg = sign1.algorithm()?;
     let kid_bytes = sign1.kid().ok_or(CoseError::MissingKid)?;
-    let kid = KeyId::from_bytes(kid_bytes)
-        .ok_or_else(|| KeyError::UnknownKid(base64_url(kid_bytes)))?;
+    let kid =
+        KeyId::from_bytes(kid_bytes).ok_or_else(|| KeyError::UnknownKid(base64_url(kid_bytes)))?;
     // Authenticate before trusting anything in the payload; the window check needs `iat`, so
     // the key is first looked up regardless of window and then checked against it.
     let candidate = trust
@@ -238,7 +235,9 @@ pub fn verify(
         )));
     }
     if now.saturating_sub(skew_seconds) > claims.expires {
-        return Err(CredentialError::Expired(crate::clock::rfc3339(claims.expires)));
+        return Err(CredentialError::Expired(crate::clock::rfc3339(
+            claims.expires,
+        )));
     }
     Ok(Verified { kid, alg, claims })
 }
@@ -310,7 +309,11 @@ mod tests {
         assert_eq!(verified.claims, vehicle_claims());
         let url = qr::verification_url("https://licreg.gov.example", &bytes);
         let code = qr::encode_url(&url).unwrap();
-        assert!(code.version().value() <= 10, "version {}", code.version().value());
+        assert!(
+            code.version().value() <= 10,
+            "version {}",
+            code.version().value()
+        );
     }
 
     #[test]

@@ -185,23 +185,31 @@ mod tests {
             not_after: None,
         }]);
         let now = start_of_day(Date::from_calendar_date(2027, time::Month::May, 1).unwrap());
-        for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
-            let issued = issue(&ledger, &signer, &example(kind), "cli", "https://l.example", now)
-                .unwrap();
+        for kind in [
+            LicenceKind::Driver,
+            LicenceKind::Vehicle,
+            LicenceKind::Platform,
+        ] {
+            let issued = issue(
+                &ledger,
+                &signer,
+                &example(kind),
+                "cli",
+                "https://l.example",
+                now,
+            )
+            .unwrap();
             let verified = credential::verify_text(&issued.url, &trust, now, 0).unwrap();
             assert_eq!(verified.claims.kind, kind);
             assert_eq!(verified.claims.serial, issued.number.short_serial());
             let entry = issued.receipt.extra.clone().unwrap();
-            let body: IssueBody = serde_cbor::from_slice(
-                &crate::ledger::Entry::decode(&entry).unwrap().body,
-            )
-            .unwrap();
+            let body: IssueBody =
+                serde_cbor::from_slice(&crate::ledger::Entry::decode(&entry).unwrap().body)
+                    .unwrap();
             assert_eq!(body.credential.as_slice(), issued.credential.as_slice());
             assert_eq!(merkle::leaf_hash(&entry), issued.appended.leaf_hash);
         }
-        let history = ledger
-            .history(SubjectKind::Plate, "闽DD12345")
-            .unwrap();
+        let history = ledger.history(SubjectKind::Plate, "闽DD12345").unwrap();
         assert_eq!(history.len(), 1);
     }
 

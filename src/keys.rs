@@ -253,8 +253,9 @@ fn entry_from_wire(wire: &TrustListEntryWire) -> Result<TrustedKey, KeyError> {
         )));
     }
     let time = |field: &str, text: &str| {
-        parse_rfc3339(text)
-            .ok_or_else(|| KeyError::Malformed(format!("key {}: {field} is not RFC 3339", wire.kid)))
+        parse_rfc3339(text).ok_or_else(|| {
+            KeyError::Malformed(format!("key {}: {field} is not RFC 3339", wire.kid))
+        })
     };
     let not_before = time("not_before", &wire.not_before)?;
     let not_after = match &wire.not_after {
@@ -498,8 +499,14 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            for name in [LOG_KEY_FILE.to_string(), format!("credential-{}.key.pem", first.new_kid)] {
-                let mode = fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
+            for name in [
+                LOG_KEY_FILE.to_string(),
+                format!("credential-{}.key.pem", first.new_kid),
+            ] {
+                let mode = fs::metadata(dir.path().join(name))
+                    .unwrap()
+                    .permissions()
+                    .mode();
                 assert_eq!(mode & 0o777, 0o600);
             }
         }
@@ -509,15 +516,24 @@ mod tests {
         let trust = load_trust_list(dir.path()).unwrap();
         assert_eq!(trust.active().unwrap().kid, second.new_kid);
         let old = first.new_kid.as_bytes();
-        assert!(trust.resolve(old, 1_500).is_ok(), "retired key verifies its window");
+        assert!(
+            trust.resolve(old, 1_500).is_ok(),
+            "retired key verifies its window"
+        );
         assert!(matches!(
             trust.resolve(old, 2_500),
             Err(KeyError::OutsideWindow { .. })
         ));
         revoke(dir.path(), &first.new_kid, 3_000).unwrap();
         let trust = load_trust_list(dir.path()).unwrap();
-        assert!(matches!(trust.resolve(old, 1_500), Err(KeyError::Revoked(_))));
-        assert_eq!(load_credential_signer(dir.path()).unwrap().kid, second.new_kid);
+        assert!(matches!(
+            trust.resolve(old, 1_500),
+            Err(KeyError::Revoked(_))
+        ));
+        assert_eq!(
+            load_credential_signer(dir.path()).unwrap().kid,
+            second.new_kid
+        );
         assert_eq!(load_log_key(dir.path()).unwrap().origin, "test.example/log");
     }
 

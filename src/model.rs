@@ -43,9 +43,8 @@ pub struct AreaCode(String);
 
 impl AreaCode {
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = text.len() == 6
-            && text.bytes().all(|b| b.is_ascii_digit())
-            && !text.starts_with('0');
+        let ok =
+            text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
         ok.then(|| AreaCode(text.to_string()))
     }
 
@@ -235,10 +234,12 @@ impl LicenceRecord {
             }])
         };
         if text.len() > MAX_RECORD_BYTES {
-            return Err(one("size", format!("over the {MAX_RECORD_BYTES}-byte limit")));
+            return Err(one(
+                "size",
+                format!("over the {MAX_RECORD_BYTES}-byte limit"),
+            ));
         }
-        let value: Value =
-            serde_json::from_slice(text).map_err(|e| one("json", e.to_string()))?;
+        let value: Value = serde_json::from_slice(text).map_err(|e| one("json", e.to_string()))?;
         Self::parse(kind, &value)
     }
 
@@ -322,7 +323,11 @@ fn parse_driver(r: &mut Reader) -> Option<DriverLicence> {
     ]);
     let holder_name = r.text("holder_name");
     let citizen_id = r.id("citizen_id", |t| t.parse::<CitizenId>());
-    let licence_class = r.choice("licence_class", DrivingClass::parse, "A1, A2, A3, B1, B2, C1 or C2");
+    let licence_class = r.choice(
+        "licence_class",
+        DrivingClass::parse,
+        "A1, A2, A3, B1, B2, C1 or C2",
+    );
     let first_licensed = r.date("first_licensed");
     let issuing_authority = r.authority("issuing_authority");
     let area_code = r.area("area_code");
@@ -361,7 +366,11 @@ fn parse_vehicle(r: &mut Reader) -> Option<VehicleLicence> {
     let model = r.text("model");
     let colour = r.text("colour");
     let seats = r.int("seats", 2, 9);
-    let powertrain = r.choice("powertrain", Powertrain::parse, "one of the powertrain names");
+    let powertrain = r.choice(
+        "powertrain",
+        Powertrain::parse,
+        "one of the powertrain names",
+    );
     let owner = r.owner("owner");
     let platform = r.id("platform_credit_code", |t| t.parse::<CreditCode>());
     let registration_date = r.date("registration_date");
@@ -470,7 +479,11 @@ impl<'a> Reader<'a> {
         let text = self.string(field)?.trim();
         let chars = text.chars().count();
         if chars == 0 || chars > MAX_TEXT_CHARS {
-            self.error(field, "length", format!("must be 1 to {MAX_TEXT_CHARS} characters"));
+            self.error(
+                field,
+                "length",
+                format!("must be 1 to {MAX_TEXT_CHARS} characters"),
+            );
             return None;
         }
         if text.chars().any(char::is_control) {
@@ -491,7 +504,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn choice<T>(&mut self, field: &str, parse: fn(&str) -> Option<T>, expected: &str) -> Option<T> {
+    fn choice<T>(
+        &mut self,
+        field: &str,
+        parse: fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Option<T> {
         let text = self.string(field)?;
         let value = parse(text);
         if value.is_none() {
@@ -523,7 +541,11 @@ impl<'a> Reader<'a> {
         match value.as_u64().and_then(|n| u8::try_from(n).ok()) {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                self.error(field, "range", format!("must be an integer from {min} to {max}"));
+                self.error(
+                    field,
+                    "range",
+                    format!("must be an integer from {min} to {max}"),
+                );
                 None
             }
         }
@@ -533,7 +555,11 @@ impl<'a> Reader<'a> {
         let text = self.string(field)?;
         let area = AreaCode::parse(text);
         if area.is_none() {
-            self.error(field, "area_code", "must be a six-digit GB/T 2260 division code");
+            self.error(
+                field,
+                "area_code",
+                "must be a six-digit GB/T 2260 division code",
+            );
         }
         area
     }
@@ -552,13 +578,21 @@ impl<'a> Reader<'a> {
             .map(|v| v.as_str().and_then(AreaCode::parse))
             .collect();
         if parsed.iter().any(Option::is_none) {
-            self.error(field, "area_code", "every item must be a six-digit division code");
+            self.error(
+                field,
+                "area_code",
+                "every item must be a six-digit division code",
+            );
             return None;
         }
         Some(parsed.into_iter().flatten().collect())
     }
 
-    fn nested<T>(&mut self, field: &str, read: impl FnOnce(&mut Reader<'a>) -> Option<T>) -> Option<T> {
+    fn nested<T>(
+        &mut self,
+        field: &str,
+        read: impl FnOnce(&mut Reader<'a>) -> Option<T>,
+    ) -> Option<T> {
         let Some(Value::Object(obj)) = self.obj.get(field) else {
             self.error(field, "type", "must be an object");
             return None;
@@ -618,13 +652,20 @@ mod tests {
     use super::*;
 
     fn example(kind: &str) -> Value {
-        let path = format!("{}/schemas/examples/{kind}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/schemas/examples/{kind}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
     #[test]
     fn schema_examples_parse() {
-        for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
+        for kind in [
+            LicenceKind::Driver,
+            LicenceKind::Vehicle,
+            LicenceKind::Platform,
+        ] {
             let record = LicenceRecord::parse(kind, &example(kind.as_str())).unwrap();
             assert_eq!(record.kind(), kind);
         }
@@ -639,9 +680,17 @@ mod tests {
         obj.remove("holder_name");
         obj.insert("nickname".into(), "x".into());
         obj.insert("valid_until".into(), "2001-02-30".into());
-        let errors = LicenceRecord::parse(LicenceKind::Driver, &driver).unwrap_err().0;
+        let errors = LicenceRecord::parse(LicenceKind::Driver, &driver)
+            .unwrap_err()
+            .0;
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        for wanted in ["citizen_id", "licence_class", "holder_name", "nickname", "valid_until"] {
+        for wanted in [
+            "citizen_id",
+            "licence_class",
+            "holder_name",
+            "nickname",
+            "valid_until",
+        ] {
             assert!(fields.contains(&wanted), "{wanted} missing from {errors:?}");
         }
         let rules: Vec<&str> = errors.iter().map(|e| e.rule).collect();
@@ -652,7 +701,9 @@ mod tests {
     fn nested_fields_are_named_with_their_path() {
         let mut vehicle = example("vehicle");
         vehicle["owner"]["id"] = "not-an-id".into();
-        let errors = LicenceRecord::parse(LicenceKind::Vehicle, &vehicle).unwrap_err().0;
+        let errors = LicenceRecord::parse(LicenceKind::Vehicle, &vehicle)
+            .unwrap_err()
+            .0;
         assert_eq!(errors[0].field, "owner.id");
     }
 

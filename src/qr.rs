@@ -106,15 +106,15 @@ pub fn decode_input(text: &str) -> Result<Vec<u8>, QrError> {
     if trimmed.is_empty() {
         return Err(QrError::Empty);
     }
-    let payload = if looks_like_url(trimmed) {
-        let decoded = percent_decode(trimmed)?;
-        let fragment = decoded
+    // Neither payload form contains '%', so any '%' comes from a camera app's percent-encoding.
+    let decoded = percent_decode(trimmed)?;
+    let payload = if looks_like_url(&decoded) {
+        decoded
             .split_once('#')
             .map(|(_, f)| f.to_string())
-            .ok_or(QrError::NoFragment)?;
-        fragment
+            .ok_or(QrError::NoFragment)?
     } else {
-        trimmed.to_string()
+        decoded
     };
     decode_payload(&payload)
 }
@@ -276,7 +276,10 @@ mod tests {
         assert_eq!(decode_input(&encoded).unwrap(), bytes);
         let payload = url.split_once('#').unwrap().1;
         assert_eq!(decode_input(payload).unwrap(), bytes);
-        assert_eq!(decode_input(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap(), bytes);
+        assert_eq!(
+            decode_input(&URL_SAFE_NO_PAD.encode(&bytes)).unwrap(),
+            bytes
+        );
         assert_eq!(
             decode_input("https://licreg.example/v"),
             Err(QrError::NoFragment)

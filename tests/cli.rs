@@ -29,10 +29,21 @@ fn demo_issues_three_licences_that_verify_and_audit_clean() {
     let run = licreg(&["demo", "--out", path(&out)]);
     assert!(run.status.success(), "{}", text(&run));
     for kind in ["driver", "vehicle", "platform"] {
-        for file in ["credential.cbor", "url.txt", "qr.svg", "qr.png", "receipt.tlog-proof"] {
+        for file in [
+            "credential.cbor",
+            "url.txt",
+            "qr.svg",
+            "qr.png",
+            "receipt.tlog-proof",
+        ] {
             assert!(out.join(kind).join(file).is_file(), "{kind}/{file} missing");
         }
-        let verify = licreg(&["verify", "--keys", path(&out), path(&out.join(kind).join("credential.cbor"))]);
+        let verify = licreg(&[
+            "verify",
+            "--keys",
+            path(&out),
+            path(&out.join(kind).join("credential.cbor")),
+        ]);
         assert!(verify.status.success(), "{}", text(&verify));
         assert!(text(&verify).contains("verdict: VALID"));
         let url = std::fs::read_to_string(out.join(kind).join("url.txt")).unwrap();
@@ -43,9 +54,17 @@ fn demo_issues_three_licences_that_verify_and_audit_clean() {
     assert!(audit.status.success(), "{}", text(&audit));
     assert!(text(&audit).contains("audit: CLEAN"));
     let checkpoint = licreg(&["log", "--data", path(&out.join("data")), "checkpoint"]);
-    assert!(text(&checkpoint).starts_with("licreg.example/ledger\n3\n"), "{}", text(&checkpoint));
+    assert!(
+        text(&checkpoint).starts_with("licreg.example/ledger\n3\n"),
+        "{}",
+        text(&checkpoint)
+    );
     let prove = licreg(&["log", "--data", path(&out.join("data")), "prove", "1"]);
-    assert!(text(&prove).starts_with("c2sp.org/tlog-proof@v1\nextra "), "{}", text(&prove));
+    assert!(
+        text(&prove).starts_with("c2sp.org/tlog-proof@v1\nextra "),
+        "{}",
+        text(&prove)
+    );
 }
 
 #[test]
@@ -57,11 +76,22 @@ fn tampered_or_expired_credentials_exit_non_zero_with_the_reason() {
     let url = url.trim();
     // Change one digit of the payload.
     let last = url.chars().last().unwrap();
-    let changed = format!("{}{}", &url[..url.len() - 1], if last == '0' { '1' } else { '0' });
+    let changed = format!(
+        "{}{}",
+        &url[..url.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
     let verify = licreg(&["verify", "--keys", path(&out), &changed]);
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
     assert!(text(&verify).contains("INVALID"));
-    let later = licreg(&["verify", "--keys", path(&out), "--at", "2099-01-01T00:00:00Z", url]);
+    let later = licreg(&[
+        "verify",
+        "--keys",
+        path(&out),
+        "--at",
+        "2099-01-01T00:00:00Z",
+        url,
+    ]);
     assert_eq!(later.status.code(), Some(1));
     assert!(text(&later).contains("expired"), "{}", text(&later));
 }
@@ -86,7 +116,9 @@ fn rotated_keys_still_verify_and_revoked_keys_do_not() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(licreg(&["revoke-key", "--keys", path(&out), &retired]).status.success());
+    assert!(licreg(&["revoke-key", "--keys", path(&out), &retired])
+        .status
+        .success());
     let verify = licreg(&["verify", "--keys", path(&out), path(&credential)]);
     assert_eq!(verify.status.code(), Some(1));
     assert!(text(&verify).contains("key_revoked"), "{}", text(&verify));
@@ -98,15 +130,34 @@ fn bad_input_gets_a_message_and_a_non_zero_exit() {
     let keys = dir.path().join("keys");
     assert!(licreg(&["keygen", "--keys", path(&keys)]).status.success());
     let input = dir.path().join("bad.json");
-    std::fs::write(&input, r#"{"holder_name": "王小明", "citizen_id": "350203199001011234"}"#).unwrap();
+    std::fs::write(
+        &input,
+        r#"{"holder_name": "王小明", "citizen_id": "350203199001011234"}"#,
+    )
+    .unwrap();
     let run = licreg(&[
-        "issue", "--keys", path(&keys), "--data", path(&dir.path().join("data")),
-        "--kind", "driver", "--input", path(&input), "--out", path(&dir.path().join("out")),
+        "issue",
+        "--keys",
+        path(&keys),
+        "--data",
+        path(&dir.path().join("data")),
+        "--kind",
+        "driver",
+        "--input",
+        path(&input),
+        "--out",
+        path(&dir.path().join("out")),
     ]);
     assert_eq!(run.status.code(), Some(2));
     let message = text(&run);
-    assert!(message.contains("citizen_id") && message.contains("check_character"), "{message}");
-    assert!(message.contains("licence_class") && message.contains("required"), "{message}");
+    assert!(
+        message.contains("citizen_id") && message.contains("check_character"),
+        "{message}"
+    );
+    assert!(
+        message.contains("licence_class") && message.contains("required"),
+        "{message}"
+    );
     let run = licreg(&["verify", "--keys", path(&keys), "not a credential"]);
     assert_ne!(run.status.code(), Some(0));
     let run = licreg(&["log", "--data", path(&dir.path().join("nowhere")), "audit"]);

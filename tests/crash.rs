@@ -27,7 +27,10 @@ fn entry(thread: u64, n: u64) -> NewEntry {
     NewEntry {
         event: EventType::Application,
         actor: format!("writer-{thread}"),
-        subjects: vec![Subject::new(SubjectKind::Application, format!("A{thread}-{n}"))],
+        subjects: vec![Subject::new(
+            SubjectKind::Application,
+            format!("A{thread}-{n}"),
+        )],
         body: serde_cbor::to_vec(&(thread, n)).unwrap(),
     }
 }
@@ -73,7 +76,13 @@ fn acknowledged_appends_survive_sigkill() {
     let mut total_acked = 0usize;
     for round in 0..ROUNDS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_VAR, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -98,7 +107,10 @@ fn acknowledged_appends_survive_sigkill() {
         let report = ledger::audit(&ledger, |_| {}).unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
         for seq in &acked {
-            assert!(*seq < ledger.size(), "round {round}: acknowledged {seq} lost");
+            assert!(
+                *seq < ledger.size(),
+                "round {round}: acknowledged {seq} lost"
+            );
             ledger.entry(Seq(*seq)).unwrap();
         }
         drop(ledger);

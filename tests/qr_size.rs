@@ -25,8 +25,15 @@ fn driver_and_vehicle_credentials_fit_version_10_m() {
         kid: KeyId::of(&key.verifying_key()),
         key,
     };
-    for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
-        let path = format!("{}/schemas/examples/{kind}.json", env!("CARGO_MANIFEST_DIR"));
+    for kind in [
+        LicenceKind::Driver,
+        LicenceKind::Vehicle,
+        LicenceKind::Platform,
+    ] {
+        let path = format!(
+            "{}/schemas/examples/{kind}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let record = LicenceRecord::parse_json(kind, &std::fs::read(path).unwrap()).unwrap();
         let issued =
             licreg::issuance::issue(&ledger, &signer, &record, "test", BASE_URL, 1_800_000_000)

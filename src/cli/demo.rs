@@ -55,6 +55,9 @@ pub fn run(out: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<
     }
     ledger.flush()?;
     println!();
-    println!("audit the ledger: licreg log --data {} audit", data.display());
+    println!(
+        "audit the ledger: licreg log --data {} audit",
+        data.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -26,7 +26,13 @@ pub struct IssueArgs<'a> {
 pub fn run(args: &IssueArgs) -> anyhow::Result<ExitCode> {
     let record = read_record(args.kind, args.input)?;
     let ledger = open_ledger(args.keys, args.data, Arc::clone(&args.clock))?;
-    let issued = issue_one(&ledger, args.keys, &record, args.base_url, args.clock.as_ref())?;
+    let issued = issue_one(
+        &ledger,
+        args.keys,
+        &record,
+        args.base_url,
+        args.clock.as_ref(),
+    )?;
     write_outputs(args.out, &issued)?;
     println!("{}", issued.number);
     Ok(ExitCode::SUCCESS)
@@ -37,11 +43,19 @@ pub fn read_record(kind: LicenceKind, input: &Path) -> anyhow::Result<LicenceRec
         .with_context(|| format!("reading {}", input.display()))?
         .len();
     if size > MAX_RECORD_BYTES as u64 {
-        bail!("{} is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit", input.display());
+        bail!(
+            "{} is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+            input.display()
+        );
     }
     let text = fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-    LicenceRecord::parse_json(kind, &text)
-        .with_context(|| format!("{} is not a valid {} record", input.display(), kind.as_str()))
+    LicenceRecord::parse_json(kind, &text).with_context(|| {
+        format!(
+            "{} is not a valid {} record",
+            input.display(),
+            kind.as_str()
+        )
+    })
 }
 
 pub fn open_ledger(keys: &Path, data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Ledger> {

@@ -37,12 +37,19 @@ pub fn run(data: &Path, action: LogAction, clock: Arc<dyn Clock>) -> anyhow::Res
 fn resolve_target(ledger: &Ledger, target: &str) -> anyhow::Result<Seq> {
     if let Ok(seq) = target.parse::<u64>() {
         if seq >= ledger.size() {
-            bail!("sequence number {seq} is beyond the log (size {})", ledger.size());
+            bail!(
+                "sequence number {seq} is beyond the log (size {})",
+                ledger.size()
+            );
         }
         return Ok(Seq(seq));
     }
     let issuing = [EventType::Issue, EventType::Renewal, EventType::Reissue];
-    for seq in ledger.history(SubjectKind::Licence, target)?.into_iter().rev() {
+    for seq in ledger
+        .history(SubjectKind::Licence, target)?
+        .into_iter()
+        .rev()
+    {
         if issuing.contains(&ledger.entry(seq)?.event) {
             return Ok(seq);
         }

@@ -24,7 +24,11 @@ pub const DEFAULT_ORIGIN: &str = "licreg.example/ledger";
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 
 #[derive(Debug, Parser)]
-#[command(name = "licreg", version, about = "Electronic ride-hailing licence registry")]
+#[command(
+    name = "licreg",
+    version,
+    about = "Electronic ride-hailing licence registry"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -117,7 +121,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("credential key {old} is retired");
             }
             if report.log_key_created {
-                println!("log key created; verifier key in {}", keys.join("log.vkey").display());
+                println!(
+                    "log key created; verifier key in {}",
+                    keys.join("log.vkey").display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -26,7 +26,8 @@ fn read_input(input: &str) -> anyhow::Result<Vec<u8>> {
     if bytes.first() == Some(&0xD2) {
         return Ok(bytes);
     }
-    let text = std::str::from_utf8(&bytes).with_context(|| format!("{input} is neither a credential nor text"))?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("{input} is neither a credential nor text"))?;
     licreg::qr::decode_input(text).context("reading the credential text")
 }
 
@@ -40,7 +41,9 @@ pub fn run(
     let trust = licreg::keys::load_trust_list(keys)
         .with_context(|| format!("loading the trust list from {}", keys.display()))?;
     let now = match at {
-        Some(text) => parse_rfc3339(text).with_context(|| format!("--at {text:?} is not RFC 3339"))?,
+        Some(text) => {
+            parse_rfc3339(text).with_context(|| format!("--at {text:?} is not RFC 3339"))?
+        }
         None => clock.now_unix(),
     };
     let bytes = read_input(input)?;

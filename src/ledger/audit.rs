@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::entry::{Entry, SubjectKind};
 use super::store::{
-    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_ENTRIES, TREE_INDEX_FIRST, TREE_NODES,
+    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
+    TREE_NODES,
 };
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, CompactRange, Hash};
@@ -95,11 +96,20 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
         let position = position as u64;
         let (key, bytes) = item?;
         if key.as_ref() != position.to_be_bytes() {
-            report.problem(Some(position), "entry key out of sequence (missing or extra entry)");
+            report.problem(
+                Some(position),
+                "entry key out of sequence (missing or extra entry)",
+            );
             break;
         }
         let leaf = merkle::leaf_hash(&bytes);
-        check_entry(&mut report, position, &bytes, &prev_leaf, &mut expected_index);
+        check_entry(
+            &mut report,
+            position,
+            &bytes,
+            &prev_leaf,
+            &mut expected_index,
+        );
         prev_leaf = leaf;
         let created = range
             .append(leaf)
@@ -113,7 +123,14 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
                 break;
             }
             if let Some(Ok((size, note))) = checkpoints.next() {
-                check_checkpoint(ledger, &mut report, size, &note, &range, &mut verified_sizes);
+                check_checkpoint(
+                    ledger,
+                    &mut report,
+                    size,
+                    &note,
+                    &range,
+                    &mut verified_sizes,
+                );
             }
         }
         if report.entries % 65_536 == 0 {
@@ -123,10 +140,20 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
     progress(report.entries);
     for leftover in checkpoints {
         let (size, _) = leftover?;
-        report.problem(None, format!("checkpoint for size {size} is beyond the log"));
+        report.problem(
+            None,
+            format!("checkpoint for size {size} is beyond the log"),
+        );
     }
     if report.entries != ledger.size() {
-        report.problem(None, format!("log head says {} entries, found {}", ledger.size(), report.entries));
+        report.problem(
+            None,
+            format!(
+                "log head says {} entries, found {}",
+                ledger.size(),
+                report.entries
+            ),
+        );
     }
     check_head(ledger, &mut report, &verified_sizes);
     check_consistency(ledger, &mut report, &verified_sizes);
@@ -145,10 +172,16 @@ fn check_entry(
         Err(e) => report.problem(Some(position), format!("cannot decode: {e}")),
         Ok(entry) => {
             if entry.seq.0 != position {
-                report.problem(Some(position), format!("records sequence number {}", entry.seq));
+                report.problem(
+                    Some(position),
+                    format!("records sequence number {}", entry.seq),
+                );
             }
             if &entry.prev_hash != prev_leaf {
-                report.problem(Some(position), "hash chain broken: prev_hash does not match");
+                report.problem(
+                    Some(position),
+                    "hash chain broken: prev_hash does not match",
+                );
             }
             for subject in &entry.subjects {
                 let slot = kind_slot(subject.kind);
@@ -201,7 +234,8 @@ impl<'a> NodeWalk<'a> {
                 // Re-seek so one gap is not reported for every later node.
                 let mut from = node_key(level, index).to_vec();
                 from.push(0);
-                self.levels[usize::from(level)] = self.tree.range(from..node_key(level + 1, 0).to_vec());
+                self.levels[usize::from(level)] =
+                    self.tree.range(from..node_key(level + 1, 0).to_vec());
             }
         }
         Ok(())
@@ -218,12 +252,24 @@ fn check_checkpoint(
 ) {
     let at = Some(size.saturating_sub(1));
     match Checkpoint::open_signed(note, ledger.verifier_key(), ledger.origin()) {
-        Err(e) => report.problem(at, format!("checkpoint for size {size} does not verify: {e}")),
+        Err(e) => report.problem(
+            at,
+            format!("checkpoint for size {size} does not verify: {e}"),
+        ),
         Ok((checkpoint, _)) => {
             if checkpoint.size != size {
-                report.problem(at, format!("checkpoint stored under size {size} says {}", checkpoint.size));
+                report.problem(
+                    at,
+                    format!(
+                        "checkpoint stored under size {size} says {}",
+                        checkpoint.size
+                    ),
+                );
             } else if checkpoint.root != range.root() {
-                report.problem(at, format!("checkpoint root at size {size} differs from the tree"));
+                report.problem(
+                    at,
+                    format!("checkpoint root at size {size} differs from the tree"),
+                );
             } else {
                 verified.push((size, checkpoint.root));
             }
@@ -247,7 +293,10 @@ fn check_head(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64, Hash)
         }
         Ok((latest, _)) => report.problem(
             None,
-            format!("latest checkpoint covers {} entries, the log has {}", latest.size, report.entries),
+            format!(
+                "latest checkpoint covers {} entries, the log has {}",
+                latest.size, report.entries
+            ),
         ),
         Err(e) => report.problem(None, format!("latest checkpoint does not verify: {e}")),
     }
@@ -311,10 +360,18 @@ fn locate_index_problems(
                 let bytes = shared.trees[TREE_ENTRIES].get(seq.to_be_bytes()).ok()??;
                 let entry = Entry::decode(&bytes).ok()?;
                 let text = std::str::from_utf8(key.get(..split)?).ok()?;
-                Some(entry.subjects.iter().any(|s| s.kind == kind && s.key == text))
+                Some(
+                    entry
+                        .subjects
+                        .iter()
+                        .any(|s| s.kind == kind && s.key == text),
+                )
             });
             if named != Some(true) {
-                report.problem(seq, format!("{} has a key its entry does not name", kind.tree_name()));
+                report.problem(
+                    seq,
+                    format!("{} has a key its entry does not name", kind.tree_name()),
+                );
             }
         }
     }
@@ -330,6 +387,7 @@ mod tests {
     use crate::clock::FixedClock;
     use crate::keys::LogKey;
     use crate::ledger::entry::{EventType, NewEntry, Subject};
+    use crate::ledger::store::TREE_CHECKPOINTS;
     use ed25519_dalek::SigningKey;
     use std::sync::Arc;
 
@@ -376,7 +434,11 @@ mod tests {
         bytes[last] ^= 1;
         entries.insert(11u64.to_be_bytes(), bytes).unwrap();
         let report = audit(&ledger, |_| {}).unwrap();
-        assert!(report.problems.iter().any(|p| p.seq == Some(11)), "{:?}", report.problems);
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(11)),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[test]
@@ -394,9 +456,15 @@ mod tests {
     fn a_deleted_entry_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 8);
-        ledger.shared().trees[TREE_ENTRIES].remove(4u64.to_be_bytes()).unwrap();
+        ledger.shared().trees[TREE_ENTRIES]
+            .remove(4u64.to_be_bytes())
+            .unwrap();
         let report = audit(&ledger, |_| {}).unwrap();
-        assert!(report.problems.iter().any(|p| p.seq == Some(4)), "{:?}", report.problems);
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(4)),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[test]
@@ -405,9 +473,15 @@ mod tests {
         let ledger = filled(dir.path(), 6);
         let tree = &ledger.shared().trees[TREE_CHECKPOINTS];
         let note = tree.get(3u64.to_be_bytes()).unwrap().unwrap().to_vec();
-        let changed = String::from_utf8(note).unwrap().replacen("\n3\n", "\n2\n", 1);
+        let changed = String::from_utf8(note)
+            .unwrap()
+            .replacen("\n3\n", "\n2\n", 1);
         tree.insert(3u64.to_be_bytes(), changed.as_bytes()).unwrap();
         let report = audit(&ledger, |_| {}).unwrap();
-        assert!(report.problems.iter().any(|p| p.seq == Some(2)), "{:?}", report.problems);
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(2)),
+            "{:?}",
+            report.problems
+        );
     }
 }

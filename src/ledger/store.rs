@@ -189,7 +189,8 @@ impl Ledger {
             ),
             None => None,
         };
-        let vkey = bind_verifier_key(&trees[TREE_META], signer.as_ref()).map_err(|e| open_err(e.to_string()))?;
+        let vkey = bind_verifier_key(&trees[TREE_META], signer.as_ref())
+            .map_err(|e| open_err(e.to_string()))?;
         let head = load_head(&trees).map_err(|e| open_err(e.to_string()))?;
         let shared = Arc::new(Shared {
             db,
@@ -389,7 +390,10 @@ pub(crate) fn kind_slot(kind: SubjectKind) -> usize {
 }
 
 /// Records the log's verifier key on first open; afterwards insists on the same key.
-fn bind_verifier_key(meta: &sled::Tree, signer: Option<&NoteSigner>) -> Result<VerifierKey, LedgerError> {
+fn bind_verifier_key(
+    meta: &sled::Tree,
+    signer: Option<&NoteSigner>,
+) -> Result<VerifierKey, LedgerError> {
     let stored = match meta.get(META_VKEY)? {
         Some(bytes) => {
             let text = std::str::from_utf8(&bytes)
@@ -441,8 +445,8 @@ fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
             start += 1u64 << level;
         }
     }
-    let range = CompactRange::from_parts(size, hashes)
-        .map_err(|e| LedgerError::Storage(e.to_string()))?;
+    let range =
+        CompactRange::from_parts(size, hashes).map_err(|e| LedgerError::Storage(e.to_string()))?;
     let last_leaf = if size == 0 {
         [0u8; 32]
     } else {
@@ -510,7 +514,11 @@ fn commit(
     mut head: Head,
     batch: &[Job],
 ) -> Result<CommitOutcome, LedgerError> {
-    let mut writes: Vec<sled::Batch> = shared.trees.iter().map(|_| sled::Batch::default()).collect();
+    let mut writes: Vec<sled::Batch> = shared
+        .trees
+        .iter()
+        .map(|_| sled::Batch::default())
+        .collect();
     let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -556,16 +564,17 @@ fn commit(
         root: head.range.root(),
         extensions: Vec::new(),
     };
-    let note = checkpoint.sign(signer);
+    let note = checkpoint
+        .sign(signer)
+        .map_err(|e| LedgerError::Key(e.to_string()))?;
     writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
     writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
-    let outcome: Result<(), TransactionError<()>> =
-        shared.trees.as_slice().transaction(|views| {
-            for (view, batch) in views.iter().zip(&writes) {
-                view.apply_batch(batch)?;
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
+    let outcome: Result<(), TransactionError<()>> = shared.trees.as_slice().transaction(|views| {
+        for (view, batch) in views.iter().zip(&writes) {
+            view.apply_batch(batch)?;
+        }
+        Ok::<(), ConflictableTransactionError<()>>(())
+    });
     outcome.map_err(|e| LedgerError::Storage(format!("{e:?}")))?;
     shared.db.flush()?;
     head.checkpoint = Some(note);
@@ -613,7 +622,10 @@ mod tests {
         let appended = ledger.append(event(10)).unwrap();
         assert_eq!(appended.seq, Seq(10));
         let entry = ledger.entry(Seq(10)).unwrap();
-        assert_eq!(entry.prev_hash, merkle::leaf_hash(&ledger.entry_bytes(Seq(9)).unwrap()));
+        assert_eq!(
+            entry.prev_hash,
+            merkle::leaf_hash(&ledger.entry_bytes(Seq(9)).unwrap())
+        );
         let root = ledger.root_at(11).unwrap();
         for i in 0..11 {
             let leaf = merkle::leaf_hash(&ledger.entry_bytes(Seq(i)).unwrap());
@@ -627,7 +639,8 @@ mod tests {
     #[test]
     fn concurrent_appends_are_all_acknowledged_once() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), Some(test_key()), Arc::new(FixedClock::at(0))).unwrap();
+        let ledger =
+            Ledger::open(dir.path(), Some(test_key()), Arc::new(FixedClock::at(0))).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let ledger = ledger.clone();

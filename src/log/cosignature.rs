@@ -12,8 +12,7 @@ use thiserror::Error;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::note::{
-    KeyId, KeyName, NoteError, NoteSignature, SignatureType, SignedNote, VerifierKey,
-    MAX_VERIFIERS,
+    KeyId, KeyName, NoteError, NoteSignature, SignatureType, SignedNote, VerifierKey, MAX_VERIFIERS,
 };
 
 /// Domain-separation header line of the v1 signed message.
@@ -93,7 +92,11 @@ impl Cosigner {
 
     /// Cosigns a checkpoint body given as note text; the text must parse as a checkpoint, so a
     /// witness key can never be made to sign anything else.
-    pub fn cosign_text(&self, body: &str, timestamp: u64) -> Result<NoteSignature, CosignatureError> {
+    pub fn cosign_text(
+        &self,
+        body: &str,
+        timestamp: u64,
+    ) -> Result<NoteSignature, CosignatureError> {
         if timestamp > MAX_TIMESTAMP {
             return Err(CosignatureError::TimestampTooLarge(timestamp));
         }
@@ -213,7 +216,8 @@ mod tests {
 
     #[test]
     fn message_matches_the_spec_example() {
-        let body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let body =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
         let want = format!("cosignature/v1\ntime 1679315147\n{body}");
         assert_eq!(signed_message(1679315147, body), want.into_bytes());
     }
@@ -232,14 +236,16 @@ mod tests {
         let (note, wv, log_key) = cosigned_note(1679315147);
         let encoded = note.encode();
         let parsed = SignedNote::parse(&encoded).unwrap();
-        let got = verify_cosignatures(&parsed, &[wv.clone()]).unwrap();
+        let got = verify_cosignatures(&parsed, std::slice::from_ref(&wv)).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].timestamp, 1679315147);
         let v = verify_note(&encoded, &[log_key, wv.key().clone()]).unwrap();
         assert_eq!(v.verified().len(), 2);
         assert_eq!(v.verified()[1].timestamp, Some(1679315147));
         let (_, stranger) = witness(2, "witness.example.com/w2");
-        assert!(verify_cosignatures(&parsed, &[stranger]).unwrap().is_empty());
+        assert!(verify_cosignatures(&parsed, &[stranger])
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -202,13 +202,11 @@ impl SignedNote {
         let split = note.rfind("\n\n").ok_or(NoteError::NoSignatureBlock)?;
         let text = note.get(..=split).ok_or(NoteError::NoSignatureBlock)?;
         let sigs = note.get(split + 2..).ok_or(NoteError::NoSignatureBlock)?;
-        let sigs = sigs
-            .strip_suffix('\n')
-            .ok_or(if sigs.is_empty() {
-                NoteError::NoSignatures
-            } else {
-                NoteError::MissingFinalNewline
-            })?;
+        let sigs = sigs.strip_suffix('\n').ok_or(if sigs.is_empty() {
+            NoteError::NoSignatures
+        } else {
+            NoteError::MissingFinalNewline
+        })?;
         let mut parsed = Self::new(text)?;
         for line in sigs.split('\n') {
             parsed.add_signature(NoteSignature::parse_line(line)?)?;
@@ -296,9 +294,10 @@ fn check_verifiers(verifiers: &[VerifierKey]) -> Result<(), NoteError> {
         return Err(NoteError::TooManyVerifiers);
     }
     for (i, a) in verifiers.iter().enumerate() {
-        let clash = verifiers.iter().skip(i + 1).any(|b| {
-            a.key_name() == b.key_name() && a.key_id() == b.key_id() && a != b
-        });
+        let clash = verifiers
+            .iter()
+            .skip(i + 1)
+            .any(|b| a.key_name() == b.key_name() && a.key_id() == b.key_id() && a != b);
         if clash {
             return Err(NoteError::AmbiguousVerifiers);
         }
@@ -380,7 +379,8 @@ mod tests {
         let same_name = signer(3, "example.com/log");
         let mut note = SignedNote::new("text\n").unwrap();
         note.add_signature(other.sign("text\n").unwrap()).unwrap();
-        note.add_signature(same_name.sign("text\n").unwrap()).unwrap();
+        note.add_signature(same_name.sign("text\n").unwrap())
+            .unwrap();
         assert_eq!(
             note.verify(&[known.verifier_key()]),
             Err(NoteError::NoVerifiedSignature)
@@ -483,7 +483,8 @@ mod tests {
     }
 
     fn text_strategy() -> impl Strategy<Value = String> {
-        prop::collection::vec("[ -~\u{e9}\u{2014}]{0,24}", 1..6).prop_map(|lines| lines.join("\n") + "\n")
+        prop::collection::vec("[ -~\u{e9}\u{2014}]{0,24}", 1..6)
+            .prop_map(|lines| lines.join("\n") + "\n")
     }
 
     proptest! {

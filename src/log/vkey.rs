@@ -157,7 +157,11 @@ impl VerifierKey {
     }
 
     /// The verifier for a key we hold; a derived public key is never weak, so no check needed.
-    pub(crate) fn for_signing_key(name: KeyName, sig_type: SignatureType, key: &SigningKey) -> Self {
+    pub(crate) fn for_signing_key(
+        name: KeyName,
+        sig_type: SignatureType,
+        key: &SigningKey,
+    ) -> Self {
         let key = key.verifying_key();
         let id = KeyId::compute(&name, sig_type, key.as_bytes());
         Self {
@@ -215,8 +219,8 @@ impl VerifierKey {
                 if sig.len() != COSIG_V1_SIG_LEN {
                     return Err(BadSignature);
                 }
-                let (ts, ed) = sig.split_at(8);
-                let ts = u64::from_be_bytes(ts.try_into().map_err(|_| BadSignature)?);
+                let (ts, ed) = sig.split_first_chunk::<8>().ok_or(BadSignature)?;
+                let ts = u64::from_be_bytes(*ts);
                 if ts > MAX_TIMESTAMP {
                     return Err(BadSignature);
                 }
@@ -307,7 +311,11 @@ impl fmt::Debug for NoteSigner {
 impl NoteSigner {
     pub fn new(name: &str, key: SigningKey) -> Result<Self, NoteError> {
         let name = KeyName::new(name)?;
-        let id = KeyId::compute(&name, SignatureType::Ed25519, key.verifying_key().as_bytes());
+        let id = KeyId::compute(
+            &name,
+            SignatureType::Ed25519,
+            key.verifying_key().as_bytes(),
+        );
         Ok(Self { name, id, key })
     }
 
@@ -342,7 +350,8 @@ impl NoteSigner {
 mod tests {
     use super::*;
 
-    const EXAMPLE_VKEY: &str = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    const EXAMPLE_VKEY: &str =
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
 
     #[test]
     fn example_vkey_round_trips() {
@@ -371,7 +380,10 @@ mod tests {
         for b in bad {
             assert!(b.parse::<VerifierKey>().is_err(), "{b:?}");
         }
-        let long = format!("{}+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k", "a".repeat(300));
+        let long = format!(
+            "{}+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+            "a".repeat(300)
+        );
         assert!(long.parse::<VerifierKey>().is_err());
     }
 
@@ -380,7 +392,15 @@ mod tests {
         for ok in ["a", "example.com/log", "oid/1.3.6.1", "ünïcode"] {
             assert!(KeyName::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a b", "a+b", "a\tb", "a\u{a0}b", "a\u{2003}b", "a\u{1}b"] {
+        for bad in [
+            "",
+            "a b",
+            "a+b",
+            "a\tb",
+            "a\u{a0}b",
+            "a\u{2003}b",
+            "a\u{1}b",
+        ] {
             assert_eq!(KeyName::new(bad), Err(KeyError::BadName), "{bad:?}");
         }
         assert!(KeyName::new(&"x".repeat(MAX_KEY_NAME_BYTES + 1)).is_err());

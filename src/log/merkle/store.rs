@@ -34,9 +34,10 @@ pub enum ProofGenError<E> {
     SizeDecreased { size1: u64, size2: u64 },
 }
 
-/// Largest power of two strictly below `n` (the RFC 6962 split point `k`); needs `n >= 2`.
+/// Largest power of two strictly below `n` (the RFC 6962 split point `k`). Callers only pass
+/// `n >= 2`; smaller `n` yields 1 instead of overflowing.
 fn split_point(n: u64) -> u64 {
-    1u64 << (63 - (n - 1).leading_zeros())
+    1u64 << (63 - n.saturating_sub(1).leading_zeros().min(63))
 }
 
 /// Level of a complete subtree of `width` leaves (`width` is a power of two, so this is exact).
@@ -46,7 +47,11 @@ fn level_of(width: u64) -> u8 {
 }
 
 /// Reads a complete subtree of `width` leaves starting at leaf `start` (both aligned).
-fn complete<S: NodeStore>(store: &S, start: u64, width: u64) -> Result<Hash, ProofGenError<S::Error>> {
+fn complete<S: NodeStore>(
+    store: &S,
+    start: u64,
+    width: u64,
+) -> Result<Hash, ProofGenError<S::Error>> {
     let level = level_of(width);
     store
         .node(level, start >> level)
@@ -342,10 +347,18 @@ mod tests {
         for (a, b) in [(0, 100_003), (77_777, 100_003), (99_999, 100_000)] {
             counting.reads.set(0);
             inclusion_proof(&counting, a, b).unwrap();
-            assert!(counting.reads.get() <= 2 * 17 + 2, "{}", counting.reads.get());
+            assert!(
+                counting.reads.get() <= 2 * 17 + 2,
+                "{}",
+                counting.reads.get()
+            );
             counting.reads.set(0);
             consistency_proof(&counting, a.max(1), b).unwrap();
-            assert!(counting.reads.get() <= 2 * 17 + 2, "{}", counting.reads.get());
+            assert!(
+                counting.reads.get() <= 2 * 17 + 2,
+                "{}",
+                counting.reads.get()
+            );
         }
     }
 
