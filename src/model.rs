@@ -17,6 +17,8 @@ pub const MAX_AREAS: usize = 64;
 /// Largest JSON record accepted, in bytes.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024;
 
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -139,7 +141,9 @@ pub struct Owner {
 /// The period a licence is valid, inclusive of both days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Validity {
+    #[serde(with = "iso_date")]
     pub valid_from: Date,
+    #[serde(with = "iso_date")]
     pub valid_until: Date,
 }
 
@@ -149,6 +153,7 @@ pub struct DriverLicence {
     pub holder_name: String,
     pub citizen_id: CitizenId,
     pub licence_class: DrivingClass,
+    #[serde(with = "iso_date")]
     pub first_licensed: Date,
     pub issuing_authority: Authority,
     pub area_code: AreaCode,
@@ -168,6 +173,7 @@ pub struct VehicleLicence {
     pub powertrain: Powertrain,
     pub owner: Owner,
     pub platform_credit_code: CreditCode,
+    #[serde(with = "iso_date")]
     pub registration_date: Date,
     pub issuing_authority: Authority,
     pub area_code: AreaCode,

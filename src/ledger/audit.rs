@@ -7,8 +7,6 @@
 //! checkpoints are then proved consistent with RFC 6962 consistency proofs from the stored nodes.
 //! Every problem names the sequence number it was found at.
 
-use sha2::{Digest, Sha256};
-
 use super::entry::{Entry, SubjectKind};
 use super::store::{
     index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
@@ -61,25 +59,93 @@ impl AuditReport {
     }
 }
 
-/// An order-independent digest of a set of index keys: the sum of their hashes mod 2^256.
-#[derive(Default, PartialEq, Eq)]
-struct SetDigest([u64; 4]);
+/// An order-independent digest of a set of index keys: two keyed 64-bit hash sums.
+///
+/// The keys are drawn at random for each audit, so nobody can prepare index entries whose
+/// digests cancel; SipHash is several times cheaper than SHA-256 on these short keys.
+#[derive(Clone)]
+struct SetDigest {
+    keys: [std::collections::hash_map::RandomState; 2],
+    sums: [u64; 2],
+}
 
 impl SetDigest {
-    fn add(&mut self, slot: usize, key: &[u8]) {
-        let digest = Sha256::new()
-            .chain_update([slot as u8])
-            .chain_update(key)
-            .finalize();
-        let mut carry = 0u128;
-        for (i, limb) in self.0.iter_mut().enumerate() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&digest[i * 8..i * 8 + 8]);
-            let sum = u128::from(*limb) + u128::from(u64::from_le_bytes(word)) + carry;
-            *limb = sum as u64;
-            carry = sum >> 64;
+    fn new() -> Self {
+        use std::collections::hash_map::RandomState;
+        SetDigest {
+            keys: [RandomState::new(), RandomState::new()],
+            sums: [0; 2],
         }
     }
+
+    /// An empty digest under the same keys.
+    fn empty_like(&self) -> Self {
+        SetDigest {
+            keys: self.keys.clone(),
+            sums: [0; 2],
+        }
+    }
+
+    fn add(&mut self, slot: usize, key: &[u8]) {
+        use std::hash::BuildHasher;
+        for (sum, state) in self.sums.iter_mut().zip(&self.keys) {
+            *sum = sum.wrapping_add(state.hash_one((slot, key)));
+        }
+    }
+}
+
+impl std::fmt::Debug for SetDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SetDigest({:x?})", self.sums)
+    }
+}
+
+/// Leaf hashes handed from the entry walk to the tree walk, per message.
+const LEAF_CHUNK: usize = 4096;
+
+/// What the entry walk found: its problems, the index digest and the entry count.
+type EntryWalk = (Vec<Problem>, SetDigest, u64);
+
+/// Walks the entries on their own thread (decode, chain, index digest, leaf hashes), sending the
+/// leaf hashes on so the tree can be rebuilt on the calling thread at the same time.
+fn spawn_entry_walk(
+    entries: sled::Tree,
+    mut digest: SetDigest,
+    leaves: crossbeam_channel::Sender<Vec<Hash>>,
+) -> std::thread::JoinHandle<Result<EntryWalk, LedgerError>> {
+    std::thread::spawn(move || {
+        let mut report = AuditReport::default();
+        let mut prev_leaf: Hash = [0; 32];
+        let mut chunk = Vec::with_capacity(LEAF_CHUNK);
+        let mut count = 0u64;
+        for item in entries.iter() {
+            let (key, bytes) = item?;
+            if key.as_ref() != count.to_be_bytes() {
+                report.problem(
+                    Some(count),
+                    "entry key out of sequence (missing or extra entry)",
+                );
+                break;
+            }
+            let leaf = merkle::leaf_hash(&bytes);
+            check_entry(&mut report, count, &bytes, &prev_leaf, &mut digest);
+            prev_leaf = leaf;
+            chunk.push(leaf);
+            count += 1;
+            if chunk.len() == LEAF_CHUNK
+                && leaves
+                    .send(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(LEAF_CHUNK),
+                    ))
+                    .is_err()
+            {
+                break;
+            }
+        }
+        let _ = leaves.send(chunk);
+        Ok((report.problems, digest, count))
+    })
 }
 
 /// Walks the whole ledger. `progress` is called with the number of entries checked so far.
@@ -88,36 +154,20 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
     let mut report = AuditReport::default();
     let mut checkpoints = ledger.checkpoints().peekable();
     let mut range = CompactRange::new();
-    let mut expected_index = SetDigest::default();
-    let mut prev_leaf: Hash = [0; 32];
+    let digest = SetDigest::new();
+    let index_scan = IndexScan::start(shared, digest.empty_like());
+    let (leaf_tx, leaf_rx) = crossbeam_channel::bounded(8);
+    let entry_walk = spawn_entry_walk(shared.trees[TREE_ENTRIES].clone(), digest, leaf_tx);
     let mut node_walk = NodeWalk::new(&shared.trees[TREE_NODES]);
     let mut verified_sizes = Vec::new();
-    for (position, item) in shared.trees[TREE_ENTRIES].iter().enumerate() {
-        let position = position as u64;
-        let (key, bytes) = item?;
-        if key.as_ref() != position.to_be_bytes() {
-            report.problem(
-                Some(position),
-                "entry key out of sequence (missing or extra entry)",
-            );
-            break;
-        }
-        let leaf = merkle::leaf_hash(&bytes);
-        check_entry(
-            &mut report,
-            position,
-            &bytes,
-            &prev_leaf,
-            &mut expected_index,
-        );
-        prev_leaf = leaf;
+    for leaf in leaf_rx.iter().flatten() {
         let created = range
             .append(leaf)
             .map_err(|e| LedgerError::Storage(e.to_string()))?;
         for (level, index, hash) in created {
             node_walk.check(&mut report, level, index, &hash)?;
         }
-        report.entries = position + 1;
+        report.entries = range.size();
         while let Some(Ok((size, _))) = checkpoints.peek() {
             if *size > report.entries {
                 break;
@@ -137,6 +187,13 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
             progress(report.entries);
         }
     }
+    let (entry_problems, expected_index, _) = entry_walk
+        .join()
+        .map_err(|_| LedgerError::Storage("entry walk thread failed".into()))??;
+    let mut all = entry_problems;
+    all.append(&mut report.problems);
+    report.problems = all;
+    report.problems.truncate(MAX_REPORTED_PROBLEMS);
     progress(report.entries);
     for leftover in checkpoints {
         let (size, _) = leftover?;
@@ -157,7 +214,7 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
     }
     check_head(ledger, &mut report, &verified_sizes);
     check_consistency(ledger, &mut report, &verified_sizes);
-    check_indexes(shared, &mut report, &expected_index)?;
+    check_indexes(shared, &mut report, &expected_index, index_scan)?;
     Ok(report)
 }
 
@@ -322,20 +379,46 @@ fn check_consistency(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64
     }
 }
 
+/// Digests the index trees on another thread while the entries are walked.
+struct IndexScan {
+    handle: std::thread::JoinHandle<Result<(SetDigest, u64), LedgerError>>,
+}
+
+impl IndexScan {
+    fn start(shared: &super::store::Shared, mut digest: SetDigest) -> Self {
+        let trees: Vec<(usize, sled::Tree)> = SubjectKind::ALL
+            .iter()
+            .map(|kind| {
+                let slot = kind_slot(*kind);
+                (slot, shared.trees[TREE_INDEX_FIRST + slot].clone())
+            })
+            .collect();
+        let handle = std::thread::spawn(move || {
+            let mut count = 0u64;
+            for (slot, tree) in trees {
+                for key in tree.iter().keys() {
+                    digest.add(slot, &key?);
+                    count += 1;
+                }
+            }
+            Ok((digest, count))
+        });
+        IndexScan { handle }
+    }
+}
+
 fn check_indexes(
     shared: &super::store::Shared,
     report: &mut AuditReport,
     expected: &SetDigest,
+    scan: IndexScan,
 ) -> Result<(), LedgerError> {
-    let mut actual = SetDigest::default();
-    for kind in SubjectKind::ALL {
-        let slot = kind_slot(kind);
-        for key in shared.trees[TREE_INDEX_FIRST + slot].iter().keys() {
-            actual.add(slot, &key?);
-            report.index_keys += 1;
-        }
-    }
-    if &actual != expected {
+    let (actual, count) = scan
+        .handle
+        .join()
+        .map_err(|_| LedgerError::Storage("index scan thread failed".into()))??;
+    report.index_keys = count;
+    if actual.sums != expected.sums {
         locate_index_problems(shared, report)?;
     }
     Ok(())
