@@ -41,6 +41,12 @@ pub struct IssueBody {
     pub kid: String,
     pub record: serde_json::Value,
     pub credential: ByteBuf,
+    /// The application that led to this licence, when it came through the service.
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// The licence number this one replaces (renewal, reissue).
+    #[serde(default)]
+    pub supersedes: Option<String>,
 }
 
 /// An issued licence and everything that goes to its holder.
@@ -106,6 +112,73 @@ pub fn subjects_for(record: &LicenceRecord, number: &LicenceNumber) -> Vec<Subje
     subjects
 }
 
+/// A licence numbered and signed, with the ledger entry that will record it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub number: LicenceNumber,
+    pub credential: Vec<u8>,
+    pub entry: NewEntry,
+}
+
+/// How a licence comes to be issued.
+#[derive(Debug, Clone, Default)]
+pub struct IssueContext {
+    pub application_id: Option<String>,
+    pub supersedes: Option<String>,
+    /// Renewal and reissue keep the serial and raise the version.
+    pub version: Option<u8>,
+    pub serial: Option<u64>,
+    pub event: Option<EventType>,
+}
+
+/// Numbers and signs a licence and builds its issue entry, without touching the ledger.
+pub fn prepare(
+    serial: u64,
+    signer: &CredentialSigner,
+    record: &LicenceRecord,
+    actor: &str,
+    now: UnixSeconds,
+    context: &IssueContext,
+) -> Result<Prepared, IssueError> {
+    let issuer = &record.issuing_authority().credit_code;
+    let version = context.version.unwrap_or(FIRST_VERSION);
+    let number = LicenceNumber::new(
+        record.kind(),
+        issuer,
+        context.serial.unwrap_or(serial),
+        version,
+    )?;
+    let claims = claims_for(record, &number, now);
+    let credential = credential::issue(signer, &claims);
+    let body = IssueBody {
+        number: number.as_str().to_string(),
+        kind: record.kind().as_str().to_string(),
+        kid: signer.kid.to_string(),
+        record: serde_json::to_value(record).map_err(|e| IssueError::Encode(e.to_string()))?,
+        credential: ByteBuf::from(credential.clone()),
+        application_id: context.application_id.clone(),
+        supersedes: context.supersedes.clone(),
+    };
+    let mut subjects = subjects_for(record, &number);
+    if let Some(id) = &context.application_id {
+        subjects.push(Subject::new(SubjectKind::Application, id.as_str()));
+    }
+    if let Some(old) = &context.supersedes {
+        subjects.push(Subject::new(SubjectKind::Licence, old.as_str()));
+    }
+    let entry = NewEntry {
+        event: context.event.unwrap_or(EventType::Issue),
+        actor: actor.to_string(),
+        subjects,
+        body: serde_cbor::to_vec(&body).map_err(|e| IssueError::Encode(e.to_string()))?,
+    };
+    Ok(Prepared {
+        number,
+        credential,
+        entry,
+    })
+}
+
 /// Numbers, signs and logs a licence; returns once the issue entry is on disk.
 pub fn issue(
     ledger: &Ledger,
@@ -116,29 +189,13 @@ pub fn issue(
     now: UnixSeconds,
 ) -> Result<Issued, IssueError> {
     let serial = ledger.next_serial()?;
-    let issuer = &record.issuing_authority().credit_code;
-    let number = LicenceNumber::new(record.kind(), issuer, serial, FIRST_VERSION)?;
-    let claims = claims_for(record, &number, now);
-    let credential = credential::issue(signer, &claims);
-    let body = IssueBody {
-        number: number.as_str().to_string(),
-        kind: record.kind().as_str().to_string(),
-        kid: signer.kid.to_string(),
-        record: serde_json::to_value(record).map_err(|e| IssueError::Encode(e.to_string()))?,
-        credential: ByteBuf::from(credential.clone()),
-    };
-    let body = serde_cbor::to_vec(&body).map_err(|e| IssueError::Encode(e.to_string()))?;
-    let appended = ledger.append(NewEntry {
-        event: EventType::Issue,
-        actor: actor.to_string(),
-        subjects: subjects_for(record, &number),
-        body,
-    })?;
+    let prepared = prepare(serial, signer, record, actor, now, &IssueContext::default())?;
+    let appended = ledger.append(prepared.entry)?;
     let receipt = ledger.receipt(appended.seq)?;
     Ok(Issued {
-        url: qr::verification_url(public_base_url, &credential),
-        number,
-        credential,
+        url: qr::verification_url(public_base_url, &prepared.credential),
+        number: prepared.number,
+        credential: prepared.credential,
         appended,
         receipt,
     })

@@ -8,6 +8,7 @@
 pub mod ids;
 pub mod log;
 
+pub mod agency;
 pub mod clock;
 pub mod cose;
 pub mod credential;
@@ -16,3 +17,5 @@ pub mod keys;
 pub mod ledger;
 pub mod model;
 pub mod qr;
+pub mod rules;
+pub mod service;

@@ -3,6 +3,7 @@
 mod demo;
 mod issue;
 mod log_cmd;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -86,6 +87,31 @@ enum Command {
         #[command(subcommand)]
         action: LogAction,
     },
+    /// Run the registry service.
+    Serve {
+        /// TOML configuration file (LICREG_* environment variables override it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Start agency simulators, write demo tokens and issue demo licences.
+        #[arg(long)]
+        demo: bool,
+        /// Data directory (ledger, keys, tokens).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Listen address, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run an agency simulator answering from a JSON or CSV records file.
+    AgencySim {
+        #[arg(long)]
+        records: PathBuf,
+        #[arg(long)]
+        listen: String,
+        /// Agency name, for CSV files.
+        #[arg(long)]
+        agency: Option<String>,
+    },
     /// Build a working example: keys, a ledger and one licence of each kind.
     Demo {
         #[arg(long)]
@@ -159,5 +185,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => verify::run(&keys, at.as_deref(), skew_seconds, &input, clock.as_ref()),
         Command::Log { data, action } => log_cmd::run(&data, action, clock),
         Command::Demo { out, base_url } => demo::run(&out, &base_url, clock),
+        Command::Serve {
+            config,
+            demo,
+            data,
+            listen,
+        } => serve::run(serve::ServeArgs {
+            config,
+            demo,
+            data,
+            listen,
+        }),
+        Command::AgencySim {
+            records,
+            listen,
+            agency,
+        } => serve::agency_sim(&records, &listen, agency.as_deref()),
     }
 }

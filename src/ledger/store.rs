@@ -29,6 +29,9 @@ use crate::log::proof::TlogProof;
 pub const MAX_GROUP_COMMIT: usize = 4096;
 /// Most entries one atomic append may carry.
 pub const MAX_ENTRIES_PER_APPEND: usize = 64;
+/// sled page cache. The audit and proofs read the whole tree; a cache that holds the hot set
+/// keeps a one-million-entry audit off the page-materialisation path.
+const LEDGER_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 /// Requests that may wait for the writer before callers block.
 const QUEUE_DEPTH: usize = 16 * 1024;
 
@@ -81,9 +84,31 @@ pub struct Appended {
     pub tree_size: u64,
 }
 
+type AppendResult = Result<Vec<Appended>, LedgerError>;
+
+/// Where the writer sends its answer: a blocking caller or an async task.
+enum Reply {
+    Blocking(Sender<AppendResult>),
+    Async(tokio::sync::oneshot::Sender<AppendResult>),
+}
+
+impl Reply {
+    fn send(self, result: AppendResult) {
+        // A caller that gave up waiting is not an error for the writer.
+        match self {
+            Reply::Blocking(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Async(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
 struct Job {
     entries: Vec<NewEntry>,
-    reply: Sender<Result<Vec<Appended>, LedgerError>>,
+    reply: Reply,
 }
 
 /// The tree head as readers see it.
@@ -172,7 +197,7 @@ impl Ledger {
         };
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(LEDGER_CACHE_BYTES)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
         let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
@@ -229,20 +254,64 @@ impl Ledger {
 
     /// Appends several entries atomically, in order; returns once they are flushed.
     pub fn append_all(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, LedgerError> {
-        if entries.len() > MAX_ENTRIES_PER_APPEND {
-            return Err(LedgerError::TooManyEntries(entries.len()));
+        self.check_appendable(&entries)?;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.queue
+            .send(Job {
+                entries,
+                reply: Reply::Blocking(reply),
+            })
+            .map_err(|_| LedgerError::WriterGone)?;
+        answer.recv().map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// The async form of [`Ledger::append_all`], for tasks that must not block their thread.
+    pub async fn append_all_async(
+        &self,
+        entries: Vec<NewEntry>,
+    ) -> Result<Vec<Appended>, LedgerError> {
+        self.check_appendable(&entries)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            entries,
+            reply: Reply::Async(reply),
+        };
+        let queue = self.queue.clone();
+        match queue.try_send(job) {
+            Ok(()) => {}
+            // The queue is deep; when it is full the writer is behind, and waiting is right.
+            Err(crossbeam_channel::TrySendError::Full(job)) => {
+                tokio::task::spawn_blocking(move || queue.send(job))
+                    .await
+                    .map_err(|_| LedgerError::WriterGone)?
+                    .map_err(|_| LedgerError::WriterGone)?;
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                return Err(LedgerError::WriterGone)
+            }
         }
+        answer.await.map_err(|_| LedgerError::WriterGone)?
+    }
+
+    /// Appends one entry from async code.
+    pub async fn append_async(&self, entry: NewEntry) -> Result<Appended, LedgerError> {
+        self.append_all_async(vec![entry])
+            .await?
+            .pop()
+            .ok_or(LedgerError::WriterGone)
+    }
+
+    fn check_appendable(&self, entries: &[NewEntry]) -> Result<(), LedgerError> {
         if !self.shared.writable {
             return Err(LedgerError::ReadOnly);
         }
-        for entry in &entries {
+        if entries.len() > MAX_ENTRIES_PER_APPEND {
+            return Err(LedgerError::TooManyEntries(entries.len()));
+        }
+        for entry in entries {
             entry.check()?;
         }
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        self.queue
-            .send(Job { entries, reply })
-            .map_err(|_| LedgerError::WriterGone)?;
-        answer.recv().map_err(|_| LedgerError::WriterGone)?
+        Ok(())
     }
 
     /// A fresh licence serial number.
@@ -491,13 +560,13 @@ fn writer_loop(shared: &Shared, signer: &NoteSigner, clock: &dyn Clock, jobs: &R
                     Err(p) => *p.into_inner() = new_head,
                 }
                 for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(result));
+                    job.reply.send(Ok(result));
                 }
             }
             Err(e) => {
                 let message = e.to_string();
                 for job in batch {
-                    let _ = job.reply.send(Err(LedgerError::Storage(message.clone())));
+                    job.reply.send(Err(LedgerError::Storage(message.clone())));
                 }
             }
         }

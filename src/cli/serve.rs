@@ -1,0 +1,176 @@
+//! `licreg serve` and `licreg agency-sim`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use licreg::agency::sim::{self, Records};
+use licreg::clock::{Clock, SystemClock};
+use licreg::service::{self, boot, config::Config, AppState};
+
+pub struct ServeArgs {
+    pub config: Option<PathBuf>,
+    pub demo: bool,
+    pub data: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves after SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests and flushing the ledger");
+}
+
+fn resolve_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LICREG_"))
+        .collect();
+    let mut config = Config::load(args.config.as_deref(), &env)?;
+    if let Some(data) = &args.data {
+        config.keys_dir = data.join("keys");
+        config.data_dir = data.clone();
+    }
+    if let Some(listen) = &args.listen {
+        let default_url = format!("http://{}", config.listen);
+        config.listen = listen
+            .parse()
+            .with_context(|| format!("--listen {listen:?}"))?;
+        if config.public_base_url == default_url {
+            config.public_base_url = format!("http://{}", config.listen);
+        }
+    }
+    Ok(config)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let config = resolve_config(&args)?;
+    runtime()?.block_on(serve(config, args.demo))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let listen = config.listen;
+    let base = config.public_base_url.clone();
+    let data_dir = config.data_dir.clone();
+    let (state, info) = boot::build(config, clock, demo).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let seeded = if demo {
+        service::demo::seed(&state).await?
+    } else {
+        Vec::new()
+    };
+    let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
+    print_banner(&base, addr, &data_dir, info.tokens_file.as_deref(), &seeded);
+    let app = service::app(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
+    sweeper.abort();
+    finish(&state)
+}
+
+fn finish(state: &AppState) -> anyhow::Result<()> {
+    state.ledger.flush().context("flushing the ledger")?;
+    tracing::info!(entries = state.ledger.size(), "ledger flushed; bye");
+    Ok(())
+}
+
+fn print_banner(
+    base: &str,
+    addr: SocketAddr,
+    data: &Path,
+    tokens: Option<&Path>,
+    seeded: &[String],
+) {
+    println!("licreg registry listening on http://{addr}");
+    println!("  open:      {base}/");
+    println!("  API:       {base}/v1/openapi.json");
+    println!("  keys:      {base}/v1/keys");
+    println!("  data dir:  {}", data.display());
+    if let Some(tokens) = tokens {
+        println!("  tokens:    {} (keep private)", tokens.display());
+    }
+    for line in seeded {
+        println!("  {line}");
+    }
+}
+
+pub fn agency_sim(records: &Path, listen: &str, agency: Option<&str>) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let size = std::fs::metadata(records)
+        .with_context(|| format!("reading {}", records.display()))?
+        .len();
+    if size > sim::MAX_RECORDS_BYTES as u64 {
+        anyhow::bail!(
+            "{} is over the {}-byte limit",
+            records.display(),
+            sim::MAX_RECORDS_BYTES
+        );
+    }
+    let text = std::fs::read_to_string(records)
+        .with_context(|| format!("reading {}", records.display()))?;
+    let records = Records::parse(&text, agency).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listen: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?}"))?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!(
+            "agency simulator {} ({} records) on http://{}",
+            records.agency,
+            records.records.len(),
+            listener.local_addr()?
+        );
+        sim::serve(listener, records, shutdown_signal())
+            .await
+            .context("serving")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

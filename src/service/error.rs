@@ -1,0 +1,175 @@
+//! The one error type every handler returns, rendered as `{"error", "detail", "field"}` JSON.
+//!
+//! Internal failures are logged with their cause and answered with a generic 500 body, so storage
+//! paths, key errors and the like never reach a client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::model::FieldError;
+
+/// An error answer of the HTTP API.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request is malformed; names the field where it can.
+    BadRequest {
+        code: &'static str,
+        detail: String,
+        field: Option<String>,
+    },
+    /// 401: no or unknown bearer token.
+    Unauthenticated,
+    /// 403: the caller's role may not use this endpoint.
+    Forbidden(&'static str),
+    /// 404: no such resource.
+    NotFound(String),
+    /// 409: the request conflicts with the resource's state.
+    Conflict(String),
+    /// 413: body over the size limit.
+    TooLarge(usize),
+    /// 422: the body is well-formed but the data is invalid; every problem listed.
+    Invalid(Vec<FieldError>),
+    /// 429: too many requests from this client.
+    RateLimited,
+    /// 500: logged here, never detailed to the client.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    pub fn bad(code: &'static str, detail: impl Into<String>, field: Option<&str>) -> Self {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+            field: field.map(str::to_string),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::BadRequest {
+                code,
+                detail,
+                field,
+            } => (
+                StatusCode::BAD_REQUEST,
+                Body {
+                    error: code,
+                    detail: detail.clone(),
+                    field: field.clone(),
+                    problems: None,
+                },
+            ),
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                simple("unauthenticated", "a valid bearer token is required"),
+            ),
+            ApiError::Forbidden(roles) => (
+                StatusCode::FORBIDDEN,
+                simple("forbidden", format!("this endpoint accepts: {roles}")),
+            ),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, simple("not_found", what.clone())),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, simple("conflict", why.clone())),
+            ApiError::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                simple(
+                    "too_large",
+                    format!("the body is over the {limit}-byte limit"),
+                ),
+            ),
+            ApiError::Invalid(problems) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Body {
+                    error: "invalid",
+                    detail: format!("{} problem(s) with the data", problems.len()),
+                    field: problems.first().map(|p| p.field.clone()),
+                    problems: Some(problems),
+                },
+            ),
+            ApiError::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                simple("rate_limited", "too many requests; slow down"),
+            ),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    simple("internal", "the registry could not complete the request"),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+fn simple(error: &'static str, detail: impl Into<String>) -> Body<'static> {
+    Body {
+        error,
+        detail: detail.into(),
+        field: None,
+        problems: None,
+    }
+}
+
+/// Turns axum's JSON rejections into our error shape, naming the field where serde says it.
+pub fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection as R;
+    match rejection {
+        R::JsonDataError(e) => {
+            let detail = e.body_text();
+            let field = detail
+                .split("at line")
+                .next()
+                .and_then(|s| s.rsplit_once(": ").map(|(path, _)| path.trim().to_string()))
+                .filter(|p| !p.is_empty() && !p.contains(' '));
+            ApiError::BadRequest {
+                code: "wrong_type",
+                detail,
+                field,
+            }
+        }
+        R::JsonSyntaxError(e) => ApiError::bad("malformed_json", e.body_text(), None),
+        R::MissingJsonContentType(_) => {
+            ApiError::bad("content_type", "send the body as application/json", None)
+        }
+        R::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(super::MAX_BODY_BYTES)
+        }
+        other => ApiError::bad("bad_body", other.body_text(), None),
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::BadRequest { code, detail, .. } => write!(f, "{code}: {detail}"),
+            ApiError::Unauthenticated => f.write_str("unauthenticated"),
+            ApiError::Forbidden(roles) => write!(f, "forbidden (accepts {roles})"),
+            ApiError::NotFound(what) => write!(f, "not found: {what}"),
+            ApiError::Conflict(why) => write!(f, "conflict: {why}"),
+            ApiError::TooLarge(limit) => write!(f, "body over {limit} bytes"),
+            ApiError::Invalid(problems) => write!(f, "{} invalid field(s)", problems.len()),
+            ApiError::RateLimited => f.write_str("rate limited"),
+            ApiError::Internal(cause) => write!(f, "internal: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,241 @@
+//! The registry's HTTP service (axum): applications, agency answers, the licence lifecycle and
+//! public status.
+//!
+//! [`app`] builds the router from an [`AppState`], so handler tests drive it with
+//! `tower::ServiceExt::oneshot` and the binary serves the same router. Every route is listed once
+//! in [`ROUTES`], from which `/v1/openapi.json` is generated; a test keeps the two in step.
+
+pub mod applications;
+pub mod auth;
+pub mod boot;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod licences;
+pub mod openapi;
+pub mod ratelimit;
+pub mod registry;
+pub mod rules_glue;
+pub mod schemas;
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::agency::AgencyClient;
+use crate::clock::Clock;
+use crate::keys::{CredentialSigner, TrustList};
+use crate::ledger::{Appended, Entry, Ledger, LedgerError, NewEntry};
+use crate::rules::Policy;
+
+pub use auth::{Caller, Clients, Role, RoleKind};
+pub use error::ApiError;
+use registry::View;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Independent locks for per-licence and per-application critical sections.
+const LOCK_SHARDS: usize = 256;
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    pub view: Arc<RwLock<View>>,
+    pub clients: Arc<Clients>,
+    pub signer: Arc<CredentialSigner>,
+    pub trust: Arc<TrustList>,
+    pub policy: Arc<Policy>,
+    pub agencies: Arc<BTreeMap<String, String>>,
+    pub agency_client: AgencyClient,
+    pub clock: Arc<dyn Clock>,
+    pub public_base_url: Arc<str>,
+    locks: Arc<[tokio::sync::Mutex<()>; LOCK_SHARDS]>,
+    hasher: std::collections::hash_map::RandomState,
+    pub limiter: Arc<ratelimit::RateLimiter>,
+}
+
+/// What it takes to build the state.
+pub struct StateParts {
+    pub ledger: Ledger,
+    pub clients: Clients,
+    pub signer: CredentialSigner,
+    pub trust: TrustList,
+    pub policy: Policy,
+    pub agencies: BTreeMap<String, String>,
+    pub agency_client: AgencyClient,
+    pub clock: Arc<dyn Clock>,
+    pub public_base_url: String,
+}
+
+impl AppState {
+    /// Builds the state, replaying the ledger into the in-memory view.
+    pub fn new(parts: StateParts) -> Result<Self, LedgerError> {
+        let view = View::replay(&parts.ledger)?;
+        Ok(AppState {
+            ledger: parts.ledger,
+            view: Arc::new(RwLock::new(view)),
+            clients: Arc::new(parts.clients),
+            signer: Arc::new(parts.signer),
+            trust: Arc::new(parts.trust),
+            policy: Arc::new(parts.policy),
+            agencies: Arc::new(parts.agencies),
+            agency_client: parts.agency_client,
+            clock: parts.clock,
+            public_base_url: Arc::from(parts.public_base_url.as_str()),
+            locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
+            hasher: std::collections::hash_map::RandomState::new(),
+            limiter: Arc::new(ratelimit::RateLimiter::default()),
+        })
+    }
+
+    pub fn read_view(&self) -> RwLockReadGuard<'_, View> {
+        self.view.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_view(&self) -> RwLockWriteGuard<'_, View> {
+        self.view.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serialises work on one licence or application; different keys run in parallel.
+    pub async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut hasher = self.hasher.build_hasher();
+        key.hash(&mut hasher);
+        let shard = (std::hash::Hasher::finish(&hasher) as usize) % LOCK_SHARDS;
+        self.locks[shard].lock().await
+    }
+
+    /// Appends entries durably, then applies them to the view in log order.
+    pub async fn record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
+        let appended = self
+            .ledger
+            .append_all_async(entries.clone())
+            .await
+            .map_err(ApiError::internal)?;
+        let mut view = self.write_view();
+        for (new, done) in entries.into_iter().zip(&appended) {
+            view.apply(&Entry {
+                seq: done.seq,
+                timestamp_ms: done.timestamp_ms,
+                event: new.event,
+                actor: new.actor,
+                subjects: new.subjects,
+                body: new.body,
+                prev_hash: [0; 32],
+            });
+        }
+        Ok(appended)
+    }
+}
+
+/// The router with every route, limit and header.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(licences::index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/keys", get(licences::trust_list))
+        .route(
+            "/v1/applications",
+            post(applications::submit).get(applications::list),
+        )
+        .route("/v1/applications/{id}", get(applications::show))
+        .route("/v1/agency-answers", post(applications::agency_answer))
+        .route("/v1/licences/{number}/status", get(licences::status))
+        .route("/v1/licences/{number}/{action}", post(licences::action))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Every route: method, path, roles, summary. `/v1/openapi.json` is generated from this.
+pub const ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("get", "/", "public", "What this is, with links"),
+    ("get", "/healthz", "public", "Liveness"),
+    ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
+    ("get", "/v1/keys", "public", "Trust list of credential keys"),
+    (
+        "post",
+        "/v1/applications",
+        "portal",
+        "Submit an application (formal review, then agency checks)",
+    ),
+    (
+        "get",
+        "/v1/applications",
+        "officer",
+        "List applications; ?overdue=true for yellow and red items",
+    ),
+    (
+        "get",
+        "/v1/applications/{id}",
+        "portal, officer",
+        "An application with every step and reason",
+    ),
+    (
+        "post",
+        "/v1/agency-answers",
+        "agency",
+        "An agency's late answer to a check",
+    ),
+    (
+        "get",
+        "/v1/licences/{number}/status",
+        "public",
+        "Status of a licence: valid, suspended, revoked, expired or superseded",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/renew",
+        "portal",
+        "Renew (from 90 days before expiry); the checks run again",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/reissue",
+        "portal",
+        "Reissue a lost or damaged licence; the old credential is superseded",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/rebind",
+        "portal",
+        "Bind a vehicle to another platform",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/cancel",
+        "portal",
+        "Cancel at the holder's request",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/suspend",
+        "officer",
+        "Suspend",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/reinstate",
+        "officer",
+        "Reinstate a suspended licence",
+    ),
+    (
+        "post",
+        "/v1/licences/{number}/revoke",
+        "officer",
+        "Revoke, with a reason",
+    ),
+];

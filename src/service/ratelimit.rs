@@ -1,0 +1,91 @@
+//! Per-client-address rate limiting for the public endpoints.
+//!
+//! A token bucket per address: a burst of [`BURST`] requests, refilled at [`PER_SECOND`]. The
+//! table is bounded; when it is full the oldest-idle buckets are dropped, which can only ever
+//! make the limiter more lenient, never lock a client out.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Requests a client may make at once.
+pub const BURST: f64 = 200.0;
+/// Sustained requests per second per client address.
+pub const PER_SECOND: f64 = 100.0;
+/// Most client addresses tracked at once.
+pub const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// The client's address, from the connection; tests that call the router directly have none and
+/// count as loopback.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        Ok(ClientAddr(addr))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one token for `client`; false when the client is over its rate.
+    pub fn allow(&self, client: IpAddr) -> bool {
+        self.allow_at(client, Instant::now())
+    }
+
+    fn allow_at(&self, client: IpAddr, now: Instant) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(&client) {
+            let horizon = now
+                .checked_sub(std::time::Duration::from_secs(10))
+                .unwrap_or(now);
+            buckets.retain(|_, (_, last)| *last > horizon);
+            if buckets.len() >= MAX_TRACKED_CLIENTS {
+                buckets.clear();
+            }
+        }
+        let (tokens, last) = buckets.entry(client).or_insert((BURST, now));
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * PER_SECOND).min(BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_then_limited_then_refilled() {
+        let limiter = RateLimiter::default();
+        let client: IpAddr = "127.0.0.9".parse().unwrap();
+        let start = Instant::now();
+        let allowed = (0..300).filter(|_| limiter.allow_at(client, start)).count();
+        assert_eq!(allowed, BURST as usize);
+        let later = start + std::time::Duration::from_secs(1);
+        assert!(limiter.allow_at(client, later));
+        let other: IpAddr = "127.0.0.10".parse().unwrap();
+        assert!(limiter.allow_at(other, start), "limits are per address");
+    }
+}

@@ -1,0 +1,156 @@
+//! Where the service meets the pure rules engine: it gathers the answers and registry facts the
+//! engine needs and turns its decision into what the ledger logs.
+
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use super::applications::{holds_licence, revocations};
+use super::events::ReasonBody;
+use super::registry::ApplicationView;
+use super::AppState;
+use crate::clock::Clock;
+use crate::ids::LicenceKind;
+use crate::model::{FieldError, LicenceRecord};
+use crate::rules::{self, AgencyFacts, AgencyName, Answers, Outcome, Policy, RegistryFacts, Stage};
+
+/// Today's date in China Standard Time.
+pub fn today(clock: &dyn Clock) -> Date {
+    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
+    OffsetDateTime::from_unix_timestamp(clock.now_unix())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset)
+        .date()
+}
+
+/// Agency names the policy requires for `kind`.
+pub fn required_agencies(policy: &Policy, kind: LicenceKind) -> Vec<String> {
+    policy
+        .required_agencies(kind)
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect()
+}
+
+/// The whole-application time limit, in milliseconds.
+pub fn application_deadline_ms(policy: &Policy) -> u64 {
+    u64::from(policy.deadlines().limit(Stage::Application)) * 60_000
+}
+
+/// Checks that an agency's facts have the shape the engine reads.
+pub fn check_facts(agency: &str, facts: &serde_json::Value) -> Result<(), String> {
+    let name = AgencyName::parse(agency).ok_or_else(|| format!("unknown agency {agency}"))?;
+    AgencyFacts::parse(name, facts)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn registry_facts(
+    state: &AppState,
+    record: &LicenceRecord,
+    renewal_of: Option<&str>,
+) -> RegistryFacts {
+    let holder = record.holder_id();
+    let mut facts = RegistryFacts {
+        // A renewal replaces the licence the holder has, so it does not count against them.
+        holder_has_valid_licence_of_kind: renewal_of.is_none()
+            && holds_licence(state, &holder, record.kind()),
+        ..RegistryFacts::default()
+    };
+    for since_ms in revocations(state, &holder).values() {
+        let seconds = i64::try_from(since_ms / 1000).unwrap_or(0);
+        if let Ok(at) = OffsetDateTime::from_unix_timestamp(seconds) {
+            facts.revoked_certificates.push(at.date());
+        }
+    }
+    if let LicenceRecord::Vehicle(vehicle) = record {
+        let view = state.read_view();
+        let bound_elsewhere = view
+            .by_plate
+            .get(vehicle.plate.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| view.licences.get(n))
+            .filter(|l| Some(l.number.as_str()) != renewal_of)
+            .filter(|l| {
+                matches!(
+                    l.status,
+                    super::registry::LicenceStatus::Valid
+                        | super::registry::LicenceStatus::Suspended
+                )
+            })
+            .find_map(|l| {
+                l.platform
+                    .clone()
+                    .filter(|p| p != vehicle.platform_credit_code.as_str())
+            });
+        facts.vehicle_bound_to_other_platform = bound_elsewhere;
+    }
+    facts
+}
+
+/// Registry checks of formal review (already licensed, credit record), as field problems.
+pub fn formal(
+    state: &AppState,
+    record: &LicenceRecord,
+    renewal_of: Option<&str>,
+    today: Date,
+) -> Vec<FieldError> {
+    let facts = registry_facts(state, record, renewal_of);
+    rules::formal_review(&state.policy, &facts, record.kind(), today)
+        .into_iter()
+        .map(|reason| FieldError {
+            field: String::new(),
+            rule: "formal_review",
+            message: format!("{}: {}", reason.rule, reason.message),
+        })
+        .collect()
+}
+
+/// The engine's decision in loggable form; `validity` is set only on approval.
+pub struct Decided {
+    pub outcome: String,
+    pub reasons: Vec<ReasonBody>,
+    pub policy: String,
+    pub validity: Option<(Date, Date)>,
+}
+
+/// Runs the rules engine over the logged answers.
+pub fn evaluate(
+    state: &AppState,
+    record: &LicenceRecord,
+    app: &ApplicationView,
+    today: Date,
+) -> Decided {
+    let mut answers = Answers::default();
+    for (agency, answer) in &app.answers {
+        let Some(name) = AgencyName::parse(agency) else {
+            continue;
+        };
+        match AgencyFacts::parse(name, &answer.facts) {
+            Ok(facts) if answer.outcome == "answered" => answers.insert(facts),
+            Ok(_) => answers.fail(name, answer.outcome.clone()),
+            Err(e) => answers.fail(name, e.to_string()),
+        }
+    }
+    let facts = registry_facts(state, record, app.renewal_of.as_deref());
+    let decision = rules::decide(&state.policy, record, &answers, &facts, today);
+    let outcome = match decision.outcome {
+        Outcome::Approved => "approved",
+        Outcome::Refused => "refused",
+        Outcome::Incomplete => "incomplete",
+    };
+    Decided {
+        outcome: outcome.to_string(),
+        reasons: decision
+            .reasons
+            .iter()
+            .map(|r| ReasonBody {
+                rule: r.rule.to_string(),
+                agency: r.agency.map(|a| a.as_str().to_string()),
+                message: r.message.clone(),
+            })
+            .collect(),
+        policy: decision.policy.clone(),
+        validity: (decision.outcome == Outcome::Approved)
+            .then_some((decision.valid_from, decision.valid_until)),
+    }
+}
