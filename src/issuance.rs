@@ -154,7 +154,7 @@ pub fn prepare(
         number: number.as_str().to_string(),
         kind: record.kind().as_str().to_string(),
         kid: signer.kid.to_string(),
-        record: serde_json::to_value(record).map_err(|e| IssueError::Encode(e.to_string()))?,
+        record: record.to_json(),
         credential: ByteBuf::from(credential.clone()),
         application_id: context.application_id.clone(),
         supersedes: context.supersedes.clone(),

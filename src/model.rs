@@ -249,6 +249,15 @@ impl LicenceRecord {
         Self::parse(kind, &value)
     }
 
+    /// The record as JSON in the shape of its schema (without the `kind` tag).
+    pub fn to_json(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("kind");
+        }
+        value
+    }
+
     pub fn kind(&self) -> LicenceKind {
         match self {
             LicenceRecord::Driver(_) => LicenceKind::Driver,
@@ -711,6 +720,19 @@ mod tests {
             .unwrap_err()
             .0;
         assert_eq!(errors[0].field, "owner.id");
+    }
+
+    #[test]
+    fn records_serialise_back_to_their_schema_shape() {
+        for kind in [
+            LicenceKind::Driver,
+            LicenceKind::Vehicle,
+            LicenceKind::Platform,
+        ] {
+            let example = example(kind.as_str());
+            let record = LicenceRecord::parse(kind, &example).unwrap();
+            assert_eq!(record.to_json(), example, "{kind}");
+        }
     }
 
     #[test]

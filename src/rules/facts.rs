@@ -318,23 +318,17 @@ impl AgencyFacts {
     }
 }
 
-/// Where one agency's answer stands when the engine runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where one agency's answer stands when the engine runs; `Missing` until it arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "detail", rename_all = "snake_case")]
 pub enum Answer<T> {
     /// The agency answered with these facts.
     Answered(T),
     /// No answer yet (or none by the deadline).
+    #[default]
     Missing,
     /// The agency reported an error, or its answer could not be read.
     Failed(String),
-}
-
-// Written by hand because the derive would demand `T: Default`, which no facts type needs.
-impl<T> Default for Answer<T> {
-    fn default() -> Self {
-        Answer::Missing
-    }
 }
 
 impl<T> Answer<T> {

@@ -1,0 +1,661 @@
+//! Handler tests: the router driven through `tower::ServiceExt::oneshot`, with agency simulators
+//! on loopback ports and a clock the tests move.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use licreg::agency::AgencyClient;
+use licreg::clock::FixedClock;
+use licreg::keys::{CredentialSigner, KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+use licreg::ledger::Ledger;
+use licreg::rules::Policy;
+use licreg::service::auth::TokenHash;
+use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// 2026-11-23T04:00:00Z, a weekday noon in Xiamen.
+const NOW: i64 = 1_795_406_400;
+const PORTAL: &str = "portal-token";
+const OFFICER: &str = "officer-token";
+const PLATFORM: &str = "platform-token";
+const AGENCY: &str = "agency-token";
+
+struct Harness {
+    router: Router,
+    state: AppState,
+    clock: FixedClock,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FixedClock::at(NOW);
+    let log_key = LogKey {
+        origin: "test.example/ledger".into(),
+        key: SigningKey::from_bytes(&[7; 32]),
+    };
+    let ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
+    let key = SigningKey::from_bytes(&[8; 32]);
+    let signer = CredentialSigner {
+        kid: KeyId::of(&key.verifying_key()),
+        key: key.clone(),
+    };
+    let trust = TrustList::from_keys(vec![TrustedKey {
+        kid: signer.kid,
+        key: key.verifying_key(),
+        status: KeyStatus::Active,
+        not_before: 0,
+        not_after: None,
+    }]);
+    let mut clients = Clients::default();
+    clients.add(Role::Portal, TokenHash::of(PORTAL));
+    clients.add(Role::Officer, TokenHash::of(OFFICER));
+    clients.add(Role::Platform("p1".into()), TokenHash::of(PLATFORM));
+    clients.add(Role::Agency("traffic_police".into()), TokenHash::of(AGENCY));
+    let state = AppState::new(StateParts {
+        ledger,
+        clients,
+        signer,
+        trust,
+        policy: Policy::parse(boot::NATIONAL_POLICY).unwrap(),
+        agencies,
+        agency_client: AgencyClient::new(Duration::from_millis(500), 1),
+        clock: Arc::new(clock.clone()),
+        public_base_url: "https://licreg.test".into(),
+    })
+    .unwrap();
+    Harness {
+        router: service::app(state.clone()),
+        state,
+        clock,
+        _dir: dir,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(boot::start_demo_agencies().await.unwrap()).await
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let body = body.map(|b| b.to_string());
+        self.raw(method, uri, token, body.as_deref()).await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    async fn apply(&self, kind: &str, example: &str) -> (StatusCode, Value) {
+        let mut record: Value = serde_json::from_str(example).unwrap();
+        record.as_object_mut().unwrap().remove("valid_from");
+        record.as_object_mut().unwrap().remove("valid_until");
+        self.call(
+            Method::POST,
+            "/v1/applications?wait=true",
+            Some(PORTAL),
+            Some(json!({"kind": kind, "record": record})),
+        )
+        .await
+    }
+}
+
+const DRIVER: &str = include_str!("../schemas/examples/driver.json");
+const VEHICLE: &str = include_str!("../schemas/examples/vehicle.json");
+const PLATFORM_EXAMPLE: &str = include_str!("../schemas/examples/platform.json");
+const REFUSED: &str = include_str!("../schemas/examples/driver-refused.json");
+
+#[tokio::test]
+async fn applications_are_checked_decided_and_issued() {
+    let h = harness().await;
+    for (kind, example) in [
+        ("driver", DRIVER),
+        ("vehicle", VEHICLE),
+        ("platform", PLATFORM_EXAMPLE),
+    ] {
+        let (status, body) = h.apply(kind, example).await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+        assert_eq!(body["status"], "issued", "{kind}: {body}");
+        let url = body["verification_url"].as_str().unwrap();
+        let verified = licreg::credential::verify_text(url, &h.state.trust, NOW, 0).unwrap();
+        assert_eq!(verified.claims.kind.as_str(), kind);
+        let steps: Vec<&str> = body["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps.first(), Some(&"application"));
+        assert!(steps.ends_with(&["decision", "issue"]), "{steps:?}");
+        let id = body["id"].as_str().unwrap();
+        let (status, shown) = h
+            .call(
+                Method::GET,
+                &format!("/v1/applications/{id}"),
+                Some(OFFICER),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(shown["licence_number"], body["licence_number"]);
+    }
+    let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_refusal_gives_every_reason_at_once() {
+    let h = harness().await;
+    let (status, body) = h.apply("driver", REFUSED).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "refused");
+    let rules: Vec<&str> = body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "driver.min_driving_years",
+        "driver.record.drink_driving",
+        "driver.record.dangerous_driving",
+        "driver.regional_exam",
+    ] {
+        assert!(rules.contains(&wanted), "{wanted} missing from {rules:?}");
+    }
+}
+
+#[tokio::test]
+async fn formal_review_lists_every_problem_and_is_logged() {
+    let h = harness().await;
+    let mut record: Value = serde_json::from_str(DRIVER).unwrap();
+    record["citizen_id"] = json!("350203199001011234");
+    record["licence_class"] = json!("Z9");
+    record.as_object_mut().unwrap().remove("holder_name");
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/v1/applications",
+            Some(PORTAL),
+            Some(json!({"kind": "driver", "record": record})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "not_accepted");
+    let fields: Vec<&str> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    for wanted in ["citizen_id", "licence_class", "holder_name"] {
+        assert!(fields.contains(&wanted), "{wanted} missing from {fields:?}");
+    }
+    let id = body["application_id"].as_str().unwrap();
+    let (_, shown) = h
+        .call(
+            Method::GET,
+            &format!("/v1/applications/{id}"),
+            Some(PORTAL),
+            None,
+        )
+        .await;
+    assert_eq!(shown["status"], "not_accepted");
+    // A second licence of the same kind for the same holder is refused in formal review.
+    assert_eq!(h.apply("driver", DRIVER).await.1["status"], "issued");
+    let (status, body) = h.apply("driver", DRIVER).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["problems"].to_string().contains("already"), "{body}");
+}
+
+#[tokio::test]
+async fn lifecycle_transitions_change_the_status_verifiers_see() {
+    let h = harness().await;
+    let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
+    let number = vehicle["licence_number"].as_str().unwrap().to_string();
+    let status_of = |body: &Value| body["status"].as_str().unwrap().to_string();
+    let path = |action: &str| format!("/v1/licences/{number}/{action}");
+    let (code, _) = h
+        .call(
+            Method::POST,
+            &path("suspend"),
+            Some(OFFICER),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "suspension needs a reason");
+    let (code, body) = h
+        .call(
+            Method::POST,
+            &path("suspend"),
+            Some(OFFICER),
+            Some(json!({"reason": "inspection overdue"})),
+        )
+        .await;
+    assert_eq!(
+        (code, status_of(&body)),
+        (StatusCode::OK, "suspended".into())
+    );
+    let (_, status) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}/status"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status["status"], "suspended");
+    assert_eq!(status["reason"], "inspection overdue");
+    let (code, _) = h
+        .call(
+            Method::POST,
+            &path("suspend"),
+            Some(OFFICER),
+            Some(json!({"reason": "again"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let (_, body) = h
+        .call(
+            Method::POST,
+            &path("reinstate"),
+            Some(OFFICER),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status_of(&body), "valid");
+    let (_, body) = h
+        .call(
+            Method::POST,
+            &path("rebind"),
+            Some(PORTAL),
+            Some(json!({"platform_credit_code": "91350100M000100Y43"})),
+        )
+        .await;
+    assert_eq!(body["platform"], "91350100M000100Y43");
+    let (code, reissued) = h
+        .call(
+            Method::POST,
+            &path("reissue"),
+            Some(PORTAL),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{reissued}");
+    let new_number = reissued["number"].as_str().unwrap().to_string();
+    assert!(new_number.contains(".002."), "version raised: {new_number}");
+    let (_, old) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}/status"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(old["status"], "superseded");
+    let (_, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{new_number}/revoke"),
+            Some(OFFICER),
+            Some(json!({"reason": "fraud"})),
+        )
+        .await;
+    assert_eq!(status_of(&body), "revoked");
+    let (code, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{new_number}/reinstate"),
+            Some(OFFICER),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn renewal_opens_90_days_before_expiry_and_runs_the_checks_again() {
+    let h = harness().await;
+    let (_, platform) = h.apply("platform", PLATFORM_EXAMPLE).await;
+    let number = platform["licence_number"].as_str().unwrap().to_string();
+    let (code, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{number}/renew"),
+            Some(PORTAL),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    let expires = h.state.read_view().licence(&number).unwrap().expires;
+    h.clock.set(expires - 30 * 86_400);
+    let (code, body) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{number}/renew"),
+            Some(PORTAL),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "issued", "{body}");
+    assert_eq!(body["renewal_of"], Value::from(number.clone()));
+    let (_, old) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}/status"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(old["status"], "superseded");
+    h.clock.set(expires + 86_400 * 3650);
+    let swept = service::licences::sweep_expired(&h.state).await.unwrap();
+    assert_eq!(swept, 1, "the renewed licence expires ten years on");
+}
+
+#[tokio::test]
+async fn a_silent_agency_leaves_a_visible_wait_until_it_pushes_its_answer() {
+    let mut agencies = boot::start_demo_agencies().await.unwrap();
+    // Nothing listens on port 9 of loopback here: the traffic police never answer the call.
+    agencies.insert("traffic_police".into(), "http://127.0.0.1:9".into());
+    let h = harness_with(agencies).await;
+    let (_, body) = h.apply("driver", DRIVER).await;
+    assert_eq!(body["status"], "checking", "{body}");
+    assert_eq!(body["waiting_for"], json!(["traffic_police"]));
+    let id = body["id"].as_str().unwrap().to_string();
+    let (_, listed) = h
+        .call(
+            Method::GET,
+            "/v1/applications?overdue=true",
+            Some(OFFICER),
+            None,
+        )
+        .await;
+    assert_eq!(listed["applications"].as_array().unwrap().len(), 0);
+    h.clock.advance(60 * 60 * 24 * 3);
+    let (_, listed) = h
+        .call(
+            Method::GET,
+            "/v1/applications?overdue=true",
+            Some(OFFICER),
+            None,
+        )
+        .await;
+    assert_eq!(listed["applications"][0]["light"], "red", "{listed}");
+    let facts = json!({"licence_class": "C1", "first_licensed": "2015-06-01", "drink_driving": false,
+                       "full_deductions_last_3_cycles": 0, "licence_valid": true});
+    let (code, body) = h
+        .call(
+            Method::POST,
+            "/v1/agency-answers",
+            Some(AGENCY),
+            Some(json!({"application_id": id, "facts": facts})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "issued", "{body}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_with_a_json_body_never_a_500() {
+    let h = harness().await;
+    let (_, issued) = h.apply("driver", DRIVER).await;
+    let number = issued["licence_number"].as_str().unwrap().to_string();
+    let big = format!(
+        "{{\"kind\": \"driver\", \"record\": {{\"x\": \"{}\"}}}}",
+        "a".repeat(service::MAX_BODY_BYTES)
+    );
+    let cases: Vec<(Method, String, Option<&str>, Option<String>, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            Some("{not json".into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            Some(big),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            Some(r#"{"kind": 5, "record": {}}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            Some(r#"{"kind": "boat", "record": {}}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            Some(r#"{"kind": "driver", "record": []}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            None,
+            Some("{}".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some("wrong"),
+            Some("{}".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::POST,
+            "/v1/applications".into(),
+            Some(OFFICER),
+            Some("{}".into()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::GET,
+            "/v1/applications".into(),
+            Some(PORTAL),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::GET,
+            "/v1/applications/nope".into(),
+            Some(OFFICER),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/v1/applications/nope".into(),
+            Some(PLATFORM),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            "/v1/agency-answers".into(),
+            Some(AGENCY),
+            Some(r#"{"application_id": "nope", "facts": {}}"#.into()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            "/v1/agency-answers".into(),
+            Some(PORTAL),
+            Some("{}".into()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            "/v1/agency-answers".into(),
+            Some(AGENCY),
+            Some(r#"{"application_id": 1}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/v1/licences/nope/status".into(),
+            None,
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            "/v1/licences/nope/suspend".into(),
+            Some(OFFICER),
+            Some(r#"{"reason": "x"}"#.into()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/suspend"),
+            Some(PORTAL),
+            Some(r#"{"reason": "x"}"#.into()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/fly"),
+            Some(OFFICER),
+            Some("{}".into()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/suspend"),
+            Some(OFFICER),
+            Some(r#"{"reason": 7}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/suspend"),
+            Some(OFFICER),
+            Some(r#"{"reason": "x", "extra": 1}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/rebind"),
+            Some(PORTAL),
+            Some(r#"{"platform_credit_code": "91350100M000100Y43"}"#.into()),
+            StatusCode::CONFLICT,
+        ),
+        (
+            Method::POST,
+            format!("/v1/licences/{number}/suspend"),
+            Some(OFFICER),
+            Some(format!("{{\"reason\": \"{}\"}}", "x".repeat(600))),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (method, uri, token, body, expected) in cases {
+        let (status, value) = h.raw(method.clone(), &uri, token, body.as_deref()).await;
+        assert_eq!(status, expected, "{method} {uri}: {value}");
+        assert!(
+            value["error"].is_string() && value["detail"].is_string(),
+            "{method} {uri}: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn openapi_lists_exactly_the_served_routes() {
+    let h = harness().await;
+    let (status, doc) = h.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut listed = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            listed += 1;
+            let uri = path.replace("{id}", "A1").replace("{number}", "X1");
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let response = h.router.clone().oneshot(request).await.unwrap();
+            let served = response.status() != StatusCode::METHOD_NOT_ALLOWED
+                && !(response.status() == StatusCode::NOT_FOUND
+                    && axum::body::to_bytes(response.into_body(), 1 << 16)
+                        .await
+                        .unwrap()
+                        .is_empty());
+            assert!(served, "{method} {path} is in the document but not served");
+        }
+    }
+    assert_eq!(listed, service::ROUTES.len());
+    let (status, _) = h.call(Method::GET, "/v1/unlisted", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn state_is_rebuilt_from_the_ledger_after_a_restart() {
+    let h = harness().await;
+    let (_, issued) = h.apply("vehicle", VEHICLE).await;
+    let number = issued["licence_number"].as_str().unwrap().to_string();
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{number}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "check"})),
+    )
+    .await;
+    let rebuilt = licreg::service::registry::View::replay(&h.state.ledger).unwrap();
+    let licence = rebuilt.licence(&number).unwrap();
+    assert_eq!(
+        licence.status,
+        licreg::service::registry::LicenceStatus::Suspended
+    );
+    assert_eq!(rebuilt.applications.len(), 1);
+}
