@@ -73,6 +73,26 @@ impl Clock for FixedClock {
     }
 }
 
+/// Another clock shifted by a fixed number of seconds: for rehearsals and tests of what happens
+/// near expiry, configured explicitly and logged at start-up.
+#[derive(Clone)]
+pub struct OffsetClock {
+    pub inner: Arc<dyn Clock>,
+    pub offset_seconds: i64,
+}
+
+impl Clock for OffsetClock {
+    fn now_unix(&self) -> UnixSeconds {
+        self.inner.now_unix().saturating_add(self.offset_seconds)
+    }
+
+    fn now_unix_ms(&self) -> i64 {
+        self.inner
+            .now_unix_ms()
+            .saturating_add(self.offset_seconds.saturating_mul(1000))
+    }
+}
+
 /// Formats a Unix time as RFC 3339 (UTC), for JSON and human output.
 pub fn rfc3339(seconds: UnixSeconds) -> String {
     OffsetDateTime::from_unix_timestamp(seconds)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use licreg::agency::sim::{self, Records};
-use licreg::clock::{Clock, SystemClock};
+use licreg::clock::{Clock, OffsetClock, SystemClock};
 use licreg::service::{self, boot, config::Config, AppState};
 
 pub struct ServeArgs {
@@ -86,7 +86,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if config.clock_offset_seconds != 0 {
+        tracing::warn!(
+            offset_seconds = config.clock_offset_seconds,
+            "the clock is shifted by configuration: for rehearsals and tests only"
+        );
+        clock = Arc::new(OffsetClock {
+            inner: clock,
+            offset_seconds: config.clock_offset_seconds,
+        });
+    }
     let listen = config.listen;
     let base = config.public_base_url.clone();
     let data_dir = config.data_dir.clone();

@@ -47,6 +47,7 @@ struct FileConfig {
     origin: Option<String>,
     agency_timeout_ms: Option<u64>,
     agency_retries: Option<u32>,
+    clock_offset_seconds: Option<i64>,
     #[serde(default)]
     agencies: BTreeMap<String, String>,
     #[serde(default)]
@@ -64,6 +65,8 @@ pub struct Config {
     pub origin: String,
     pub agency_timeout_ms: u64,
     pub agency_retries: u32,
+    /// Shifts the registry's clock: for rehearsals and tests only; logged at start-up.
+    pub clock_offset_seconds: i64,
     /// Agency name → base URL.
     pub agencies: BTreeMap<String, String>,
     pub clients: Vec<ClientConfig>,
@@ -115,6 +118,7 @@ impl Config {
                 .agency_timeout_ms
                 .unwrap_or(DEFAULT_AGENCY_TIMEOUT_MS),
             agency_retries: parsed.agency_retries.unwrap_or(DEFAULT_AGENCY_RETRIES),
+            clock_offset_seconds: parsed.clock_offset_seconds.unwrap_or(0),
             agencies,
             clients: parsed.clients,
         })

@@ -1,0 +1,316 @@
+//! End to end: the real `licreg serve` binary on a loopback port, with six `licreg agency-sim`
+//! processes on others, driven over HTTP; restarted midway, then audited.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use licreg::keys::TrustList;
+use licreg::service::auth::TokenHash;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_licreg");
+const PORTAL: &str = "e2e-portal-token";
+const OFFICER: &str = "e2e-officer-token";
+const AGENCIES: [&str; 6] = [
+    "public_security",
+    "traffic_police",
+    "exam_centre",
+    "vehicle_registration",
+    "market_regulator",
+    "provincial_transport",
+];
+
+/// A child process that is killed if the test ends early.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} did not become healthy");
+}
+
+async fn start_agencies(client: &reqwest::Client) -> (Vec<Proc>, BTreeMap<String, String>) {
+    let mut procs = Vec::new();
+    let mut urls = BTreeMap::new();
+    for agency in AGENCIES {
+        let port = free_port();
+        let records = format!(
+            "{}/schemas/examples/agencies/{agency}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let child = Command::new(BIN)
+            .args([
+                "agency-sim",
+                "--records",
+                &records,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        procs.push(Proc(child));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_healthy(client, &url).await;
+        urls.insert(agency.to_string(), url);
+    }
+    (procs, urls)
+}
+
+fn write_config(
+    dir: &Path,
+    port: u16,
+    agencies: &BTreeMap<String, String>,
+    offset: i64,
+) -> PathBuf {
+    let mut text = format!(
+        "listen = \"127.0.0.1:{port}\"\npublic_base_url = \"http://127.0.0.1:{port}\"\nclock_offset_seconds = {offset}\n\n"
+    );
+    for (role, token) in [("portal", PORTAL), ("officer", OFFICER)] {
+        text.push_str(&format!(
+            "[[clients]]\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
+            TokenHash::of(token).to_hex()
+        ));
+    }
+    text.push_str("[agencies]\n");
+    for (name, url) in agencies {
+        text.push_str(&format!("{name} = \"{url}\"\n"));
+    }
+    let path = dir.join("licreg.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn start_server(client: &reqwest::Client, config: &Path, data: &Path, port: u16) -> Proc {
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Proc(child);
+    wait_healthy(client, &format!("http://127.0.0.1:{port}")).await;
+    server
+}
+
+/// Stops the server with SIGTERM and checks it shut down cleanly.
+fn stop(mut server: Proc) {
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exited with {status}");
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn example(name: &str) -> Value {
+    let path = format!(
+        "{}/schemas/examples/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut record: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    record.as_object_mut().unwrap().remove("valid_from");
+    record.as_object_mut().unwrap().remove("valid_until");
+    record
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_binary_with_agency_processes_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let (_agencies, urls) = start_agencies(&client).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = write_config(dir.path(), port, &urls, 0);
+    let server = start_server(&client, &config, &data, port).await;
+    let trust_json = client
+        .get(format!("{base}/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let trust = TrustList::parse(&trust_json).unwrap();
+
+    let mut numbers = BTreeMap::new();
+    for kind in ["driver", "vehicle", "platform"] {
+        let body = json!({"kind": kind, "record": example(kind)});
+        let (status, app) = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/applications?wait=true"),
+            PORTAL,
+            body,
+        )
+        .await;
+        assert_eq!(status, 201, "{kind}: {app}");
+        assert_eq!(app["status"], "issued", "{kind}: {app}");
+        let now = licreg::clock::Clock::now_unix(&licreg::clock::SystemClock);
+        let verified = licreg::credential::verify_text(
+            app["verification_url"].as_str().unwrap(),
+            &trust,
+            now,
+            300,
+        )
+        .unwrap();
+        assert_eq!(verified.claims.kind.as_str(), kind);
+        numbers.insert(kind, app["licence_number"].as_str().unwrap().to_string());
+    }
+    let body = json!({"kind": "driver", "record": example("driver-refused")});
+    let (_, refused) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/applications?wait=true"),
+        PORTAL,
+        body,
+    )
+    .await;
+    assert_eq!(refused["status"], "refused");
+    assert!(
+        refused["reasons"].as_array().unwrap().len() >= 4,
+        "{refused}"
+    );
+
+    let driver = &numbers["driver"];
+    let (status, _) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/licences/{driver}/suspend"),
+        OFFICER,
+        json!({"reason": "police alert"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/licences/{driver}/revoke"),
+        OFFICER,
+        json!({"reason": "drink driving"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    stop(server);
+
+    // Restart with the clock moved to 30 days before the platform permit expires.
+    let platform = &numbers["platform"];
+    let status_url = format!("{base}/v1/licences/{platform}/status");
+    let expires = {
+        let server = start_server(&client, &config, &data, port).await;
+        let status: Value = client
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stop(server);
+        licreg::clock::parse_rfc3339(status["valid_until"].as_str().unwrap()).unwrap()
+    };
+    let now = licreg::clock::Clock::now_unix(&licreg::clock::SystemClock);
+    let config = write_config(dir.path(), port, &urls, expires - 30 * 86_400 - now);
+    let server = start_server(&client, &config, &data, port).await;
+    let driver_status: Value = client
+        .get(format!("{base}/v1/licences/{driver}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        driver_status["status"], "revoked",
+        "nothing lost across the restart"
+    );
+    assert_eq!(driver_status["reason"], "drink driving");
+    let (status, renewed) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/licences/{platform}/renew"),
+        PORTAL,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 201, "{renewed}");
+    assert_eq!(renewed["status"], "issued", "{renewed}");
+    let old: Value = client
+        .get(&status_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["status"], "superseded");
+    stop(server);
+
+    let audit = Command::new(BIN)
+        .args([
+            "log",
+            "--data",
+            data.join("ledger").to_str().unwrap(),
+            "audit",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.status.success() && text.contains("audit: CLEAN"),
+        "{text}"
+    );
+}
