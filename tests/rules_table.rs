@@ -661,7 +661,7 @@ fn the_table() {
     let mut failures = Vec::new();
     for case in cases() {
         for (name, policy) in &policies() {
-            let Some((outcome, rules)) = expectation(&case, name) else {
+            let Some((outcome, rules)) = expectation(case, name) else {
                 continue;
             };
             let mut inputs = Inputs::new(case.kind);

@@ -441,7 +441,8 @@ async fn bad_input_gets_a_clear_4xx_with_a_json_body_never_a_500() {
         "{{\"kind\": \"driver\", \"record\": {{\"x\": \"{}\"}}}}",
         "a".repeat(service::MAX_BODY_BYTES)
     );
-    let cases: Vec<(Method, String, Option<&str>, Option<String>, StatusCode)> = vec![
+    type Case<'a> = (Method, String, Option<&'a str>, Option<String>, StatusCode);
+    let cases: Vec<Case> = vec![
         (
             Method::POST,
             "/v1/applications".into(),
@@ -658,4 +659,23 @@ async fn state_is_rebuilt_from_the_ledger_after_a_restart() {
         licreg::service::registry::LicenceStatus::Suspended
     );
     assert_eq!(rebuilt.applications.len(), 1);
+}
+
+#[tokio::test]
+async fn public_endpoints_are_rate_limited_per_client_address() {
+    let h = harness().await;
+    let mut limited = 0;
+    for _ in 0..(service::ratelimit::BURST as usize + 50) {
+        let (status, body) = h.call(Method::GET, "/v1/keys", None, None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited >= 40, "only {limited} requests were limited");
+    // Authenticated clients are not held to the public limit.
+    let (status, _) = h
+        .call(Method::GET, "/v1/applications", Some(OFFICER), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -29,6 +29,7 @@ use crate::issuance::{self, IssueContext};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
 use crate::model::{FieldError, LicenceRecord};
 use crate::qr;
+use crate::rules::{Light, Stage};
 
 /// Longest an application id may be.
 pub const MAX_APPLICATION_ID_BYTES: usize = 64;
@@ -416,16 +417,23 @@ fn light_for(state: &AppState, app: &ApplicationView) -> &'static str {
     if finished {
         return "green";
     }
-    let limit_ms = rules_glue::application_deadline_ms(&state.policy);
-    let elapsed = u64::try_from(state.clock.now_unix_ms())
-        .unwrap_or(0)
-        .saturating_sub(app.created_ms);
-    if elapsed > limit_ms {
-        "red"
-    } else if elapsed.saturating_mul(5) >= limit_ms.saturating_mul(4) {
-        "yellow"
-    } else {
-        "green"
+    let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
+    let minutes =
+        |since_ms: u64| u32::try_from(now_ms.saturating_sub(since_ms) / 60_000).unwrap_or(u32::MAX);
+    // The stage in progress has its own limit; the whole application has one too.
+    let stage = match app.status {
+        ApplicationStatus::Checking => Stage::AgencyAnswer,
+        _ => Stage::Decision,
+    };
+    let stage_started = app.steps.last().map_or(app.created_ms, |s| s.at_ms);
+    let deadlines = state.policy.deadlines();
+    let worst = deadlines
+        .light(stage, minutes(stage_started))
+        .max(deadlines.light(Stage::Application, minutes(app.created_ms)));
+    match worst {
+        Light::Green => "green",
+        Light::Yellow => "yellow",
+        Light::Red => "red",
     }
 }
 

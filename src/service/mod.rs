@@ -149,6 +149,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agency-answers", post(applications::agency_answer))
         .route("/v1/licences/{number}/status", get(licences::status))
         .route("/v1/licences/{number}/{action}", post(licences::action))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_public,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

@@ -72,6 +72,23 @@ impl RateLimiter {
     }
 }
 
+/// Middleware: requests without a bearer token are public and limited per client address.
+pub async fn limit_public(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    ClientAddr(client): ClientAddr,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let public = !request
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION);
+    if public && !state.limiter.allow(client) {
+        return super::ApiError::RateLimited.into_response();
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
