@@ -580,9 +580,16 @@ impl<'a> Reader<'a> {
     }
 
     fn areas(&mut self, field: &str) -> Option<Vec<AreaCode>> {
-        let Some(Value::Array(items)) = self.obj.get(field) else {
-            self.error(field, "type", "must be an array of area codes");
-            return None;
+        let items = match self.obj.get(field) {
+            Some(Value::Array(items)) => items,
+            None | Some(Value::Null) => {
+                self.error(field, "required", "is required");
+                return None;
+            }
+            Some(_) => {
+                self.error(field, "type", "must be an array of area codes");
+                return None;
+            }
         };
         if items.is_empty() || items.len() > MAX_AREAS {
             self.error(field, "length", format!("must list 1 to {MAX_AREAS} areas"));
@@ -608,9 +615,16 @@ impl<'a> Reader<'a> {
         field: &str,
         read: impl FnOnce(&mut Reader<'a>) -> Option<T>,
     ) -> Option<T> {
-        let Some(Value::Object(obj)) = self.obj.get(field) else {
-            self.error(field, "type", "must be an object");
-            return None;
+        let obj = match self.obj.get(field) {
+            Some(Value::Object(obj)) => obj,
+            None | Some(Value::Null) => {
+                self.error(field, "required", "is required");
+                return None;
+            }
+            Some(_) => {
+                self.error(field, "type", "must be an object");
+                return None;
+            }
         };
         let mut inner = Reader {
             obj,
