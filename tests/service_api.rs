@@ -241,6 +241,19 @@ async fn formal_review_lists_every_problem_and_is_logged() {
     let (status, body) = h.apply("driver", DRIVER).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["problems"].to_string().contains("already"), "{body}");
+    // Naming a licence as renewed does not get around that rule.
+    let mut record: Value = serde_json::from_str(DRIVER).unwrap();
+    record.as_object_mut().unwrap().remove("valid_from");
+    record.as_object_mut().unwrap().remove("valid_until");
+    let forged = json!({"kind": "driver", "record": record, "renewal_of": "D0000000000001X"});
+    let (status, body) = h
+        .call(Method::POST, "/v1/applications", Some(PORTAL), Some(forged))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["problems"].to_string().contains("renewal_of"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -678,4 +691,179 @@ async fn public_endpoints_are_rate_limited_per_client_address() {
         .call(Method::GET, "/v1/applications", Some(OFFICER), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_log_is_served_as_tlog_tiles() {
+    let h = harness().await;
+    h.apply("driver", DRIVER).await;
+    let response = h
+        .router
+        .clone()
+        .oneshot(Request::get("/checkpoint").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    let note = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let note = String::from_utf8(note.to_vec()).unwrap();
+    let (checkpoint, _) = licreg::log::checkpoint::Checkpoint::open_signed(
+        &note,
+        h.state.ledger.verifier_key(),
+        "test.example/ledger",
+    )
+    .unwrap();
+    let size = checkpoint.size;
+    let tile = h
+        .router
+        .clone()
+        .oneshot(
+            Request::get(format!("/tile/0/000.p/{size}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tile.status(), StatusCode::OK);
+    assert!(tile.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let bytes = axum::body::to_bytes(tile.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let leaves = bytes.chunks(32).map(|c| <[u8; 32]>::try_from(c).unwrap());
+    let store = licreg::log::merkle::MemoryStore::from_leaves(leaves).unwrap();
+    assert_eq!(store.root(), checkpoint.root);
+    let (status, _) = h.call(Method::GET, "/tile/0/000", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no full tile yet");
+    let (status, body) = h.call(Method::GET, "/tile/0/1", None, None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("path"))
+    );
+}
+
+#[tokio::test]
+async fn agencies_reuse_the_full_record_with_a_receipt_and_each_access_is_logged() {
+    let h = harness().await;
+    let (_, issued) = h.apply("vehicle", VEHICLE).await;
+    let number = issued["licence_number"].as_str().unwrap().to_string();
+    let (status, _) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}"),
+            Some(PLATFORM),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}"),
+            Some(AGENCY),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["record"]["vin"], "LGXC16DF0N1000001");
+    let receipt = licreg::log::proof::TlogProof::parse(body["receipt"].as_str().unwrap()).unwrap();
+    let vkey = h.state.ledger.verifier_key();
+    receipt
+        .verify_with_extra(vkey, "test.example/ledger", &[], 0)
+        .unwrap();
+    let history = h
+        .state
+        .ledger
+        .history(licreg::ledger::SubjectKind::Licence, &number)
+        .unwrap();
+    let last = h.state.ledger.entry(*history.last().unwrap()).unwrap();
+    assert_eq!(last.event, licreg::ledger::EventType::Access);
+    assert_eq!(last.actor, "agency:traffic_police");
+}
+
+#[tokio::test]
+async fn the_feed_pages_status_changes_from_the_ledger() {
+    let h = harness().await;
+    let (_, issued) = h.apply("driver", DRIVER).await;
+    let number = issued["licence_number"].as_str().unwrap().to_string();
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{number}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "alert"})),
+    )
+    .await;
+    let (status, _) = h.call(Method::GET, "/v1/events", Some(PORTAL), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, page) = h
+        .call(Method::GET, "/v1/events", Some(PLATFORM), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let changes: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["issued", "suspended"]);
+    assert_eq!(page["more"], false);
+    let first = page["events"][0]["seq"].as_u64().unwrap();
+    let (_, rest) = h
+        .call(
+            Method::GET,
+            &format!("/v1/events?after={first}"),
+            Some(PLATFORM),
+            None,
+        )
+        .await;
+    assert_eq!(rest["events"][0]["change"], "suspended");
+    assert_eq!(rest["events"].as_array().unwrap().len(), 1);
+    let (status, _) = h
+        .call(Method::GET, "/v1/events?after=x", Some(PLATFORM), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_stream_subscriber_sees_a_suspension_as_it_is_logged() {
+    use futures::StreamExt;
+    let h = harness().await;
+    let (_, issued) = h.apply("driver", DRIVER).await;
+    let number = issued["licence_number"].as_str().unwrap().to_string();
+    let request = Request::get("/v1/events/stream")
+        .header("authorization", format!("Bearer {PLATFORM}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut frames = response.into_body().into_data_stream();
+    let started = std::time::Instant::now();
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{number}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "police alert"})),
+    )
+    .await;
+    let mut seen = String::new();
+    while !seen.contains("event: suspended") {
+        // Generous bound: these machines are noisy; the observed delay is printed below.
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
+            .await
+            .expect("a frame")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&frame));
+    }
+    assert!(seen.contains(&number), "{seen}");
+    println!(
+        "suspension reached the stream subscriber in {:?}",
+        started.elapsed()
+    );
 }

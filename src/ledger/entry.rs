@@ -11,7 +11,8 @@ use serde_bytes::ByteBuf;
 use crate::log::merkle::Hash;
 
 /// Largest encoded entry accepted for append or decode.
-pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024 - 1;
+// (One byte under 64 KiB so every entry fits the u16 length prefix of a tlog-tiles bundle.)
 /// Most subjects one entry may name.
 pub const MAX_SUBJECTS: usize = 16;
 /// Longest subject key or actor name, in bytes.

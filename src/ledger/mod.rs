@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod entry;
 pub mod store;
+pub mod tiles;
 
 pub use audit::{audit, AuditReport, Problem};
 pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};

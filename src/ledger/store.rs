@@ -706,6 +706,35 @@ mod tests {
     }
 
     #[test]
+    fn unopenable_stores_and_wrong_keys_give_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let clock = Arc::new(FixedClock::at(0));
+        let err = Ledger::open(&file, Some(test_key()), clock.clone())
+            .err()
+            .unwrap();
+        assert!(matches!(err, LedgerError::Open { .. }), "{err}");
+        let fresh = dir.path().join("fresh");
+        let err = Ledger::open(&fresh, None, clock.clone()).err().unwrap();
+        assert!(err.to_string().contains("no log key"), "{err}");
+        drop(Ledger::open(&fresh, Some(test_key()), clock.clone()).unwrap());
+        let other = LogKey {
+            origin: "test.example/log".into(),
+            key: SigningKey::from_bytes(&[4; 32]),
+        };
+        let err = Ledger::open(&fresh, Some(other), clock.clone())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("different log key"), "{err}");
+        let read_only = Ledger::open(&fresh, None, clock).unwrap();
+        assert!(matches!(
+            read_only.append(event(1)),
+            Err(LedgerError::ReadOnly)
+        ));
+    }
+
+    #[test]
     fn concurrent_appends_are_all_acknowledged_once() {
         let dir = tempfile::tempdir().unwrap();
         let ledger =

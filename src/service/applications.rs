@@ -84,7 +84,7 @@ pub async fn submit(
             Some("kind"),
         )
     })?;
-    let id = new_application_id(&state);
+    let id = new_application_id(&state)?;
     let review = formal_review(
         &state,
         kind,
@@ -144,9 +144,9 @@ fn not_accepted(id: &str, problems: Vec<FieldError>) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
-fn new_application_id(state: &AppState) -> String {
-    let serial = state.ledger.next_serial().unwrap_or_default();
-    format!("A{}{serial:010}", state.clock.now().date().year())
+fn new_application_id(state: &AppState) -> Result<String, ApiError> {
+    let serial = state.ledger.next_serial().map_err(ApiError::internal)?;
+    Ok(format!("A{}{serial:010}", state.clock.now().date().year()))
 }
 
 /// Schema, field rules and registry checks, all at once.
@@ -178,11 +178,35 @@ fn formal_review(
     };
     if let Some(parsed) = &parsed {
         problems.extend(rules_glue::formal(state, parsed, renewal_of, today));
+        if let Some(old) = renewal_of {
+            problems.extend(check_renewal_of(state, parsed, old));
+        }
     }
     match parsed {
         Some(parsed) if problems.is_empty() => Ok(parsed),
         _ => Err(problems),
     }
+}
+
+/// A renewal must name a licence of the same kind and holder that is open for renewal.
+fn check_renewal_of(state: &AppState, record: &LicenceRecord, old: &str) -> Option<FieldError> {
+    let problem = |message: String| FieldError {
+        field: "renewal_of".into(),
+        rule: "renewal",
+        message,
+    };
+    let view = state.read_view();
+    let Some(licence) = view.licence(old) else {
+        return Some(problem(format!("no licence {old}")));
+    };
+    if licence.kind != record.kind().as_str() || licence.holder_id != record.holder_id() {
+        return Some(problem(
+            "the licence belongs to another holder or kind".into(),
+        ));
+    }
+    super::licences::renewal_open(licence, state.clock.now_unix())
+        .err()
+        .map(problem)
 }
 
 /// The subject identifiers an agency is asked about.

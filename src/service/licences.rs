@@ -302,34 +302,34 @@ async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Resp
         .into_response())
 }
 
+/// Whether `licence` may be renewed at `now`: valid or expired, and within the window.
+pub fn renewal_open(licence: &LicenceView, now: i64) -> Result<(), String> {
+    let status = effective_status(licence, now);
+    if !matches!(status, LicenceStatus::Valid | LicenceStatus::Expired) {
+        return Err("only a valid or expired licence can be renewed".into());
+    }
+    let opens = licence.expires - RENEWAL_WINDOW_DAYS * 86_400;
+    if now < opens {
+        return Err(format!(
+            "renewal opens {RENEWAL_WINDOW_DAYS} days before expiry, on {}",
+            rfc3339(opens)
+        ));
+    }
+    Ok(())
+}
+
 /// Renewal: from 90 days before expiry, a new application that runs every check again.
 async fn renew(state: &AppState, caller: &Caller, number: &str) -> Result<Response, ApiError> {
     let now = state.clock.now_unix();
-    let (kind, record, expires, status) = {
+    let (kind, record) = {
         let view = state.read_view();
         let licence = view
             .licences
             .get(number)
             .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
-        (
-            licence.kind.clone(),
-            licence.record.clone(),
-            licence.expires,
-            effective_status(licence, now),
-        )
+        renewal_open(licence, now).map_err(ApiError::Conflict)?;
+        (licence.kind.clone(), licence.record.clone())
     };
-    if !matches!(status, LicenceStatus::Valid | LicenceStatus::Expired) {
-        return Err(ApiError::Conflict(
-            "only a valid or expired licence can be renewed".into(),
-        ));
-    }
-    let opens = expires - RENEWAL_WINDOW_DAYS * 86_400;
-    if now < opens {
-        return Err(ApiError::Conflict(format!(
-            "renewal opens {RENEWAL_WINDOW_DAYS} days before expiry, on {}",
-            rfc3339(opens)
-        )));
-    }
     let mut record: Value = record;
     if let Some(obj) = record.as_object_mut() {
         obj.remove("valid_from");
@@ -377,7 +377,15 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, ApiError> {
             .map(|l| l.number.clone())
             .collect()
     };
+    let mut expired = 0;
     for number in &due {
+        let _guard = state.lock(number).await;
+        let still_due = state.read_view().licences.get(number).is_some_and(|l| {
+            matches!(l.status, LicenceStatus::Valid | LicenceStatus::Suspended) && now > l.expires
+        });
+        if !still_due {
+            continue;
+        }
         let entry = events::entry(
             EventType::Expiry,
             "registry",
@@ -390,8 +398,9 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, ApiError> {
         )
         .map_err(ApiError::internal)?;
         state.record(vec![entry]).await?;
+        expired += 1;
     }
-    Ok(due.len())
+    Ok(expired)
 }
 
 /// `GET /`: what this is and where to go.
@@ -415,4 +424,51 @@ pub async fn index(State(state): State<AppState>) -> axum::response::Html<String
          <li><a href=\"/healthz\">health</a></li></ul><h2>Licences</h2><ul>{rows}</ul></body></html>",
         state.ledger.size()
     ))
+}
+
+/// `GET /v1/licences/{number}`: the full record for agencies that reuse a licence without paper.
+/// Every access is logged, and the answer carries the credential and a tlog-proof receipt.
+pub async fn full_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[RoleKind::Agency, RoleKind::Officer])?;
+    if number.len() > MAX_NUMBER_BYTES {
+        return Err(ApiError::NotFound("licence".into()));
+    }
+    let now = state.clock.now_unix();
+    let licence = state
+        .read_view()
+        .licence(&number)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let entry = events::entry(
+        EventType::Access,
+        &caller.actor(),
+        vec![events::licence_subject(&licence.number)],
+        &StatusBody {
+            number: licence.number.clone(),
+            reason: "full record read".into(),
+            platform: None,
+        },
+    )
+    .map_err(ApiError::internal)?;
+    state.record(vec![entry]).await?;
+    let receipt = state
+        .ledger
+        .receipt(crate::ledger::Seq(licence.issue_seq))
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "number": licence.number,
+        "short_serial": licence.short_serial,
+        "kind": licence.kind,
+        "status": effective_status(&licence, now),
+        "reason": licence.reason,
+        "record": licence.record,
+        "credential": URL_SAFE_NO_PAD.encode(&licence.credential),
+        "verification_url": qr::verification_url(&state.public_base_url, &licence.credential),
+        "receipt": receipt.encode(),
+    }))
+    .into_response())
 }

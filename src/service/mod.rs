@@ -12,7 +12,9 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod licences;
+pub mod log_http;
 pub mod openapi;
 pub mod ratelimit;
 pub mod registry;
@@ -59,6 +61,8 @@ pub struct AppState {
     locks: Arc<[tokio::sync::Mutex<()>; LOCK_SHARDS]>,
     hasher: std::collections::hash_map::RandomState,
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
+    pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
 }
 
 /// What it takes to build the state.
@@ -92,6 +96,7 @@ impl AppState {
             locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             hasher: std::collections::hash_map::RandomState::new(),
             limiter: Arc::new(ratelimit::RateLimiter::default()),
+            feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
         })
     }
 
@@ -118,17 +123,26 @@ impl AppState {
             .append_all_async(entries.clone())
             .await
             .map_err(ApiError::internal)?;
-        let mut view = self.write_view();
-        for (new, done) in entries.into_iter().zip(&appended) {
-            view.apply(&Entry {
-                seq: done.seq,
-                timestamp_ms: done.timestamp_ms,
-                event: new.event,
-                actor: new.actor,
-                subjects: new.subjects,
-                body: new.body,
-                prev_hash: [0; 32],
-            });
+        let mut changes = Vec::new();
+        {
+            let mut view = self.write_view();
+            for (new, done) in entries.into_iter().zip(&appended) {
+                let entry = Entry {
+                    seq: done.seq,
+                    timestamp_ms: done.timestamp_ms,
+                    event: new.event,
+                    actor: new.actor,
+                    subjects: new.subjects,
+                    body: new.body,
+                    prev_hash: [0; 32],
+                };
+                view.apply(&entry);
+                changes.extend(feed::changes(&entry));
+            }
+        }
+        for change in changes {
+            // No subscribers is not an error.
+            let _ = self.feed.send(change);
         }
         Ok(appended)
     }
@@ -141,12 +155,17 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
+        .route("/checkpoint", get(log_http::checkpoint))
+        .route("/tile/{*path}", get(log_http::tile))
         .route(
             "/v1/applications",
             post(applications::submit).get(applications::list),
         )
         .route("/v1/applications/{id}", get(applications::show))
         .route("/v1/agency-answers", post(applications::agency_answer))
+        .route("/v1/events", get(feed::page))
+        .route("/v1/events/stream", get(feed::stream))
+        .route("/v1/licences/{number}", get(licences::full_record))
         .route("/v1/licences/{number}/status", get(licences::status))
         .route("/v1/licences/{number}/{action}", post(licences::action))
         .layer(axum::middleware::from_fn_with_state(
@@ -170,6 +189,18 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/healthz", "public", "Liveness"),
     ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
     ("get", "/v1/keys", "public", "Trust list of credential keys"),
+    (
+        "get",
+        "/checkpoint",
+        "public",
+        "The log's latest signed checkpoint (C2SP tlog-checkpoint)",
+    ),
+    (
+        "get",
+        "/tile/{path}",
+        "public",
+        "Merkle tiles and entry bundles (C2SP tlog-tiles)",
+    ),
     (
         "post",
         "/v1/applications",

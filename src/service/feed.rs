@@ -1,0 +1,190 @@
+//! The status feed platforms follow: `GET /v1/events?after=N` pages through status changes read
+//! from the ledger, and `GET /v1/events/stream` pushes them as server-sent events the moment they
+//! are logged, so a platform can stop dispatching within a second of a suspension.
+
+use std::convert::Infallible;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures::stream::{self, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::auth::{Caller, RoleKind};
+use super::error::ApiError;
+use super::events::StatusBody;
+use super::AppState;
+use crate::clock::rfc3339;
+use crate::issuance::IssueBody;
+use crate::ledger::{Entry, EventType, Seq};
+
+/// Most events one page returns.
+pub const MAX_PAGE_EVENTS: usize = 1000;
+/// Most ledger entries one page request reads, so a request is bounded however sparse the
+/// status changes are; the answer's `next` says where to continue.
+pub const MAX_SCANNED_ENTRIES: u64 = 20_000;
+/// Events buffered for each stream subscriber before it is told it fell behind.
+pub const STREAM_BUFFER: usize = 4096;
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedEvent {
+    pub seq: u64,
+    pub at: String,
+    /// issued, suspended, reinstated, revoked, expired, superseded or rebound.
+    pub change: &'static str,
+    pub number: String,
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+    pub platform: Option<String>,
+}
+
+/// The status changes one ledger entry makes (a renewal issues one licence and supersedes another).
+pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
+    let at = rfc3339(i64::try_from(entry.timestamp_ms / 1000).unwrap_or(0));
+    let event = |change, number: String, kind, reason, platform| FeedEvent {
+        seq: entry.seq.0,
+        at: at.clone(),
+        change,
+        number,
+        kind,
+        reason,
+        platform,
+    };
+    match entry.event {
+        EventType::Issue | EventType::Renewal | EventType::Reissue => {
+            let Ok(body) = serde_cbor::from_slice::<IssueBody>(&entry.body) else {
+                return Vec::new();
+            };
+            let platform = body
+                .record
+                .get("platform_credit_code")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let mut out = vec![event(
+                "issued",
+                body.number.clone(),
+                Some(body.kind.clone()),
+                None,
+                platform,
+            )];
+            if let Some(old) = body.supersedes {
+                let reason = Some(format!("superseded by {}", body.number));
+                out.push(event("superseded", old, Some(body.kind), reason, None));
+            }
+            out
+        }
+        EventType::Suspension
+        | EventType::Reinstatement
+        | EventType::Revocation
+        | EventType::Cancellation
+        | EventType::Expiry
+        | EventType::Rebind => {
+            let Ok(body) = serde_cbor::from_slice::<StatusBody>(&entry.body) else {
+                return Vec::new();
+            };
+            let change = match entry.event {
+                EventType::Suspension => "suspended",
+                EventType::Reinstatement => "reinstated",
+                EventType::Expiry => "expired",
+                EventType::Rebind => "rebound",
+                _ => "revoked",
+            };
+            vec![event(
+                change,
+                body.number,
+                None,
+                Some(body.reason),
+                body.platform,
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// The last sequence number already seen; omit to start at the beginning.
+    pub after: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub events: Vec<FeedEvent>,
+    /// Pass as `after` to continue.
+    pub next_after: Option<u64>,
+    /// True when the log has entries beyond this page.
+    pub more: bool,
+}
+
+fn read_page(state: &AppState, after: Option<u64>, limit: usize) -> Result<Page, ApiError> {
+    let size = state.ledger.size();
+    let start = after.map_or(0, |a| a.saturating_add(1));
+    let stop = start.saturating_add(MAX_SCANNED_ENTRIES).min(size);
+    let mut events = Vec::new();
+    let mut last = after;
+    for seq in start..stop {
+        let entry = state.ledger.entry(Seq(seq)).map_err(ApiError::internal)?;
+        let found = changes(&entry);
+        if events.len() + found.len() > limit {
+            break;
+        }
+        events.extend(found);
+        last = Some(seq);
+    }
+    let more = last.map_or(size > 0, |l| l + 1 < size);
+    Ok(Page {
+        events,
+        next_after: last,
+        more,
+    })
+}
+
+const FEED_ROLES: &[RoleKind] = &[RoleKind::Platform, RoleKind::Agency, RoleKind::Officer];
+
+/// `GET /v1/events?after=N&limit=M`.
+pub async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page>, ApiError> {
+    caller.require(FEED_ROLES)?;
+    let Query(query) = query.map_err(|e| ApiError::bad("query", e.body_text(), None))?;
+    let limit = query
+        .limit
+        .unwrap_or(MAX_PAGE_EVENTS)
+        .clamp(1, MAX_PAGE_EVENTS);
+    let reader = state.clone();
+    tokio::task::spawn_blocking(move || read_page(&reader, query.after, limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+}
+
+/// `GET /v1/events/stream`: every status change as it is logged, as server-sent events.
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(FEED_ROLES)?;
+    let receiver = state.feed.subscribe();
+    let events = stream::unfold(receiver, |mut receiver| async move {
+        let item = match receiver.recv().await {
+            Ok(change) => Event::default()
+                .id(change.seq.to_string())
+                .event(change.change)
+                .json_data(&change)
+                .unwrap_or_else(|_| Event::default().comment("unencodable event")),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                Event::default().event("lagged").data(format!(
+                    "{missed} events were dropped; resume with /v1/events?after="
+                ))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(item), receiver))
+    });
+    Ok(Sse::new(events.boxed()).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,55 @@
+//! The log served read-only by the C2SP tlog-tiles layout: `/checkpoint`, `/tile/<L>/<N>[.p/<W>]`
+//! and `/tile/entries/<N>[.p/<W>]`, so mirrors and monitors follow it with standard clients.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::ledger::tiles::TilePath;
+
+/// Full and partial tiles never change once they exist.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// `GET /checkpoint`: the latest signed checkpoint, cacheable for a few seconds at most.
+pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let note = state
+        .ledger
+        .checkpoint()
+        .ok_or_else(|| ApiError::NotFound("the log is empty".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=2"),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+/// `GET /tile/{path}`: a Merkle tile or an entry bundle.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let parsed = TilePath::parse(&path)
+        .map_err(|e| ApiError::bad("tile_path", e.to_string(), Some("path")))?;
+    let ledger = state.ledger.clone();
+    let bytes = tokio::task::spawn_blocking(move || match parsed.level {
+        Some(level) => ledger.tile(level, parsed.index, parsed.width),
+        None => ledger.entry_bundle(parsed.index, parsed.width),
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?
+    .ok_or_else(|| ApiError::NotFound(format!("tile {path}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, IMMUTABLE),
+        ],
+        bytes,
+    )
+        .into_response())
+}
