@@ -164,3 +164,67 @@ fn bad_input_gets_a_message_and_a_non_zero_exit() {
     assert_eq!(run.status.code(), Some(2));
     assert!(text(&run).contains("no ledger"), "{}", text(&run));
 }
+
+#[test]
+fn receipts_verify_offline_against_the_log_key_and_required_witnesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(licreg(&["demo", "--out", path(&out)]).status.success());
+    let receipt = out.join("driver/receipt.tlog-proof");
+    let vkey = out.join("log.vkey");
+    let run = licreg(&[
+        "verify",
+        "--receipt",
+        path(&receipt),
+        "--log-key",
+        path(&vkey),
+        "--keys",
+        path(&out),
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("verdict: VALID") && text(&run).contains("driver licence"),
+        "{}",
+        text(&run)
+    );
+    // A witness that never cosigned this checkpoint makes the receipt insufficient.
+    let witness = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+    let witness_vkey =
+        licreg::log::note::VerifierKey::cosignature_v1("witness.example", witness).unwrap();
+    let witness_file = dir.path().join("witness.vkey");
+    std::fs::write(&witness_file, format!("{witness_vkey}\n")).unwrap();
+    let run = licreg(&[
+        "verify",
+        "--receipt",
+        path(&receipt),
+        "--log-key",
+        path(&vkey),
+        "--witness-key",
+        path(&witness_file),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    // One changed proof character breaks the inclusion proof.
+    let original = std::fs::read_to_string(&receipt).unwrap();
+    let index_line = original
+        .lines()
+        .position(|l| l.starts_with("index "))
+        .unwrap();
+    let mut lines: Vec<String> = original.split('\n').map(str::to_string).collect();
+    let hash_line = &mut lines[index_line + 1];
+    if !hash_line.is_empty() {
+        let first = if hash_line.starts_with('A') { "B" } else { "A" };
+        hash_line.replace_range(0..1, first);
+        let tampered = dir.path().join("tampered.tlog-proof");
+        std::fs::write(&tampered, lines.join("\n")).unwrap();
+        let run = licreg(&[
+            "verify",
+            "--receipt",
+            path(&tampered),
+            "--log-key",
+            path(&vkey),
+        ]);
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    }
+    let run = licreg(&["verify", "--receipt", path(&receipt)]);
+    assert_eq!(run.status.code(), Some(2), "--receipt needs --log-key");
+}

@@ -70,15 +70,27 @@ enum Command {
     },
     /// Verify a credential given as a URL, a payload or a credential file.
     Verify {
-        #[arg(long)]
-        keys: PathBuf,
+        /// Directory holding trust-list.json; needed to verify a credential.
+        #[arg(long, required_unless_present = "receipt")]
+        keys: Option<PathBuf>,
         /// Verify as of this RFC 3339 time instead of now.
         #[arg(long)]
         at: Option<String>,
         /// Tolerated clock disagreement in seconds.
         #[arg(long, default_value_t = licreg::credential::DEFAULT_CLOCK_SKEW_SECONDS)]
         skew_seconds: i64,
-        input: String,
+        /// A tlog-proof receipt to check offline (the credential is the one it logs).
+        #[arg(long, requires = "log_key")]
+        receipt: Option<PathBuf>,
+        /// The log's verifier key (log.vkey).
+        #[arg(long)]
+        log_key: Option<PathBuf>,
+        /// A witness's cosignature verifier key; every one given must have cosigned.
+        #[arg(long)]
+        witness_key: Vec<PathBuf>,
+        /// URL, payload or credential file (not needed with --receipt).
+        #[arg(required_unless_present = "receipt")]
+        input: Option<String>,
     },
     /// Read the ledger: its checkpoint, a full audit, or a receipt.
     Log {
@@ -181,8 +193,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys,
             at,
             skew_seconds,
+            receipt,
+            log_key,
+            witness_key,
             input,
-        } => verify::run(&keys, at.as_deref(), skew_seconds, &input, clock.as_ref()),
+        } => match (receipt, log_key, keys, input) {
+            (Some(receipt), Some(log_key), keys, _) => verify::receipt(&verify::ReceiptArgs {
+                receipt: &receipt,
+                log_key: &log_key,
+                witness_keys: &witness_key,
+                keys: keys.as_deref(),
+                at: at.as_deref(),
+                skew_seconds,
+                clock: clock.as_ref(),
+            }),
+            (None, _, Some(keys), Some(input)) => {
+                verify::run(&keys, at.as_deref(), skew_seconds, &input, clock.as_ref())
+            }
+            _ => anyhow::bail!("give --keys and INPUT, or --receipt with --log-key"),
+        },
         Command::Log { data, action } => log_cmd::run(&data, action, clock),
         Command::Demo { out, base_url } => demo::run(&out, &base_url, clock),
         Command::Serve {

@@ -81,3 +81,71 @@ fn print_licence(verified: &Verified) {
     println!("valid until: {}", rfc3339(claims.expires));
     println!("signed by key: {}", verified.kid);
 }
+
+pub struct ReceiptArgs<'a> {
+    pub receipt: &'a Path,
+    pub log_key: &'a Path,
+    pub witness_keys: &'a [std::path::PathBuf],
+    pub keys: Option<&'a Path>,
+    pub at: Option<&'a str>,
+    pub skew_seconds: i64,
+    pub clock: &'a dyn Clock,
+}
+
+/// `licreg verify --receipt FILE --log-key VKEY [--witness-key VKEY ...] [--keys DIR]`: checks
+/// offline that the credential in the receipt was logged under a checkpoint the log signed and
+/// every named witness cosigned; with `--keys`, also verifies the credential itself.
+pub fn receipt(args: &ReceiptArgs) -> anyhow::Result<ExitCode> {
+    let size = std::fs::metadata(args.receipt)
+        .with_context(|| format!("reading {}", args.receipt.display()))?
+        .len();
+    if size > licreg::log::proof::MAX_PROOF_BYTES as u64 {
+        bail!("{} is over the receipt size limit", args.receipt.display());
+    }
+    let text = std::fs::read_to_string(args.receipt)
+        .with_context(|| format!("reading {}", args.receipt.display()))?;
+    let proof = licreg::log::proof::TlogProof::parse(&text).context("parsing the receipt")?;
+    let log_key = licreg::keys::load_log_vkey(args.log_key)?;
+    let witnesses = args
+        .witness_keys
+        .iter()
+        .map(|path| licreg::keys::load_log_vkey(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let verified =
+        match proof.verify_with_extra(&log_key, log_key.name(), &witnesses, witnesses.len()) {
+            Ok(verified) => verified,
+            Err(error) => {
+                println!("receipt: INVALID");
+                eprintln!("licreg: {error}");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        };
+    println!(
+        "receipt: entry {} is in the log {} at size {}, cosigned by {} witness(es)",
+        verified.index,
+        verified.checkpoint.origin,
+        verified.checkpoint.size,
+        verified.cosignatures.len()
+    );
+    let entry = licreg::ledger::Entry::decode(proof.extra.as_deref().unwrap_or_default())?;
+    let body: licreg::issuance::IssueBody =
+        serde_cbor::from_slice(&entry.body).context("the logged entry is not an issue record")?;
+    println!(
+        "logged: {} licence {} by {}",
+        body.kind, body.number, entry.actor
+    );
+    if let Some(keys) = args.keys {
+        let trust = licreg::keys::load_trust_list(keys)?;
+        let now = match args.at {
+            Some(text) => parse_rfc3339(text).with_context(|| format!("--at {text:?}"))?,
+            None => args.clock.now_unix(),
+        };
+        if let Err(error) = credential::verify(&body.credential, &trust, now, args.skew_seconds) {
+            println!("verdict: INVALID ({})", error.code());
+            eprintln!("licreg: {error}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    }
+    println!("verdict: VALID");
+    Ok(ExitCode::SUCCESS)
+}
