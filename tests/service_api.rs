@@ -25,6 +25,7 @@ const PORTAL: &str = "portal-token";
 const OFFICER: &str = "officer-token";
 const PLATFORM: &str = "platform-token";
 const AGENCY: &str = "agency-token";
+const XM_PLATFORM: &str = "xiamen-platform-token";
 
 struct Harness {
     router: Router,
@@ -58,6 +59,10 @@ async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
     clients.add(Role::Officer, TokenHash::of(OFFICER));
     clients.add(Role::Platform("p1".into()), TokenHash::of(PLATFORM));
     clients.add(Role::Agency("traffic_police".into()), TokenHash::of(AGENCY));
+    clients.add(
+        Role::Platform(boot::DEMO_PLATFORM.into()),
+        TokenHash::of(XM_PLATFORM),
+    );
     let state = AppState::new(StateParts {
         ledger,
         clients,
@@ -865,5 +870,103 @@ async fn a_stream_subscriber_sees_a_suspension_as_it_is_logged() {
     println!(
         "suspension reached the stream subscriber in {:?}",
         started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn orders_are_checked_for_double_compliance_at_their_time() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
+    let driver = driver["licence_number"].as_str().unwrap().to_string();
+    let short_vehicle = h
+        .state
+        .read_view()
+        .licence(vehicle["licence_number"].as_str().unwrap())
+        .unwrap()
+        .short_serial
+        .clone();
+    let at = |t: i64| licreg::clock::rfc3339(t);
+    h.clock.advance(120);
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{driver}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "alert"})),
+    )
+    .await;
+    let order = |id: &str, t: i64, platform: &str| json!({"order_id": id, "driver": driver, "vehicle": short_vehicle, "platform": platform, "at": at(t)});
+    let body = json!({"orders": [order("o1", NOW + 60, boot::DEMO_PLATFORM), order("o2", NOW + 180, boot::DEMO_PLATFORM)]});
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(XM_PLATFORM),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["results"][0]["compliant"], true, "{answer}");
+    assert_eq!(answer["results"][1]["compliant"], false, "{answer}");
+    assert!(
+        answer["results"][1]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("suspended"),
+        "{answer}"
+    );
+    assert_eq!(answer["rates"][boot::DEMO_PLATFORM]["rate"], 0.5);
+    let other = json!({"orders": [order("o3", NOW + 60, "91350100M000100Y43")]});
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(XM_PLATFORM),
+            Some(other.clone()),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a platform checks only its own orders"
+    );
+    let (_, answer) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(OFFICER),
+            Some(other),
+        )
+        .await;
+    assert!(
+        answer["results"][0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("bound to platform"),
+        "{answer}"
+    );
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(PORTAL),
+            Some(json!({"orders": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| order(&i.to_string(), NOW, boot::DEMO_PLATFORM))
+        .collect();
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(XM_PLATFORM),
+            Some(json!({"orders": too_many})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("orders"))
     );
 }

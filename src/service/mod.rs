@@ -8,6 +8,7 @@
 pub mod applications;
 pub mod auth;
 pub mod boot;
+pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -25,10 +26,10 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::agency::AgencyClient;
 use crate::clock::Clock;
@@ -42,6 +43,8 @@ use registry::View;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body of the bulk endpoints (up to 1,000 orders or credentials).
+pub const MAX_BULK_BODY_BYTES: usize = 1024 * 1024;
 /// Independent locks for per-licence and per-application critical sections.
 const LOCK_SHARDS: usize = 256;
 
@@ -63,6 +66,8 @@ pub struct AppState {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
+    /// Double-compliance counts per platform since the service started.
+    pub compliance: Arc<std::sync::Mutex<BTreeMap<String, compliance::Rate>>>,
 }
 
 /// What it takes to build the state.
@@ -97,6 +102,7 @@ impl AppState {
             hasher: std::collections::hash_map::RandomState::new(),
             limiter: Arc::new(ratelimit::RateLimiter::default()),
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
+            compliance: Arc::default(),
         })
     }
 
@@ -163,6 +169,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/applications/{id}", get(applications::show))
         .route("/v1/agency-answers", post(applications::agency_answer))
+        .route(
+            "/v1/compliance/check",
+            post(compliance::check).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
+        )
         .route("/v1/events", get(feed::page))
         .route("/v1/events/stream", get(feed::stream))
         .route("/v1/licences/{number}", get(licences::full_record))
@@ -172,7 +182,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ratelimit::limit_public,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
