@@ -37,6 +37,7 @@ fn claims() -> Claims {
         plate: Some("闽DD12345".into()),
         make: Some("比亚迪".into()),
         colour: Some("白色".into()),
+        status_index: Some(123_456),
     }
 }
 

@@ -274,10 +274,15 @@ pub fn encode(protected: &[u8], payload: &[u8], signature: &[u8; SIGNATURE_LEN])
 
 /// Decodes a tagged COSE_Sign1, refusing anything malformed, oversize or trailing.
 pub fn decode(bytes: &[u8]) -> Result<Sign1, CoseError> {
-    if bytes.len() > MAX_SIGN1_BYTES {
+    decode_with_limit(bytes, MAX_SIGN1_BYTES)
+}
+
+/// [`decode`] with another size limit, for signed documents larger than a credential.
+pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<Sign1, CoseError> {
+    if bytes.len() > limit {
         return Err(CoseError::TooLarge {
             found: bytes.len(),
-            limit: MAX_SIGN1_BYTES,
+            limit,
         });
     }
     let value: Value = serde_cbor::from_slice(bytes).map_err(|e| CoseError::Cbor(e.to_string()))?;

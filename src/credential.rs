@@ -37,6 +37,7 @@ const FIELD_HOLDER: i64 = 2;
 const FIELD_PLATE: i64 = 3;
 const FIELD_MAKE: i64 = 4;
 const FIELD_COLOUR: i64 = 5;
+const FIELD_STATUS_INDEX: i64 = 6;
 
 /// Why a credential did not verify. Each maps to a verdict a person can read.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,8 @@ pub struct Claims {
     pub plate: Option<String>,
     pub make: Option<String>,
     pub colour: Option<String>,
+    /// Position of this credential in its kind's status list, when the registry keeps one.
+    pub status_index: Option<u64>,
 }
 
 fn int(v: i64) -> Value {
@@ -110,6 +113,9 @@ impl Claims {
             if let Some(text) = value {
                 fields.insert(int(key), Value::Text(text.clone()));
             }
+        }
+        if let Some(index) = self.status_index {
+            fields.insert(int(FIELD_STATUS_INDEX), Value::Integer(i128::from(index)));
         }
         let mut claims = BTreeMap::new();
         claims.insert(int(CLAIM_ISS), Value::Text(self.issuer.clone()));
@@ -152,6 +158,13 @@ impl Claims {
             plate: optional_text(&fields, FIELD_PLATE, "plate")?,
             make: optional_text(&fields, FIELD_MAKE, "make")?,
             colour: optional_text(&fields, FIELD_COLOUR, "colour")?,
+            status_index: match fields.get_int(FIELD_STATUS_INDEX) {
+                None => None,
+                Some(Value::Integer(v)) => {
+                    Some(u64::try_from(*v).map_err(|_| bad("status_index", "out of range"))?)
+                }
+                Some(_) => return Err(bad("status_index", "must be an unsigned integer")),
+            },
         })
     }
 }
@@ -299,6 +312,7 @@ mod tests {
             plate: Some("闽DD12345".into()),
             make: Some("比亚迪".into()),
             colour: Some("白色".into()),
+            status_index: Some(123_456),
         }
     }
 

@@ -47,6 +47,9 @@ pub struct IssueBody {
     /// The licence number this one replaces (renewal, reissue).
     #[serde(default)]
     pub supersedes: Option<String>,
+    /// Position in the kind's status list, when the registry keeps one.
+    #[serde(default)]
+    pub status_index: Option<u64>,
 }
 
 /// An issued licence and everything that goes to its holder.
@@ -96,6 +99,7 @@ pub fn claims_for(record: &LicenceRecord, number: &LicenceNumber, now: UnixSecon
         plate,
         make,
         colour,
+        status_index: None,
     }
 }
 
@@ -129,6 +133,8 @@ pub struct IssueContext {
     pub version: Option<u8>,
     pub serial: Option<u64>,
     pub event: Option<EventType>,
+    /// Position in the kind's status list (see `service::status`).
+    pub status_index: Option<u64>,
 }
 
 /// Numbers and signs a licence and builds its issue entry, without touching the ledger.
@@ -148,7 +154,8 @@ pub fn prepare(
         context.serial.unwrap_or(serial),
         version,
     )?;
-    let claims = claims_for(record, &number, now);
+    let mut claims = claims_for(record, &number, now);
+    claims.status_index = context.status_index;
     let credential = credential::issue(signer, &claims);
     let body = IssueBody {
         number: number.as_str().to_string(),
@@ -158,6 +165,7 @@ pub fn prepare(
         credential: ByteBuf::from(credential.clone()),
         application_id: context.application_id.clone(),
         supersedes: context.supersedes.clone(),
+        status_index: context.status_index,
     };
     let mut subjects = subjects_for(record, &number);
     if let Some(id) = &context.application_id {

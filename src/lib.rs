@@ -19,3 +19,4 @@ pub mod model;
 pub mod qr;
 pub mod rules;
 pub mod service;
+pub mod status_list;

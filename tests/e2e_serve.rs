@@ -244,6 +244,42 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
     )
     .await;
     assert_eq!(status, 200);
+    // Offline: the signed status list says revoked for the driver and valid for the vehicle.
+    for (kind, want_exit, want_text) in [("driver", 1, "Revoked"), ("vehicle", 0, "Valid")] {
+        let list = client
+            .get(format!("{base}/v1/status-lists/{kind}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let list_file = dir.path().join(format!("{kind}.status-list"));
+        std::fs::write(&list_file, &list).unwrap();
+        let record: Value = client
+            .get(format!("{base}/v1/licences/{}", numbers[kind]))
+            .bearer_auth(OFFICER)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let output = Command::new(BIN)
+            .args([
+                "verify",
+                "--keys",
+                data.join("keys").to_str().unwrap(),
+                "--status-list",
+                list_file.to_str().unwrap(),
+                record["verification_url"].as_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(want_exit), "{kind}: {text}");
+        assert!(text.contains(want_text), "{kind}: {text}");
+    }
     stop(server);
 
     // Restart with the clock moved to 30 days before the platform permit expires.

@@ -970,3 +970,53 @@ async fn orders_are_checked_for_double_compliance_at_their_time() {
         (StatusCode::BAD_REQUEST, Some("orders"))
     );
 }
+
+#[tokio::test]
+async fn status_lists_carry_each_credentials_status_for_offline_checks() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    let url = driver["verification_url"].as_str().unwrap();
+    let verified = licreg::credential::verify_text(url, &h.state.trust, NOW, 0).unwrap();
+    let index = verified
+        .claims
+        .status_index
+        .expect("service credentials carry an index");
+    let fetch = || async {
+        let response = h
+            .router
+            .clone()
+            .oneshot(
+                Request::get("/v1/status-lists/driver")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
+            .await
+            .unwrap();
+        licreg::status_list::verify(&bytes, &h.state.trust, NOW).unwrap()
+    };
+    assert_eq!(
+        fetch().await.list.get(index).unwrap(),
+        licreg::status_list::ListStatus::Valid
+    );
+    assert!(fetch().await.list.entries() >= licreg::status_list::MIN_ENTRIES);
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{number}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(
+        fetch().await.list.get(index).unwrap(),
+        licreg::status_list::ListStatus::Suspended
+    );
+    let (status, _) = h
+        .call(Method::GET, "/v1/status-lists/boats", None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -79,6 +79,9 @@ enum Command {
         /// Tolerated clock disagreement in seconds.
         #[arg(long, default_value_t = licreg::credential::DEFAULT_CLOCK_SKEW_SECONDS)]
         skew_seconds: i64,
+        /// A signed status list (from /v1/status-lists/KIND) to check status offline.
+        #[arg(long)]
+        status_list: Option<PathBuf>,
         /// A tlog-proof receipt to check offline (the credential is the one it logs).
         #[arg(long, requires = "log_key")]
         receipt: Option<PathBuf>,
@@ -193,6 +196,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys,
             at,
             skew_seconds,
+            status_list,
             receipt,
             log_key,
             witness_key,
@@ -207,9 +211,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 skew_seconds,
                 clock: clock.as_ref(),
             }),
-            (None, _, Some(keys), Some(input)) => {
-                verify::run(&keys, at.as_deref(), skew_seconds, &input, clock.as_ref())
-            }
+            (None, _, Some(keys), Some(input)) => verify::run(&verify::VerifyArgs {
+                keys: &keys,
+                at: at.as_deref(),
+                skew_seconds,
+                input: &input,
+                status_list: status_list.as_deref(),
+                clock: clock.as_ref(),
+            }),
             _ => anyhow::bail!("give --keys and INPUT, or --receipt with --log-key"),
         },
         Command::Log { data, action } => log_cmd::run(&data, action, clock),

@@ -31,33 +31,75 @@ fn read_input(input: &str) -> anyhow::Result<Vec<u8>> {
     licreg::qr::decode_input(text).context("reading the credential text")
 }
 
-pub fn run(
-    keys: &Path,
-    at: Option<&str>,
-    skew_seconds: i64,
-    input: &str,
-    clock: &dyn Clock,
-) -> anyhow::Result<ExitCode> {
-    let trust = licreg::keys::load_trust_list(keys)
-        .with_context(|| format!("loading the trust list from {}", keys.display()))?;
-    let now = match at {
+pub struct VerifyArgs<'a> {
+    pub keys: &'a Path,
+    pub at: Option<&'a str>,
+    pub skew_seconds: i64,
+    pub input: &'a str,
+    pub status_list: Option<&'a Path>,
+    pub clock: &'a dyn Clock,
+}
+
+pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let trust = licreg::keys::load_trust_list(args.keys)
+        .with_context(|| format!("loading the trust list from {}", args.keys.display()))?;
+    let now = match args.at {
         Some(text) => {
             parse_rfc3339(text).with_context(|| format!("--at {text:?} is not RFC 3339"))?
         }
-        None => clock.now_unix(),
+        None => args.clock.now_unix(),
     };
-    let bytes = read_input(input)?;
-    match credential::verify(&bytes, &trust, now, skew_seconds) {
-        Ok(verified) => {
-            print_licence(&verified);
-            println!("verdict: VALID");
-            Ok(ExitCode::SUCCESS)
-        }
+    let bytes = read_input(args.input)?;
+    let verified = match credential::verify(&bytes, &trust, now, args.skew_seconds) {
+        Ok(verified) => verified,
         Err(error) => {
             println!("verdict: INVALID ({})", error.code());
             eprintln!("licreg: {error}");
-            Ok(ExitCode::from(EXIT_INVALID))
+            return Ok(ExitCode::from(EXIT_INVALID));
         }
+    };
+    print_licence(&verified);
+    if let Some(path) = args.status_list {
+        return check_status(path, &verified, &trust, now);
+    }
+    println!("verdict: VALID");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The offline status check against a signed status list.
+fn check_status(
+    path: &Path,
+    verified: &Verified,
+    trust: &licreg::keys::TrustList,
+    now: i64,
+) -> anyhow::Result<ExitCode> {
+    use licreg::status_list::{self, ListStatus};
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > status_list::MAX_SIGNED_BYTES as u64 {
+        bail!("{} is over the status list size limit", path.display());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let list = status_list::verify(&bytes, trust, now).context("checking the status list")?;
+    let index = verified
+        .claims
+        .status_index
+        .context("this credential carries no status-list index")?;
+    let status = list.list.get(index)?;
+    println!(
+        "status: {status:?} (list valid until {})",
+        rfc3339(list.valid_until)
+    );
+    if status == ListStatus::Valid {
+        println!("verdict: VALID");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "verdict: INVALID ({})",
+            format!("{status:?}").to_lowercase()
+        );
+        Ok(ExitCode::from(EXIT_INVALID))
     }
 }
 

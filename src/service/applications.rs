@@ -376,6 +376,7 @@ fn issue_entry(
         .map_err(|e| ApiError::internal(format!("decided record does not parse: {e}")))?;
     let mut context = IssueContext {
         application_id: Some(app.id.clone()),
+        status_index: Some(state.next_status_index(kind)),
         ..IssueContext::default()
     };
     if let Some(old) = &app.renewal_of {

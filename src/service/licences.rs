@@ -279,6 +279,7 @@ async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Resp
         version: Some(old.version().saturating_add(1)),
         event: Some(EventType::Reissue),
         application_id: None,
+        status_index: Some(state.next_status_index(kind)),
     };
     let prepared = issuance::prepare(
         old.serial(),

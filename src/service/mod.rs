@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod rules_glue;
 pub mod schemas;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
@@ -66,6 +67,10 @@ pub struct AppState {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
+    /// Next free status-list index per kind (driver, vehicle, platform).
+    status_counters: Arc<[std::sync::atomic::AtomicU64; 3]>,
+    /// Signed status lists, rebuilt after any status change or when older than their ttl.
+    pub status_cache: Arc<std::sync::Mutex<status::Cache>>,
     /// Double-compliance counts per platform since the service started.
     pub compliance: Arc<std::sync::Mutex<BTreeMap<String, compliance::Rate>>>,
 }
@@ -87,6 +92,7 @@ impl AppState {
     /// Builds the state, replaying the ledger into the in-memory view.
     pub fn new(parts: StateParts) -> Result<Self, LedgerError> {
         let view = View::replay(&parts.ledger)?;
+        let counters = status::counters_from(&view);
         Ok(AppState {
             ledger: parts.ledger,
             view: Arc::new(RwLock::new(view)),
@@ -103,6 +109,8 @@ impl AppState {
             limiter: Arc::new(ratelimit::RateLimiter::default()),
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
             compliance: Arc::default(),
+            status_counters: Arc::new(counters),
+            status_cache: Arc::default(),
         })
     }
 
@@ -112,6 +120,12 @@ impl AppState {
 
     fn write_view(&self) -> RwLockWriteGuard<'_, View> {
         self.view.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh status-list index for a new credential of `kind`.
+    pub fn next_status_index(&self, kind: crate::ids::LicenceKind) -> u64 {
+        let slot = status::slot(kind);
+        self.status_counters[slot].fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Serialises work on one licence or application; different keys run in parallel.
@@ -146,6 +160,10 @@ impl AppState {
                 changes.extend(feed::changes(&entry));
             }
         }
+        if !changes.is_empty() {
+            let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
+            *cache = Default::default();
+        }
         for change in changes {
             // No subscribers is not an error.
             let _ = self.feed.send(change);
@@ -173,6 +191,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/compliance/check",
             post(compliance::check).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
         )
+        .route("/v1/status-lists/{kind}", get(status::list))
         .route("/v1/events", get(feed::page))
         .route("/v1/events/stream", get(feed::stream))
         .route("/v1/licences/{number}", get(licences::full_record))

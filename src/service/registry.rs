@@ -47,6 +47,8 @@ pub struct LicenceView {
     pub record: serde_json::Value,
     pub issue_seq: u64,
     pub application_id: Option<String>,
+    /// Position in the kind's status list, for credentials the service issued.
+    pub status_index: Option<u64>,
 }
 
 /// Where an application stands.
@@ -291,6 +293,7 @@ impl View {
             record: body.record.clone(),
             issue_seq: entry.seq.0,
             application_id: body.application_id.clone(),
+            status_index: body.status_index,
         };
         if let Some(app) = body
             .application_id
