@@ -20,3 +20,4 @@ pub mod qr;
 pub mod rules;
 pub mod service;
 pub mod status_list;
+pub mod witness;

@@ -87,9 +87,10 @@ fn write_config(
     port: u16,
     agencies: &BTreeMap<String, String>,
     offset: i64,
+    witness: &str,
 ) -> PathBuf {
     let mut text = format!(
-        "listen = \"127.0.0.1:{port}\"\npublic_base_url = \"http://127.0.0.1:{port}\"\nclock_offset_seconds = {offset}\n\n"
+        "listen = \"127.0.0.1:{port}\"\npublic_base_url = \"http://127.0.0.1:{port}\"\nclock_offset_seconds = {offset}\nwitnesses = [\"{witness}\"]\n\n"
     );
     for (role, token) in [("portal", PORTAL), ("officer", OFFICER)] {
         text.push_str(&format!(
@@ -174,7 +175,9 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
     let (_agencies, urls) = start_agencies(&client).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = write_config(dir.path(), port, &urls, 0);
+    let witness_port = free_port();
+    let witness_url = format!("http://127.0.0.1:{witness_port}");
+    let config = write_config(dir.path(), port, &urls, 0, &witness_url);
     let server = start_server(&client, &config, &data, port).await;
     let trust_json = client
         .get(format!("{base}/v1/keys"))
@@ -244,6 +247,74 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
     )
     .await;
     assert_eq!(status, 200);
+    // Another agency's witness, following the registry's log key, cosigns its checkpoints.
+    let witness_dir = dir.path().join("witness");
+    let log_vkey = data.join("keys/log.vkey");
+    let witness = Proc(
+        Command::new(BIN)
+            .args([
+                "witness",
+                "--listen",
+                &format!("127.0.0.1:{witness_port}"),
+                "--log-key",
+                log_vkey.to_str().unwrap(),
+                "--data",
+                witness_dir.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&client, &witness_url).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let note = client
+            .get(format!("{base}/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if note.contains("— witness.licreg.example ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no cosigned checkpoint: {note}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let record: Value = client
+        .get(format!("{base}/v1/licences/{}", numbers["vehicle"]))
+        .bearer_auth(OFFICER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receipt_file = dir.path().join("vehicle.tlog-proof");
+    std::fs::write(&receipt_file, record["receipt"].as_str().unwrap()).unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "verify",
+            "--receipt",
+            receipt_file.to_str().unwrap(),
+            "--log-key",
+            log_vkey.to_str().unwrap(),
+            "--witness-key",
+            witness_dir.join("witness.vkey").to_str().unwrap(),
+            "--keys",
+            data.join("keys").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("cosigned by 1 witness"),
+        "{text}"
+    );
+    drop(witness);
+
     // Offline: the signed status list says revoked for the driver and valid for the vehicle.
     for (kind, want_exit, want_text) in [("driver", 1, "Revoked"), ("vehicle", 0, "Valid")] {
         let list = client
@@ -299,7 +370,13 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
         licreg::clock::parse_rfc3339(status["valid_until"].as_str().unwrap()).unwrap()
     };
     let now = licreg::clock::Clock::now_unix(&licreg::clock::SystemClock);
-    let config = write_config(dir.path(), port, &urls, expires - 30 * 86_400 - now);
+    let config = write_config(
+        dir.path(),
+        port,
+        &urls,
+        expires - 30 * 86_400 - now,
+        &witness_url,
+    );
     let server = start_server(&client, &config, &data, port).await;
     let driver_status: Value = client
         .get(format!("{base}/v1/licences/{driver}/status"))

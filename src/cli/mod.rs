@@ -127,6 +127,20 @@ enum Command {
         #[arg(long)]
         agency: Option<String>,
     },
+    /// Run a C2SP tlog-witness that cosigns consistent checkpoints of the given logs.
+    Witness {
+        #[arg(long)]
+        listen: String,
+        /// A log's verifier key (log.vkey); repeat for several logs.
+        #[arg(long, required = true)]
+        log_key: Vec<PathBuf>,
+        /// Directory for the witness key and state.
+        #[arg(long)]
+        data: PathBuf,
+        /// The witness's key name.
+        #[arg(long, default_value = "witness.licreg.example")]
+        name: String,
+    },
     /// Build a working example: keys, a ledger and one licence of each kind.
     Demo {
         #[arg(long)]
@@ -233,6 +247,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             data,
             listen,
+        }),
+        Command::Witness {
+            listen,
+            log_key,
+            data,
+            name,
+        } => serve::witness(serve::WitnessArgs {
+            listen,
+            log_keys: log_key,
+            data,
+            name,
         }),
         Command::AgencySim {
             records,

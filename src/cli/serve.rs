@@ -100,6 +100,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
     let base = config.public_base_url.clone();
     let data_dir = config.data_dir.clone();
+    let witnesses = config.witnesses.clone();
     let (state, info) = boot::build(config, clock, demo).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -111,6 +112,20 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         Vec::new()
     };
     let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
+    let targets: Vec<service::witnessing::WitnessTarget> = witnesses
+        .iter()
+        .map(|url| service::witnessing::WitnessTarget {
+            url: url.clone(),
+            size: 0,
+        })
+        .collect();
+    let witnessing = (!targets.is_empty()).then(|| {
+        tokio::spawn(service::witnessing::run(
+            state.clone(),
+            targets,
+            state.cosigned.clone(),
+        ))
+    });
     print_banner(&base, addr, &data_dir, info.tokens_file.as_deref(), &seeded);
     let app = service::app(state.clone());
     axum::serve(
@@ -121,6 +136,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     sweeper.abort();
+    if let Some(task) = witnessing {
+        task.abort();
+    }
     finish(&state)
 }
 
@@ -148,6 +166,49 @@ fn print_banner(
     for line in seeded {
         println!("  {line}");
     }
+}
+
+pub struct WitnessArgs {
+    pub listen: String,
+    pub log_keys: Vec<PathBuf>,
+    pub data: PathBuf,
+    pub name: String,
+}
+
+/// `licreg witness`: cosigns checkpoints of the logs whose keys it is given.
+pub fn witness(args: WitnessArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let logs = args
+        .log_keys
+        .iter()
+        .map(|path| licreg::keys::load_log_vkey(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let witness = licreg::witness::server::Witness::open(&args.data, &args.name, logs)?;
+    let listen: SocketAddr = args
+        .listen
+        .parse()
+        .with_context(|| format!("--listen {:?}", args.listen))?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!(
+            "witness {} on http://{}",
+            witness.verifier_key(),
+            listener.local_addr()?
+        );
+        println!(
+            "  verifier key: {}",
+            args.data
+                .join(licreg::witness::server::WITNESS_VKEY_FILE)
+                .display()
+        );
+        axum::serve(listener, licreg::witness::server::router(witness))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn agency_sim(records: &Path, listen: &str, agency: Option<&str>) -> anyhow::Result<ExitCode> {

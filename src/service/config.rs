@@ -52,6 +52,8 @@ struct FileConfig {
     agencies: BTreeMap<String, String>,
     #[serde(default)]
     clients: Vec<ClientConfig>,
+    #[serde(default)]
+    witnesses: Vec<String>,
 }
 
 /// The resolved configuration.
@@ -70,6 +72,8 @@ pub struct Config {
     /// Agency name → base URL.
     pub agencies: BTreeMap<String, String>,
     pub clients: Vec<ClientConfig>,
+    /// Base URLs of witnesses to send checkpoints to.
+    pub witnesses: Vec<String>,
 }
 
 impl Config {
@@ -121,6 +125,7 @@ impl Config {
             clock_offset_seconds: parsed.clock_offset_seconds.unwrap_or(0),
             agencies,
             clients: parsed.clients,
+            witnesses: parsed.witnesses,
         })
     }
 }

@@ -456,10 +456,19 @@ pub async fn full_record(
     )
     .map_err(ApiError::internal)?;
     state.record(vec![entry]).await?;
-    let receipt = state
+    let mut receipt = state
         .ledger
         .receipt(crate::ledger::Seq(licence.issue_seq))
         .map_err(ApiError::internal)?;
+    let cosigned = state.cosigned.read().await.clone();
+    if let Some(note) = cosigned.note.filter(|_| cosigned.size > licence.issue_seq) {
+        // Prove inclusion in the checkpoint the witnesses cosigned.
+        receipt.inclusion = state
+            .ledger
+            .inclusion_proof(licence.issue_seq, cosigned.size)
+            .map_err(ApiError::internal)?;
+        receipt.checkpoint_note = note;
+    }
     Ok(Json(json!({
         "number": licence.number,
         "short_serial": licence.short_serial,

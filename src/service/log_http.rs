@@ -14,9 +14,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// `GET /checkpoint`: the latest signed checkpoint, cacheable for a few seconds at most.
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let note = state
-        .ledger
-        .checkpoint()
+    let note = super::witnessing::current(&state)
+        .await
         .ok_or_else(|| ApiError::NotFound("the log is empty".into()))?;
     Ok((
         [

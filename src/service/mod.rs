@@ -22,6 +22,7 @@ pub mod registry;
 pub mod rules_glue;
 pub mod schemas;
 pub mod status;
+pub mod witnessing;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
@@ -71,6 +72,8 @@ pub struct AppState {
     status_counters: Arc<[std::sync::atomic::AtomicU64; 3]>,
     /// Signed status lists, rebuilt after any status change or when older than their ttl.
     pub status_cache: Arc<std::sync::Mutex<status::Cache>>,
+    /// The latest checkpoint with its witnesses' cosignatures.
+    pub cosigned: witnessing::SharedCosigned,
     /// Double-compliance counts per platform since the service started.
     pub compliance: Arc<std::sync::Mutex<BTreeMap<String, compliance::Rate>>>,
 }
@@ -109,6 +112,7 @@ impl AppState {
             limiter: Arc::new(ratelimit::RateLimiter::default()),
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
             compliance: Arc::default(),
+            cosigned: Arc::default(),
             status_counters: Arc::new(counters),
             status_cache: Arc::default(),
         })
