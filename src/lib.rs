@@ -15,6 +15,7 @@ pub mod credential;
 pub mod issuance;
 pub mod keys;
 pub mod ledger;
+pub mod mirror;
 pub mod model;
 pub mod qr;
 pub mod rules;

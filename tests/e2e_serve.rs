@@ -315,6 +315,28 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
     );
     drop(witness);
 
+    // A mirror follows the log through its tiles, verifying checkpoint and entries.
+    let mirror_dir = dir.path().join("mirror");
+    let mirror = |extra: &[&str]| {
+        let mut args = vec![
+            "mirror",
+            "--from",
+            base.as_str(),
+            "--data",
+            mirror_dir.to_str().unwrap(),
+            "--once",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(BIN).args(&args).output().unwrap()
+    };
+    let output = mirror(&["--log-key", log_vkey.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("verified"),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     // Offline: the signed status list says revoked for the driver and valid for the vehicle.
     for (kind, want_exit, want_text) in [("driver", 1, "Revoked"), ("vehicle", 0, "Valid")] {
         let list = client
@@ -410,6 +432,14 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(old["status"], "superseded");
+    // The mirror, with its pinned key, verifies the grown log is consistent with what it saw.
+    let output = mirror(&[]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && !text.contains("(was 0)"),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stop(server);
 
     let audit = Command::new(BIN)

@@ -1020,3 +1020,63 @@ async fn status_lists_carry_each_credentials_status_for_offline_checks() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_mirror_follows_the_tiles_across_full_bundles() {
+    let h = harness().await;
+    let grow = |from: u64, to: u64| {
+        let ledger = h.state.ledger.clone();
+        async move {
+            for chunk in (from..to).collect::<Vec<_>>().chunks(60) {
+                let entries = chunk
+                    .iter()
+                    .map(|i| licreg::ledger::NewEntry {
+                        event: licreg::ledger::EventType::Access,
+                        actor: "test".into(),
+                        subjects: vec![licreg::ledger::Subject::new(
+                            licreg::ledger::SubjectKind::Licence,
+                            format!("L{i}"),
+                        )],
+                        body: vec![0xA0],
+                    })
+                    .collect();
+                ledger.append_all_async(entries).await.unwrap();
+            }
+        }
+    };
+    grow(0, 300).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = h.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let key = licreg::mirror::pin_key(dir.path(), Some(h.state.ledger.verifier_key())).unwrap();
+    let http = reqwest::Client::new();
+    let first = licreg::mirror::sync(&http, &base, dir.path(), &key)
+        .await
+        .unwrap();
+    assert_eq!((first.previous_size, first.size), (0, 300));
+    assert!(
+        dir.path().join("tile/entries/000").is_file(),
+        "the full bundle is kept"
+    );
+    grow(300, 600).await;
+    let second = licreg::mirror::sync(&http, &base, dir.path(), &key)
+        .await
+        .unwrap();
+    assert_eq!((second.previous_size, second.size), (300, 600));
+    assert!(dir.path().join("tile/entries/001").is_file());
+    // A mirror pinned to another log key refuses this log.
+    let other = licreg::log::note::NoteSigner::new(
+        "test.example/ledger",
+        SigningKey::from_bytes(&[99; 32]),
+    )
+    .unwrap();
+    let err = licreg::mirror::sync(&http, &base, dir.path(), &other.verifier_key())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, licreg::mirror::MirrorError::Checkpoint(_)),
+        "{err}"
+    );
+}

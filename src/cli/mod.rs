@@ -141,6 +141,24 @@ enum Command {
         #[arg(long, default_value = "witness.licreg.example")]
         name: String,
     },
+    /// Follow a registry's log through tlog-tiles, verifying every checkpoint and its consistency.
+    Mirror {
+        /// The registry's base URL.
+        #[arg(long)]
+        from: String,
+        /// Directory for the verified copy (served as tlog-tiles by any static host).
+        #[arg(long)]
+        data: PathBuf,
+        /// The log's verifier key; needed the first time, then pinned in DATA/log.vkey.
+        #[arg(long)]
+        log_key: Option<PathBuf>,
+        /// Sync once and exit instead of following.
+        #[arg(long)]
+        once: bool,
+        /// Pause between syncs when following, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        interval_ms: u64,
+    },
     /// Build a working example: keys, a ledger and one licence of each kind.
     Demo {
         #[arg(long)]
@@ -259,6 +277,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             name,
         }),
+        Command::Mirror {
+            from,
+            data,
+            log_key,
+            once,
+            interval_ms,
+        } => serve::mirror(&from, &data, log_key.as_deref(), once, interval_ms),
         Command::AgencySim {
             records,
             listen,

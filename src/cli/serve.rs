@@ -211,6 +211,44 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `licreg mirror`: sync once or follow; exits non-zero on the first verification failure.
+pub fn mirror(
+    from: &str,
+    data: &Path,
+    log_key: Option<&Path>,
+    once: bool,
+    interval_ms: u64,
+) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let given = log_key.map(licreg::keys::load_log_vkey).transpose()?;
+    let key = licreg::mirror::pin_key(data, given.as_ref())?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .context("HTTP client")?;
+    runtime()?.block_on(async move {
+        loop {
+            let synced = licreg::mirror::sync(&http, from, data, &key).await?;
+            if synced.size != synced.previous_size || once {
+                println!(
+                    "mirrored {} at size {} (was {}): checkpoint, entries and consistency verified",
+                    key.name(),
+                    synced.size,
+                    synced.previous_size
+                );
+            }
+            if once {
+                return Ok::<_, anyhow::Error>(());
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(interval_ms)) => {}
+                () = shutdown_signal() => return Ok(()),
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn agency_sim(records: &Path, listen: &str, agency: Option<&str>) -> anyhow::Result<ExitCode> {
     init_tracing();
     let size = std::fs::metadata(records)
