@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 use licreg::clock::FixedClock;
 use licreg::credential::{self, Claims};
 use licreg::ids::{CreditCode, LicenceKind, LicenceNumber};
-use licreg::keys::{CredentialSigner, KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
 use licreg::ledger::{EventType, Ledger, NewEntry, Subject, SubjectKind};
 use licreg::log::merkle::{self, MemoryStore};
 
@@ -42,13 +42,7 @@ fn claims() -> Claims {
 }
 
 fn trust(signer: &CredentialSigner) -> TrustList {
-    TrustList::from_keys(vec![TrustedKey {
-        kid: signer.kid,
-        key: signer.key.verifying_key(),
-        status: KeyStatus::Active,
-        not_before: 0,
-        not_after: None,
-    }])
+    TrustList::with_active(signer)
 }
 
 fn signatures(c: &mut Criterion) {

@@ -18,7 +18,7 @@ use licreg::agency::sim::{self, Records};
 use licreg::agency::AgencyClient;
 use licreg::clock::SystemClock;
 use licreg::ids::CitizenId;
-use licreg::keys::{CredentialSigner, KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
 use licreg::ledger::Ledger;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
@@ -62,13 +62,7 @@ async fn registry(dir: &std::path::Path, agencies: BTreeMap<String, String>) -> 
         kid: KeyId::of(&key.verifying_key()),
         key: key.clone(),
     };
-    let trust = TrustList::from_keys(vec![TrustedKey {
-        kid: signer.kid,
-        key: key.verifying_key(),
-        status: KeyStatus::Active,
-        not_before: 0,
-        not_after: None,
-    }]);
+    let trust = TrustList::with_active(&signer);
     let mut clients = Clients::default();
     clients.add(Role::Portal, TokenHash::of(TOKEN));
     let state = AppState::new(StateParts {

@@ -214,7 +214,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::ids::LicenceKind;
-    use crate::keys::{KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+    use crate::keys::{KeyId, LogKey, TrustList};
     use crate::log::merkle;
     use ed25519_dalek::SigningKey;
     use std::sync::Arc;
@@ -242,13 +242,7 @@ mod tests {
             kid: KeyId::of(&key.verifying_key()),
             key: key.clone(),
         };
-        let trust = TrustList::from_keys(vec![TrustedKey {
-            kid: signer.kid,
-            key: key.verifying_key(),
-            status: KeyStatus::Active,
-            not_before: 0,
-            not_after: None,
-        }]);
+        let trust = TrustList::with_active(&signer);
         let now = start_of_day(Date::from_calendar_date(2027, time::Month::May, 1).unwrap());
         for kind in [
             LicenceKind::Driver,

@@ -178,6 +178,17 @@ impl TrustList {
         TrustList { keys }
     }
 
+    /// A list holding just `signer`'s key, active since the epoch (for tests and tools).
+    pub fn with_active(signer: &CredentialSigner) -> Self {
+        TrustList::from_keys(vec![TrustedKey {
+            kid: signer.kid,
+            key: signer.key.verifying_key(),
+            status: KeyStatus::Active,
+            not_before: 0,
+            not_after: None,
+        }])
+    }
+
     pub fn keys(&self) -> &[TrustedKey] {
         &self.keys
     }

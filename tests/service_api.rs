@@ -11,7 +11,7 @@ use axum::Router;
 use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
 use licreg::clock::FixedClock;
-use licreg::keys::{CredentialSigner, KeyId, KeyStatus, LogKey, TrustList, TrustedKey};
+use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
 use licreg::ledger::Ledger;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
@@ -47,13 +47,7 @@ async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         kid: KeyId::of(&key.verifying_key()),
         key: key.clone(),
     };
-    let trust = TrustList::from_keys(vec![TrustedKey {
-        kid: signer.kid,
-        key: key.verifying_key(),
-        status: KeyStatus::Active,
-        not_before: 0,
-        not_after: None,
-    }]);
+    let trust = TrustList::with_active(&signer);
     let mut clients = Clients::default();
     clients.add(Role::Portal, TokenHash::of(PORTAL));
     clients.add(Role::Officer, TokenHash::of(OFFICER));

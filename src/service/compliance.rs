@@ -12,12 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role, RoleKind};
 use super::error::{json_rejection, ApiError};
-use super::events::StatusBody;
+use super::events::{licence_change, LicenceChange};
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::clock::parse_rfc3339;
-use crate::issuance::IssueBody;
-use crate::ledger::{EventType, SubjectKind};
+use crate::ledger::SubjectKind;
 
 /// Most orders one request may check.
 pub const MAX_ORDERS_PER_CHECK: usize = 1000;
@@ -93,52 +92,31 @@ pub fn state_at(state: &AppState, number: &str, at_ms: u64) -> Result<Option<Sta
 }
 
 fn apply(current: &mut Option<StateAt>, number: &str, entry: &crate::ledger::Entry) {
-    match entry.event {
-        EventType::Issue | EventType::Renewal | EventType::Reissue => {
-            let Ok(body) = serde_cbor::from_slice::<IssueBody>(&entry.body) else {
-                return;
-            };
-            if body.number == number {
-                let platform = body
-                    .record
-                    .get("platform_credit_code")
-                    .and_then(|v| v.as_str());
-                *current = Some(StateAt {
-                    kind: body.kind,
-                    status: LicenceStatus::Valid,
-                    platform: platform.map(str::to_string),
-                    reason: None,
-                });
-            } else if body.supersedes.as_deref() == Some(number) {
-                set(
-                    current,
-                    LicenceStatus::Superseded,
-                    Some(format!("superseded by {}", body.number)),
-                );
-            }
+    match licence_change(entry) {
+        Some(LicenceChange::Issued(body)) if body.number == number => {
+            let platform = body
+                .record
+                .get("platform_credit_code")
+                .and_then(|v| v.as_str());
+            *current = Some(StateAt {
+                kind: body.kind,
+                status: LicenceStatus::Valid,
+                platform: platform.map(str::to_string),
+                reason: None,
+            });
         }
-        EventType::Suspension
-        | EventType::Reinstatement
-        | EventType::Revocation
-        | EventType::Cancellation
-        | EventType::Expiry
-        | EventType::Rebind => {
-            let Ok(body) = serde_cbor::from_slice::<StatusBody>(&entry.body) else {
-                return;
-            };
-            let status = match entry.event {
-                EventType::Suspension => LicenceStatus::Suspended,
-                EventType::Reinstatement => LicenceStatus::Valid,
-                EventType::Expiry => LicenceStatus::Expired,
-                EventType::Rebind => {
-                    if let Some(state) = current.as_mut() {
-                        state.platform = body.platform;
-                    }
-                    return;
-                }
-                _ => LicenceStatus::Revoked,
-            };
-            set(current, status, Some(body.reason));
+        Some(LicenceChange::Issued(body)) if body.supersedes.as_deref() == Some(number) => {
+            set(
+                current,
+                LicenceStatus::Superseded,
+                Some(format!("superseded by {}", body.number)),
+            );
+        }
+        Some(LicenceChange::Status { status, body }) => set(current, status, Some(body.reason)),
+        Some(LicenceChange::Rebound(body)) => {
+            if let Some(state) = current.as_mut() {
+                state.platform = body.platform;
+            }
         }
         _ => {}
     }

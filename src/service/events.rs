@@ -100,3 +100,42 @@ pub fn application_subject(id: &str) -> Subject {
 pub fn licence_subject(number: &str) -> Subject {
     Subject::new(SubjectKind::Licence, number)
 }
+
+/// What a logged event does to a licence, decoded once for every reader of the log (the
+/// registry view, the status feed and the compliance check).
+#[derive(Debug, Clone)]
+pub enum LicenceChange {
+    /// A credential was issued (issue, renewal, reissue), possibly superseding another.
+    Issued(crate::issuance::IssueBody),
+    /// The licence's status changed.
+    Status {
+        status: super::registry::LicenceStatus,
+        body: StatusBody,
+    },
+    /// A vehicle moved to another platform.
+    Rebound(StatusBody),
+}
+
+/// The licence change an entry records, if it records one and its body decodes.
+pub fn licence_change(entry: &crate::ledger::Entry) -> Option<LicenceChange> {
+    use super::registry::LicenceStatus;
+    let status = match entry.event {
+        EventType::Issue | EventType::Renewal | EventType::Reissue => {
+            return serde_cbor::from_slice(&entry.body)
+                .ok()
+                .map(LicenceChange::Issued);
+        }
+        EventType::Rebind => {
+            return serde_cbor::from_slice(&entry.body)
+                .ok()
+                .map(LicenceChange::Rebound);
+        }
+        EventType::Suspension => LicenceStatus::Suspended,
+        EventType::Reinstatement => LicenceStatus::Valid,
+        EventType::Revocation | EventType::Cancellation => LicenceStatus::Revoked,
+        EventType::Expiry => LicenceStatus::Expired,
+        _ => return None,
+    };
+    let body = serde_cbor::from_slice(&entry.body).ok()?;
+    Some(LicenceChange::Status { status, body })
+}

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
-use super::events::StatusBody;
+use super::events::{licence_change, LicenceChange};
+use super::registry::LicenceStatus;
 use super::AppState;
 use crate::clock::rfc3339;
-use crate::issuance::IssueBody;
 use crate::ledger::{Entry, EventType, Seq};
 
 /// Most events one page returns.
@@ -51,11 +51,8 @@ pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
         reason,
         platform,
     };
-    match entry.event {
-        EventType::Issue | EventType::Renewal | EventType::Reissue => {
-            let Ok(body) = serde_cbor::from_slice::<IssueBody>(&entry.body) else {
-                return Vec::new();
-            };
+    match licence_change(entry) {
+        Some(LicenceChange::Issued(body)) => {
             let platform = body
                 .record
                 .get("platform_credit_code")
@@ -74,31 +71,25 @@ pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
             }
             out
         }
-        EventType::Suspension
-        | EventType::Reinstatement
-        | EventType::Revocation
-        | EventType::Cancellation
-        | EventType::Expiry
-        | EventType::Rebind => {
-            let Ok(body) = serde_cbor::from_slice::<StatusBody>(&entry.body) else {
-                return Vec::new();
-            };
-            let change = match entry.event {
-                EventType::Suspension => "suspended",
-                EventType::Reinstatement => "reinstated",
-                EventType::Expiry => "expired",
-                EventType::Rebind => "rebound",
+        Some(LicenceChange::Status { status, body }) => {
+            let change = match (entry.event, status) {
+                (EventType::Reinstatement, _) => "reinstated",
+                (_, LicenceStatus::Suspended) => "suspended",
+                (_, LicenceStatus::Expired) => "expired",
                 _ => "revoked",
             };
+            vec![event(change, body.number, None, Some(body.reason), None)]
+        }
+        Some(LicenceChange::Rebound(body)) => {
             vec![event(
-                change,
+                "rebound",
                 body.number,
                 None,
                 Some(body.reason),
                 body.platform,
             )]
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::events::{
-    AgencyAnswerBody, ApplicationBody, DecisionBody, Problem, ReasonBody, StatusBody,
+    licence_change, AgencyAnswerBody, ApplicationBody, DecisionBody, LicenceChange, Problem,
+    ReasonBody, StatusBody,
 };
 use crate::clock::UnixSeconds;
 use crate::credential::Claims;
@@ -151,22 +152,19 @@ impl View {
                     self.apply_decision(entry, body);
                 }
             }
-            EventType::Issue | EventType::Renewal | EventType::Reissue => {
-                if let Ok(body) = serde_cbor::from_slice::<IssueBody>(&entry.body) {
-                    self.apply_issue(entry, body);
+            _ => match licence_change(entry) {
+                Some(LicenceChange::Issued(body)) => self.apply_issue(entry, body),
+                Some(LicenceChange::Status { status, body }) => {
+                    self.apply_status(status, at_ms, body)
                 }
-            }
-            EventType::Suspension
-            | EventType::Reinstatement
-            | EventType::Revocation
-            | EventType::Cancellation
-            | EventType::Expiry
-            | EventType::Rebind => {
-                if let Ok(body) = serde_cbor::from_slice::<StatusBody>(&entry.body) {
-                    self.apply_status(entry.event, at_ms, body);
+                Some(LicenceChange::Rebound(body)) => {
+                    if let Some(licence) = self.licences.get_mut(&body.number) {
+                        licence.platform = body.platform;
+                        licence.reason = Some(body.reason);
+                    }
                 }
-            }
-            _ => {}
+                None => {}
+            },
         }
     }
 
@@ -314,21 +312,9 @@ impl View {
         self.licences.insert(body.number, licence);
     }
 
-    fn apply_status(&mut self, event: EventType, at_ms: u64, body: StatusBody) {
+    fn apply_status(&mut self, status: LicenceStatus, at_ms: u64, body: StatusBody) {
         let Some(licence) = self.licences.get_mut(&body.number) else {
             return;
-        };
-        let status = match event {
-            EventType::Suspension => LicenceStatus::Suspended,
-            EventType::Reinstatement => LicenceStatus::Valid,
-            EventType::Revocation | EventType::Cancellation => LicenceStatus::Revoked,
-            EventType::Expiry => LicenceStatus::Expired,
-            EventType::Rebind => {
-                licence.platform = body.platform.clone();
-                licence.reason = Some(body.reason);
-                return;
-            }
-            _ => return,
         };
         licence.status = status;
         licence.since_ms = at_ms;
