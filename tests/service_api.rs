@@ -1074,3 +1074,64 @@ async fn a_mirror_follows_the_tiles_across_full_bundles() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn passengers_look_up_plates_and_send_rate_limited_reports() {
+    let h = harness().await;
+    h.apply("vehicle", VEHICLE).await;
+    let (status, body) = h
+        .call(Method::GET, "/v1/plates/%E9%97%BDDD12345", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["valid"], true);
+    assert_eq!(body["platform"], boot::DEMO_PLATFORM);
+    let (_, body) = h
+        .call(Method::GET, "/v1/plates/%E9%97%BDD54321", None, None)
+        .await;
+    assert_eq!(body["valid"], false);
+    let (status, body) = h.call(Method::GET, "/v1/plates/ABC", None, None).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("plate"))
+    );
+    let report = json!({"plate": "闽DD12345", "reason": "unlicensed", "contact": "13800000000"});
+    let (status, body) = h
+        .call(Method::POST, "/v1/reports", None, Some(report.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let seq = body["report_id"].as_u64().unwrap();
+    assert_eq!(
+        h.state
+            .ledger
+            .entry(licreg::ledger::Seq(seq))
+            .unwrap()
+            .event,
+        licreg::ledger::EventType::Report
+    );
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/v1/reports",
+            None,
+            Some(json!({"plate": "闽DD12345", "reason": ""})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reason"))
+    );
+    let mut limited = false;
+    for _ in 0..10 {
+        let (status, _) = h
+            .call(Method::POST, "/v1/reports", None, Some(report.clone()))
+            .await;
+        limited |= status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "reports are rate-limited per client address");
+    let (status, page) = h.raw(Method::GET, "/v", None, None).await;
+    assert_eq!(
+        (status, page),
+        (StatusCode::OK, Value::Null),
+        "the page is HTML, not JSON"
+    );
+}

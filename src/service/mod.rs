@@ -17,6 +17,7 @@ pub mod feed;
 pub mod licences;
 pub mod log_http;
 pub mod openapi;
+pub mod page;
 pub mod ratelimit;
 pub mod registry;
 pub mod rules_glue;
@@ -66,6 +67,8 @@ pub struct AppState {
     locks: Arc<[tokio::sync::Mutex<()>; LOCK_SHARDS]>,
     hasher: std::collections::hash_map::RandomState,
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// A stricter limit for passenger reports.
+    pub report_limiter: Arc<ratelimit::RateLimiter>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
     /// Next free status-list index per kind (driver, vehicle, platform).
@@ -110,6 +113,10 @@ impl AppState {
             locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             hasher: std::collections::hash_map::RandomState::new(),
             limiter: Arc::new(ratelimit::RateLimiter::default()),
+            report_limiter: Arc::new(ratelimit::RateLimiter::new(
+                page::REPORT_BURST,
+                page::REPORTS_PER_MINUTE / 60.0,
+            )),
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
             compliance: Arc::default(),
             cosigned: Arc::default(),
@@ -181,6 +188,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(licences::index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v", get(page::verify_page))
+        .route("/v1/plates/{plate}", get(page::plate))
+        .route("/v1/reports", post(page::report))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
         .route("/checkpoint", get(log_http::checkpoint))
@@ -220,6 +230,24 @@ pub fn app(state: AppState) -> Router {
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/", "public", "What this is, with links"),
     ("get", "/healthz", "public", "Liveness"),
+    (
+        "get",
+        "/v",
+        "public",
+        "Passenger verification page; the credential is in the URL fragment",
+    ),
+    (
+        "get",
+        "/v1/plates/{plate}",
+        "public",
+        "Whether a valid vehicle transport certificate is held for a plate",
+    ),
+    (
+        "post",
+        "/v1/reports",
+        "public",
+        "A passenger report (plate, reason, optional contact), rate-limited",
+    ),
     ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
     ("get", "/v1/keys", "public", "Trust list of credential keys"),
     (

@@ -37,12 +37,29 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    burst: f64,
+    per_second: f64,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter::new(BURST, PER_SECOND)
+    }
 }
 
 impl RateLimiter {
+    /// A limiter allowing `burst` requests at once, refilled at `per_second`.
+    pub fn new(burst: f64, per_second: f64) -> Self {
+        RateLimiter {
+            buckets: Mutex::default(),
+            burst,
+            per_second,
+        }
+    }
+
     /// Takes one token for `client`; false when the client is over its rate.
     pub fn allow(&self, client: IpAddr) -> bool {
         self.allow_at(client, Instant::now())
@@ -59,9 +76,9 @@ impl RateLimiter {
                 buckets.clear();
             }
         }
-        let (tokens, last) = buckets.entry(client).or_insert((BURST, now));
+        let (tokens, last) = buckets.entry(client).or_insert((self.burst, now));
         let elapsed = now.saturating_duration_since(*last).as_secs_f64();
-        *tokens = (*tokens + elapsed * PER_SECOND).min(BURST);
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;

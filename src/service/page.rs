@@ -1,0 +1,123 @@
+//! What a passenger's phone opens: the verification page `/v`, the plate lookup, and the report
+//! button's endpoint. The page checks the signature in the browser (WebCrypto Ed25519) against
+//! the cached trust list and asks `/v1/licences/{n}/status` for the live status.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::error::{json_rejection, ApiError};
+use super::licences::effective_status;
+use super::ratelimit::ClientAddr;
+use super::registry::LicenceStatus;
+use super::AppState;
+use crate::ids::Plate;
+use crate::ledger::{EventType, Subject, SubjectKind};
+
+/// The page, built in: no framework, no external resources.
+pub const VERIFY_PAGE: &str = include_str!("../../assets/verify.html");
+/// Longest free-text field of a report, in characters.
+pub const MAX_REPORT_TEXT_CHARS: usize = 64;
+/// Reports a client address may send at once, and per minute after that.
+pub const REPORT_BURST: f64 = 5.0;
+pub const REPORTS_PER_MINUTE: f64 = 5.0;
+
+/// `GET /v`: the verification page (the credential rides in the URL fragment).
+pub async fn verify_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            ),
+        ],
+        VERIFY_PAGE,
+    )
+        .into_response()
+}
+
+/// `GET /v1/plates/{plate}`: whether a valid vehicle transport certificate is held for a plate.
+pub async fn plate(
+    State(state): State<AppState>,
+    Path(plate): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let plate: Plate = plate
+        .parse()
+        .map_err(|e: crate::ids::IdError| ApiError::bad(e.rule(), e.to_string(), Some("plate")))?;
+    let now = state.clock.now_unix();
+    let view = state.read_view();
+    let valid = view
+        .by_plate
+        .get(plate.as_str())
+        .into_iter()
+        .flatten()
+        .filter_map(|n| view.licences.get(n))
+        .find(|l| l.kind == "vehicle" && effective_status(l, now) == LicenceStatus::Valid);
+    Ok(Json(json!({
+        "plate": plate.as_str(),
+        "valid": valid.is_some(),
+        "number": valid.map(|l| l.short_serial.clone()),
+        "platform": valid.and_then(|l| l.platform.clone()),
+    })))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub plate: String,
+    pub reason: String,
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+/// `POST /v1/reports`: a passenger's report, logged for the officers' queue.
+pub async fn report(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    body: Result<Json<Report>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !state.report_limiter.allow(client) {
+        return Err(ApiError::RateLimited);
+    }
+    let Json(report) = body.map_err(json_rejection)?;
+    let plate: Plate = report
+        .plate
+        .parse()
+        .map_err(|e: crate::ids::IdError| ApiError::bad(e.rule(), e.to_string(), Some("plate")))?;
+    for (field, text) in [
+        ("reason", Some(&report.reason)),
+        ("contact", report.contact.as_ref()),
+    ] {
+        if let Some(text) = text {
+            let chars = text.chars().count();
+            if chars == 0 || chars > MAX_REPORT_TEXT_CHARS || text.chars().any(char::is_control) {
+                return Err(ApiError::bad(
+                    "length",
+                    format!("{field} must be 1 to {MAX_REPORT_TEXT_CHARS} characters"),
+                    Some(field),
+                ));
+            }
+        }
+    }
+    let body = Report {
+        plate: plate.as_str().to_string(),
+        reason: report.reason,
+        contact: report.contact,
+    };
+    let entry = super::events::entry(
+        EventType::Report,
+        "passenger",
+        vec![Subject::new(SubjectKind::Plate, plate.as_str())],
+        &body,
+    )
+    .map_err(ApiError::internal)?;
+    let appended = state.record(vec![entry]).await?;
+    let id = appended.first().map(|a| a.seq.0).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(json!({ "report_id": id }))).into_response())
+}
