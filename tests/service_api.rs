@@ -1135,3 +1135,81 @@ async fn passengers_look_up_plates_and_send_rate_limited_reports() {
         "the page is HTML, not JSON"
     );
 }
+
+#[tokio::test]
+async fn platforms_verify_credentials_and_numbers_in_batches() {
+    let h = harness().await;
+    let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let driver_number = driver["licence_number"].as_str().unwrap().to_string();
+    h.call(
+        Method::POST,
+        &format!("/v1/licences/{driver_number}/suspend"),
+        Some(OFFICER),
+        Some(json!({"reason": "alert"})),
+    )
+    .await;
+    let good = vehicle["credential"].as_str().unwrap().to_string();
+    let mut raw =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &good).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let tampered = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &raw);
+    let short = h
+        .state
+        .read_view()
+        .licence(vehicle["licence_number"].as_str().unwrap())
+        .unwrap()
+        .short_serial
+        .clone();
+    let items = json!({"items": [good, driver["verification_url"], tampered, short, "garbage"]});
+    let (status, answer) = h
+        .call(Method::POST, "/v1/verify", Some(PLATFORM), Some(items))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let verdicts: Vec<(&str, &str)> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["verdict"].as_str().unwrap(),
+                r["signature"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("valid", "valid"),
+            ("invalid", "valid"),
+            ("invalid", "invalid"),
+            ("valid", "not_applicable"),
+            ("invalid", "invalid")
+        ]
+    );
+    assert_eq!(answer["results"][1]["status"], "suspended");
+    assert_eq!(answer["valid"], 2);
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/v1/verify",
+            Some(PORTAL),
+            Some(json!({"items": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let many: Vec<String> = (0..1001).map(|_| "x".to_string()).collect();
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/v1/verify",
+            Some(PLATFORM),
+            Some(json!({"items": many})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("items"))
+    );
+}

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod rules_glue;
 pub mod schemas;
 pub mod status;
+pub mod verify;
 pub mod witnessing;
 
 use std::collections::BTreeMap;
@@ -201,6 +202,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/applications/{id}", get(applications::show))
         .route("/v1/agency-answers", post(applications::agency_answer))
+        .route(
+            "/v1/verify",
+            post(verify::verify).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
+        )
         .route(
             "/v1/compliance/check",
             post(compliance::check).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
