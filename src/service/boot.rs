@@ -210,7 +210,7 @@ pub async fn build(
     };
     let (clients, written) = clients(&config, &tokens_file, &roles)?;
     info.tokens_file = written;
-    let state = AppState::new(StateParts {
+    let mut state = AppState::new(StateParts {
         ledger,
         clients,
         signer: keys::load_credential_signer(&config.keys_dir)?,
@@ -224,5 +224,11 @@ pub async fn build(
         clock,
         public_base_url: config.public_base_url.clone(),
     })?;
+    let rate = config.public_requests_per_second;
+    state.limiter = Arc::new(super::ratelimit::RateLimiter::new(rate * 2.0, rate));
+    if rate == 0.0 {
+        state.limiter.disable();
+        tracing::warn!("public rate limit is off by configuration");
+    }
     Ok((state, info))
 }

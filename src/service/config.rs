@@ -48,6 +48,7 @@ struct FileConfig {
     agency_timeout_ms: Option<u64>,
     agency_retries: Option<u32>,
     clock_offset_seconds: Option<i64>,
+    public_requests_per_second: Option<f64>,
     #[serde(default)]
     agencies: BTreeMap<String, String>,
     #[serde(default)]
@@ -67,6 +68,9 @@ pub struct Config {
     pub origin: String,
     pub agency_timeout_ms: u64,
     pub agency_retries: u32,
+    /// Sustained public requests per second per client address; 0 turns the limit off (for a
+    /// deployment behind a proxy that limits, or for load tests).
+    pub public_requests_per_second: f64,
     /// Shifts the registry's clock: for rehearsals and tests only; logged at start-up.
     pub clock_offset_seconds: i64,
     /// Agency name → base URL.
@@ -123,6 +127,10 @@ impl Config {
                 .unwrap_or(DEFAULT_AGENCY_TIMEOUT_MS),
             agency_retries: parsed.agency_retries.unwrap_or(DEFAULT_AGENCY_RETRIES),
             clock_offset_seconds: parsed.clock_offset_seconds.unwrap_or(0),
+            public_requests_per_second: parsed
+                .public_requests_per_second
+                .unwrap_or(super::ratelimit::PER_SECOND)
+                .max(0.0),
             agencies,
             clients: parsed.clients,
             witnesses: parsed.witnesses,
