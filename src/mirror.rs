@@ -145,6 +145,28 @@ fn local_checkpoint(dir: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>,
         .map_err(|e| MirrorError::Checkpoint(e.to_string()))
 }
 
+/// The key to follow `base` with: the pinned one, the one given, or (first use only, with a
+/// warning from the caller) the one the registry publishes at `/v1/log-key`.
+pub async fn resolve_key(
+    http: &reqwest::Client,
+    base: &str,
+    dir: &Path,
+    given: Option<&VerifierKey>,
+) -> Result<(VerifierKey, bool), MirrorError> {
+    let pinned = dir.join(PINNED_KEY_FILE).exists();
+    if pinned || given.is_some() {
+        return pin_key(dir, given).map(|k| (k, false));
+    }
+    let url = format!("{}/v1/log-key", base.trim_end_matches('/'));
+    let text = String::from_utf8(fetch(http, &url).await?)
+        .map_err(|_| MirrorError::Checkpoint("log key is not UTF-8".into()))?;
+    let key: VerifierKey = text
+        .trim()
+        .parse()
+        .map_err(|e: crate::log::note::NoteError| MirrorError::Checkpoint(e.to_string()))?;
+    pin_key(dir, Some(&key)).map(|k| (k, true))
+}
+
 /// One sync from `base` into `dir`.
 pub async fn sync(
     http: &reqwest::Client,

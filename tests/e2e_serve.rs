@@ -329,7 +329,13 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
         args.extend_from_slice(extra);
         Command::new(BIN).args(&args).output().unwrap()
     };
-    let output = mirror(&["--log-key", log_vkey.to_str().unwrap()]);
+    // The exact form: no key given, so the published key is pinned on first use.
+    let output = mirror(&[]);
+    assert_eq!(
+        std::fs::read_to_string(mirror_dir.join("log.vkey")).unwrap(),
+        std::fs::read_to_string(&log_vkey).unwrap(),
+        "the pinned key is the registry's log key"
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && text.contains("verified"),

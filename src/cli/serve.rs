@@ -221,12 +221,20 @@ pub fn mirror(
 ) -> anyhow::Result<ExitCode> {
     init_tracing();
     let given = log_key.map(licreg::keys::load_log_vkey).transpose()?;
-    let key = licreg::mirror::pin_key(data, given.as_ref())?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .context("HTTP client")?;
     runtime()?.block_on(async move {
+        let (key, first_use) =
+            licreg::mirror::resolve_key(&http, from, data, given.as_ref()).await?;
+        if first_use {
+            eprintln!(
+                "licreg: trusting the log key {from} publishes on first use and pinning it in {}; \
+                 compare it with the registry's published log.vkey",
+                data.display()
+            );
+        }
         loop {
             let synced = licreg::mirror::sync(&http, from, data, &key).await?;
             if synced.size != synced.previous_size || once {

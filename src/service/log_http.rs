@@ -52,3 +52,15 @@ pub async fn tile(
     )
         .into_response())
 }
+
+/// `GET /v1/log-key`: the log's C2SP verifier key, for mirrors and witnesses to pin.
+pub async fn log_key(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        format!("{}\n", state.ledger.verifier_key()),
+    )
+        .into_response()
+}

@@ -195,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
         .route("/checkpoint", get(log_http::checkpoint))
+        .route("/v1/log-key", get(log_http::log_key))
         .route("/tile/{*path}", get(log_http::tile))
         .route(
             "/v1/applications",
