@@ -1213,3 +1213,97 @@ async fn platforms_verify_credentials_and_numbers_in_batches() {
         (StatusCode::BAD_REQUEST, Some("items"))
     );
 }
+
+#[tokio::test]
+async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
+    use futures::StreamExt;
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    let request = Request::get("/v1/events/stream")
+        .header("authorization", format!("Bearer {PLATFORM}"))
+        .body(Body::empty())
+        .unwrap();
+    let mut frames = h
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body()
+        .into_data_stream();
+    let started = std::time::Instant::now();
+    let alert = json!({"alert_id": "PS-2026-0001", "type": "drink_driving",
+                       "subject": {"citizen_id": "35020319900101123X"}, "detail": "新增酒驾记录"});
+    let (status, body) = h
+        .call(
+            Method::POST,
+            "/v1/alerts",
+            Some(AGENCY),
+            Some(alert.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["action"], "suspend");
+    assert_eq!(body["affected"], json!([number.clone()]));
+    let mut seen = String::new();
+    while !seen.contains("event: suspended") {
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
+            .await
+            .expect("a frame")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&frame));
+    }
+    assert!(
+        seen.contains(&number) && seen.contains("PS-2026-0001"),
+        "{seen}"
+    );
+    println!(
+        "alert reached the stream subscriber in {:?}",
+        started.elapsed()
+    );
+    let (_, status) = h
+        .call(
+            Method::GET,
+            &format!("/v1/licences/{number}/status"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status["status"], "suspended");
+    // The same alert again changes nothing.
+    let size = h.state.ledger.size();
+    let (status, body) = h
+        .call(Method::POST, "/v1/alerts", Some(AGENCY), Some(alert))
+        .await;
+    assert_eq!(
+        (status, body["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    assert_eq!(h.state.ledger.size(), size);
+    // An unlisted type is a notice only; a bad subject is refused with its field.
+    let notice = json!({"alert_id": "PS-2026-0002", "type": "address_changed", "subject": {"citizen_id": "35020319900101123X"}});
+    let (_, body) = h
+        .call(Method::POST, "/v1/alerts", Some(AGENCY), Some(notice))
+        .await;
+    assert_eq!(
+        (
+            body["action"].as_str(),
+            body["affected"].as_array().map(Vec::len)
+        ),
+        (Some("notice"), Some(0))
+    );
+    let bad = json!({"alert_id": "PS-3", "type": "drink_driving", "subject": {"citizen_id": "350203199001011234"}});
+    let (status, body) = h
+        .call(Method::POST, "/v1/alerts", Some(AGENCY), Some(bad))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("subject.citizen_id"))
+    );
+    let (status, _) = h
+        .call(Method::POST, "/v1/alerts", Some(OFFICER), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

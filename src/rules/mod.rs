@@ -29,8 +29,8 @@ pub use facts::{
     MAX_OFFENCE_RECORDS,
 };
 pub use policy::{
-    Agencies, Deadlines, DriverPolicy, Light, PlatformPolicy, Policy, PolicyError, Stage,
-    VehiclePolicy, LICENCE_CLASSES, MAX_POLICY_BYTES,
+    Agencies, AlertAction, AlertPolicy, Deadlines, DriverPolicy, Light, PlatformPolicy, Policy,
+    PolicyError, Stage, VehiclePolicy, LICENCE_CLASSES, MAX_POLICY_BYTES,
 };
 
 use crate::ids::LicenceKind;

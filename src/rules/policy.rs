@@ -176,6 +176,35 @@ struct PolicyFile {
     platform: PlatformPolicy,
     deadlines: Deadlines,
     agencies: Agencies,
+    #[serde(default)]
+    alerts: AlertPolicy,
+}
+
+/// What an agency alert does to the licences it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    Suspend,
+    Revoke,
+    /// Only a notice in the officers' queue.
+    Notice,
+}
+
+/// `[alerts]`: the outcome of each alert type; unlisted types are notices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertPolicy {
+    #[serde(default)]
+    pub actions: std::collections::BTreeMap<String, AlertAction>,
+}
+
+impl AlertPolicy {
+    pub fn action(&self, alert_type: &str) -> AlertAction {
+        self.actions
+            .get(alert_type)
+            .copied()
+            .unwrap_or(AlertAction::Notice)
+    }
 }
 
 fn area_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AreaCode>, D::Error> {
@@ -196,6 +225,7 @@ pub struct Policy {
     platform: PlatformPolicy,
     deadlines: Deadlines,
     agencies: Agencies,
+    alerts: AlertPolicy,
 }
 
 impl Policy {
@@ -218,6 +248,7 @@ impl Policy {
             platform: file.platform,
             deadlines: file.deadlines,
             agencies: file.agencies,
+            alerts: file.alerts,
         };
         let problems = policy.problems();
         if problems.is_empty() {
@@ -229,6 +260,11 @@ impl Policy {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What agency alerts do.
+    pub fn alerts(&self) -> &AlertPolicy {
+        &self.alerts
     }
 
     pub fn version(&self) -> &str {

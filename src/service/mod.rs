@@ -5,6 +5,7 @@
 //! `tower::ServiceExt::oneshot` and the binary serves the same router. Every route is listed once
 //! in [`ROUTES`], from which `/v1/openapi.json` is generated; a test keeps the two in step.
 
+pub mod alerts;
 pub mod applications;
 pub mod auth;
 pub mod boot;
@@ -203,6 +204,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/applications/{id}", get(applications::show))
         .route("/v1/agency-answers", post(applications::agency_answer))
+        .route("/v1/alerts", post(alerts::alert))
         .route(
             "/v1/verify",
             post(verify::verify).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),

@@ -111,6 +111,8 @@ pub struct View {
     pub by_holder: HashMap<String, Vec<String>>,
     /// Plate → licence numbers.
     pub by_plate: HashMap<String, Vec<String>>,
+    /// Agency alerts seen, by alert id, so a repeated alert has no further effect.
+    pub alerts: HashMap<String, super::alerts::AlertBody>,
 }
 
 impl View {
@@ -150,6 +152,11 @@ impl View {
             EventType::Decision => {
                 if let Ok(body) = serde_cbor::from_slice::<DecisionBody>(&entry.body) {
                     self.apply_decision(entry, body);
+                }
+            }
+            EventType::Alert => {
+                if let Ok(body) = serde_cbor::from_slice::<super::alerts::AlertBody>(&entry.body) {
+                    self.alerts.insert(body.alert_id.clone(), body);
                 }
             }
             _ => match licence_change(entry) {
