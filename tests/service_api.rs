@@ -134,6 +134,33 @@ impl Harness {
     }
 }
 
+/// Subscribes to the status stream as a platform.
+async fn subscribe(h: &Harness) -> axum::body::BodyDataStream {
+    let request = Request::get("/v1/events/stream")
+        .header("authorization", format!("Bearer {PLATFORM}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body().into_data_stream()
+}
+
+/// Reads stream frames until `needle` appears; the bound is generous because these machines are
+/// noisy (tests print the observed delay instead of asserting on it).
+async fn read_until(frames: &mut axum::body::BodyDataStream, needle: &str) -> String {
+    use futures::StreamExt;
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
+            .await
+            .expect("a frame")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&frame));
+    }
+    seen
+}
+
 const DRIVER: &str = include_str!("../schemas/examples/driver.json");
 const VEHICLE: &str = include_str!("../schemas/examples/vehicle.json");
 const PLATFORM_EXAMPLE: &str = include_str!("../schemas/examples/platform.json");
@@ -831,17 +858,10 @@ async fn the_feed_pages_status_changes_from_the_ledger() {
 
 #[tokio::test]
 async fn a_stream_subscriber_sees_a_suspension_as_it_is_logged() {
-    use futures::StreamExt;
     let h = harness().await;
     let (_, issued) = h.apply("driver", DRIVER).await;
     let number = issued["licence_number"].as_str().unwrap().to_string();
-    let request = Request::get("/v1/events/stream")
-        .header("authorization", format!("Bearer {PLATFORM}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = h.router.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut frames = response.into_body().into_data_stream();
+    let mut frames = subscribe(&h).await;
     let started = std::time::Instant::now();
     h.call(
         Method::POST,
@@ -850,16 +870,7 @@ async fn a_stream_subscriber_sees_a_suspension_as_it_is_logged() {
         Some(json!({"reason": "police alert"})),
     )
     .await;
-    let mut seen = String::new();
-    while !seen.contains("event: suspended") {
-        // Generous bound: these machines are noisy; the observed delay is printed below.
-        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
-            .await
-            .expect("a frame")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&frame));
-    }
+    let seen = read_until(&mut frames, "event: suspended").await;
     assert!(seen.contains(&number), "{seen}");
     println!(
         "suspension reached the stream subscriber in {:?}",
@@ -1216,22 +1227,10 @@ async fn platforms_verify_credentials_and_numbers_in_batches() {
 
 #[tokio::test]
 async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
-    use futures::StreamExt;
     let h = harness().await;
     let (_, driver) = h.apply("driver", DRIVER).await;
     let number = driver["licence_number"].as_str().unwrap().to_string();
-    let request = Request::get("/v1/events/stream")
-        .header("authorization", format!("Bearer {PLATFORM}"))
-        .body(Body::empty())
-        .unwrap();
-    let mut frames = h
-        .router
-        .clone()
-        .oneshot(request)
-        .await
-        .unwrap()
-        .into_body()
-        .into_data_stream();
+    let mut frames = subscribe(&h).await;
     let started = std::time::Instant::now();
     let alert = json!({"alert_id": "PS-2026-0001", "type": "drink_driving",
                        "subject": {"citizen_id": "35020319900101123X"}, "detail": "新增酒驾记录"});
@@ -1246,15 +1245,7 @@ async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["action"], "suspend");
     assert_eq!(body["affected"], json!([number.clone()]));
-    let mut seen = String::new();
-    while !seen.contains("event: suspended") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
-            .await
-            .expect("a frame")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&frame));
-    }
+    let seen = read_until(&mut frames, "event: suspended").await;
     assert!(
         seen.contains(&number) && seen.contains("PS-2026-0001"),
         "{seen}"

@@ -1,5 +1,7 @@
 //! Proptest strategies that produce valid identifiers, shared by the identifier tests so each
 //! file's properties start from the same independent description of "valid".
+//! Compiled only for tests (`#[cfg(test)] mod strategies;` in `ids/mod.rs`), so its `unwrap`s
+//! never meet input.
 
 use proptest::prelude::*;
 use proptest::sample::select;
