@@ -67,6 +67,7 @@ event_types! {
     Report => "report",
     CreditRecord => "credit_record",
     KeyChange => "key_change",
+    ReportReview => "report_review",
 }
 
 impl std::fmt::Display for EventType {

@@ -12,6 +12,7 @@
 //! rule and any difference is its own reason; while an agency has not answered, the record's
 //! value is used so the applicant still hears every problem that can already be seen.
 
+pub mod credit;
 mod dates;
 mod driver;
 mod facts;

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::credit::CreditPolicy;
 use super::facts::{powertrain_list, AgencyName, RecordKind};
 use crate::ids::LicenceKind;
 use crate::model::{AreaCode, Powertrain};
@@ -178,6 +179,8 @@ struct PolicyFile {
     agencies: Agencies,
     #[serde(default)]
     alerts: AlertPolicy,
+    #[serde(default)]
+    credit: CreditPolicy,
 }
 
 /// What an agency alert does to the licences it concerns.
@@ -226,6 +229,7 @@ pub struct Policy {
     deadlines: Deadlines,
     agencies: Agencies,
     alerts: AlertPolicy,
+    credit: CreditPolicy,
 }
 
 impl Policy {
@@ -249,6 +253,7 @@ impl Policy {
             deadlines: file.deadlines,
             agencies: file.agencies,
             alerts: file.alerts,
+            credit: file.credit,
         };
         let problems = policy.problems();
         if problems.is_empty() {
@@ -260,6 +265,11 @@ impl Policy {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The dishonest-behaviour catalogue and how long records bar their subjects.
+    pub fn credit(&self) -> &CreditPolicy {
+        &self.credit
     }
 
     /// What agency alerts do.
@@ -328,6 +338,7 @@ impl Policy {
         );
         check_deadlines(&self.deadlines, &mut p);
         self.check_agencies(&mut p);
+        p.0.extend(self.credit.problems());
         p.0
     }
 
@@ -588,6 +599,8 @@ mod tests {
         assert_eq!(xiamen.vehicle().max_age_years_at_first_application, Some(3));
         assert_eq!(national.vehicle().max_age_years_at_first_application, None);
         assert_eq!(national.vehicle().allowed_powertrains.len(), 6);
+        assert_eq!(xiamen.credit().behaviours.len(), 20);
+        assert_eq!(xiamen.credit().refuse_years, 3);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod page;
 pub mod ratelimit;
 pub mod registry;
+pub mod reports;
 pub mod rules_glue;
 pub mod schemas;
 pub mod status;
@@ -192,7 +193,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v", get(page::verify_page))
         .route("/v1/plates/{plate}", get(page::plate))
-        .route("/v1/reports", post(page::report))
+        .route("/v1/reports", post(page::report).get(reports::list))
+        .route("/v1/reports/{id}/review", post(reports::review))
+        .route("/v1/credit-records", get(reports::records))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
         .route("/checkpoint", get(log_http::checkpoint))
@@ -255,6 +258,24 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/v1/reports",
         "public",
         "A passenger report (plate, reason, optional contact), rate-limited",
+    ),
+    (
+        "get",
+        "/v1/reports",
+        "officer",
+        "The report queue, newest first; ?status=open|confirmed|dismissed",
+    ),
+    (
+        "post",
+        "/v1/reports/{id}/review",
+        "officer",
+        "Confirm a report into a credit record (behaviour from the catalogue), or dismiss it",
+    ),
+    (
+        "get",
+        "/v1/credit-records",
+        "officer",
+        "Credit records against ?subject= (citizen id or credit code) and how long they bar",
     ),
     ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
     ("get", "/v1/keys", "public", "Trust list of credential keys"),

@@ -12,6 +12,7 @@ use super::events::{
     licence_change, AgencyAnswerBody, ApplicationBody, DecisionBody, LicenceChange, Problem,
     ReasonBody, StatusBody,
 };
+use super::reports::{CreditRecordBody, ReportStatus, ReportView, ReviewBody};
 use crate::clock::UnixSeconds;
 use crate::credential::Claims;
 use crate::issuance::IssueBody;
@@ -113,6 +114,10 @@ pub struct View {
     pub by_plate: HashMap<String, Vec<String>>,
     /// Agency alerts seen, by alert id, so a repeated alert has no further effect.
     pub alerts: HashMap<String, super::alerts::AlertBody>,
+    /// Passenger reports by the sequence number of their entry.
+    pub reports: BTreeMap<u64, ReportView>,
+    /// Confirmed credit records by citizen id or credit code.
+    pub credit_records: HashMap<String, Vec<CreditRecordBody>>,
 }
 
 impl View {
@@ -159,6 +164,38 @@ impl View {
                     self.alerts.insert(body.alert_id.clone(), body);
                 }
             }
+            EventType::Report => {
+                if let Ok(body) = serde_cbor::from_slice::<super::page::Report>(&entry.body) {
+                    self.reports.insert(
+                        entry.seq.0,
+                        ReportView {
+                            id: entry.seq.0,
+                            at_ms,
+                            plate: body.plate,
+                            reason: body.reason,
+                            contact: body.contact,
+                            status: ReportStatus::Open,
+                            reviewed_by: None,
+                            reviewed_ms: None,
+                            note: None,
+                            behaviour: None,
+                        },
+                    );
+                }
+            }
+            EventType::ReportReview => {
+                if let Ok(body) = serde_cbor::from_slice::<ReviewBody>(&entry.body) {
+                    self.apply_review(entry, body);
+                }
+            }
+            EventType::CreditRecord => {
+                if let Ok(body) = serde_cbor::from_slice::<CreditRecordBody>(&entry.body) {
+                    self.credit_records
+                        .entry(body.subject_id.clone())
+                        .or_default()
+                        .push(body);
+                }
+            }
             _ => match licence_change(entry) {
                 Some(LicenceChange::Issued(body)) => self.apply_issue(entry, body),
                 Some(LicenceChange::Status { status, body }) => {
@@ -173,6 +210,21 @@ impl View {
                 None => {}
             },
         }
+    }
+
+    fn apply_review(&mut self, entry: &Entry, body: ReviewBody) {
+        let Some(report) = self.reports.get_mut(&body.report_id) else {
+            return;
+        };
+        report.status = if body.outcome == "confirmed" {
+            ReportStatus::Confirmed
+        } else {
+            ReportStatus::Dismissed
+        };
+        report.reviewed_by = Some(entry.actor.clone());
+        report.reviewed_ms = Some(entry.timestamp_ms);
+        report.note = Some(body.note);
+        report.behaviour = body.behaviour;
     }
 
     fn step(entry: &Entry, detail: Option<String>) -> Step {

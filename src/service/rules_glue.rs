@@ -49,10 +49,12 @@ fn registry_facts(
     renewal_of: Option<&str>,
 ) -> RegistryFacts {
     let holder = record.holder_id();
+    let today = today(state.clock.as_ref());
     let mut facts = RegistryFacts {
         // A renewal replaces the licence the holder has, so it does not count against them.
         holder_has_valid_licence_of_kind: renewal_of.is_none()
             && holds_licence(state, &holder, record.kind()),
+        credit_record_until: super::reports::barred_until(&state.read_view(), &holder, today),
         ..RegistryFacts::default()
     };
     for since_ms in revocations(state, &holder).values() {
