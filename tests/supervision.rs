@@ -218,3 +218,160 @@ async fn a_platform_behaviour_falls_on_the_vehicles_platform() {
     // refuse_passenger bars for one year.
     assert_eq!(body["credit_record"]["barred_until"], "2027-11-22");
 }
+
+/// Recounts the funnel and processing times straight from the ledger's entries, independently of
+/// the view's tally: (kind, day) → [received, accepted, approved, refused, issued], and
+/// kind → sorted processing seconds.
+type Recount = (
+    std::collections::BTreeMap<(String, String), [u64; 5]>,
+    std::collections::BTreeMap<String, Vec<u64>>,
+);
+
+fn recount(ledger: &licreg::ledger::Ledger) -> Recount {
+    use licreg::service::events::{ApplicationBody, DecisionBody};
+    use std::collections::BTreeMap;
+    let cst = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+    let day = |ms: u64| {
+        let d = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+            .unwrap()
+            .to_offset(cst)
+            .date();
+        format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+    };
+    let mut counts: BTreeMap<(String, String), [u64; 5]> = BTreeMap::new();
+    let mut times: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut apps: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    for seq in 0..ledger.size() {
+        let entry = ledger.entry(licreg::ledger::Seq(seq)).unwrap();
+        let at = entry.timestamp_ms;
+        match entry.event {
+            EventType::Application => {
+                let body: ApplicationBody = serde_cbor::from_slice(&entry.body).unwrap();
+                let bucket = counts.entry((body.kind.clone(), day(at))).or_default();
+                bucket[0] += 1;
+                bucket[1] += u64::from(body.accepted);
+                apps.insert(body.application_id, (body.kind, at));
+            }
+            EventType::Decision => {
+                let body: DecisionBody = serde_cbor::from_slice(&entry.body).unwrap();
+                let (kind, submitted) = apps[&body.application_id].clone();
+                let slot = match body.outcome.as_str() {
+                    "approved" => 2,
+                    "refused" => 3,
+                    _ => continue,
+                };
+                counts.entry((kind.clone(), day(at))).or_default()[slot] += 1;
+                times.entry(kind).or_default().push((at - submitted) / 1000);
+            }
+            EventType::Issue | EventType::Renewal => {
+                let body: licreg::issuance::IssueBody =
+                    serde_cbor::from_slice(&entry.body).unwrap();
+                if body.application_id.is_some() {
+                    counts.entry((body.kind, day(at))).or_default()[4] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    for list in times.values_mut() {
+        list.sort_unstable();
+    }
+    (counts, times)
+}
+
+#[tokio::test]
+async fn statistics_agree_with_a_recount_from_the_ledger() {
+    let mut agencies = licreg::service::boot::start_demo_agencies().await.unwrap();
+    // The traffic police never answer a call, so driver applications wait.
+    agencies.insert("traffic_police".into(), "http://127.0.0.1:9".into());
+    let h = harness_with(agencies).await;
+    assert_eq!(h.apply("vehicle", VEHICLE).await.1["status"], "issued");
+    assert_eq!(
+        h.apply("platform", PLATFORM_EXAMPLE).await.1["status"],
+        "issued"
+    );
+    let (_, waiting) = h.apply("driver", DRIVER).await;
+    assert_eq!(waiting["status"], "checking", "{waiting}");
+    let waiting_id = waiting["id"].as_str().unwrap().to_string();
+    let mut bad: serde_json::Value = serde_json::from_str(DRIVER).unwrap();
+    bad["citizen_id"] = json!("350203199001011234");
+    let (status, _) = h
+        .call(
+            Method::POST,
+            "/v1/applications",
+            Some(PORTAL),
+            Some(json!({"kind": "driver", "record": bad})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Next day (and over a month boundary is not needed: months are sums of days).
+    h.clock.advance(26 * 3600);
+    let facts = json!({"licence_class": "C1", "first_licensed": "2015-06-01", "drink_driving": false,
+                       "full_deductions_last_3_cycles": 0, "licence_valid": true});
+    let (code, body) = h
+        .call(
+            Method::POST,
+            "/v1/agency-answers",
+            Some(AGENCY),
+            Some(json!({"application_id": waiting_id, "facts": facts})),
+        )
+        .await;
+    assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("issued")));
+    let (_, late) = h.apply("driver", REFUSED).await;
+    assert_eq!(late["status"], "checking");
+    h.clock.advance(3 * 24 * 3600);
+
+    let (status, stats) = h.call(Method::GET, "/v1/stats", Some(OFFICER), None).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let (counts, times) = recount(&h.state.ledger);
+    let served: std::collections::BTreeMap<(String, String), [u64; 5]> = stats["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let n = |k: &str| b[k].as_u64().unwrap();
+            (
+                (
+                    b["kind"].as_str().unwrap().into(),
+                    b["period"].as_str().unwrap().into(),
+                ),
+                [
+                    n("received"),
+                    n("accepted"),
+                    n("approved"),
+                    n("refused"),
+                    n("issued"),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(served, counts);
+    assert_eq!(
+        counts[&("driver".into(), "2026-11-23".into())],
+        [2, 1, 0, 0, 0]
+    );
+    assert_eq!(
+        counts[&("driver".into(), "2026-11-24".into())],
+        [1, 1, 1, 0, 1]
+    );
+    let month = stats["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "driver" && b["period"] == "2026-11")
+        .unwrap();
+    assert_eq!(
+        (month["received"].as_u64(), month["issued"].as_u64()),
+        (Some(3), Some(1))
+    );
+    for (kind, list) in &times {
+        let rank = |p: usize| list[(list.len() * p).div_ceil(100).max(1) - 1];
+        assert_eq!(stats["processing"][kind]["p50_seconds"], rank(50), "{kind}");
+        assert_eq!(stats["processing"][kind]["p90_seconds"], rank(90), "{kind}");
+    }
+    assert_eq!(stats["processing"]["driver"]["p50_seconds"], 26 * 3600);
+    assert_eq!(stats["overdue"]["driver"]["red"], 1, "{}", stats["overdue"]);
+    assert_eq!(stats["licences"]["driver"]["valid"], 1);
+    assert_eq!(stats["licences"]["vehicle"]["valid"], 1);
+}

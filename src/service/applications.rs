@@ -434,7 +434,7 @@ pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiErr
 }
 
 /// Green, yellow (within 20% of the limit) or red (late); finished applications are green.
-fn light_for(state: &AppState, app: &ApplicationView) -> &'static str {
+pub fn light_for(state: &AppState, app: &ApplicationView) -> &'static str {
     let finished = matches!(
         app.status,
         ApplicationStatus::Issued | ApplicationStatus::Refused | ApplicationStatus::NotAccepted

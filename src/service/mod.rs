@@ -24,6 +24,7 @@ pub mod registry;
 pub mod reports;
 pub mod rules_glue;
 pub mod schemas;
+pub mod stats;
 pub mod status;
 pub mod verify;
 pub mod witnessing;
@@ -196,6 +197,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/reports", post(page::report).get(reports::list))
         .route("/v1/reports/{id}/review", post(reports::review))
         .route("/v1/credit-records", get(reports::records))
+        .route("/v1/stats", get(stats::get))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
         .route("/checkpoint", get(log_http::checkpoint))
@@ -276,6 +278,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/v1/credit-records",
         "officer",
         "Credit records against ?subject= (citizen id or credit code) and how long they bar",
+    ),
+    (
+        "get",
+        "/v1/stats",
+        "officer",
+        "Funnel per kind per day and month, processing p50/p90, overdue, licences by status, double compliance",
     ),
     ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
     ("get", "/v1/keys", "public", "Trust list of credential keys"),

@@ -13,6 +13,7 @@ use super::events::{
     ReasonBody, StatusBody,
 };
 use super::reports::{CreditRecordBody, ReportStatus, ReportView, ReviewBody};
+use super::stats::{Stage, Tally};
 use crate::clock::UnixSeconds;
 use crate::credential::Claims;
 use crate::issuance::IssueBody;
@@ -118,6 +119,8 @@ pub struct View {
     pub reports: BTreeMap<u64, ReportView>,
     /// Confirmed credit records by citizen id or credit code.
     pub credit_records: HashMap<String, Vec<CreditRecordBody>>,
+    /// The funnel and processing times, tallied as events are applied.
+    pub tally: Tally,
 }
 
 impl View {
@@ -251,6 +254,12 @@ impl View {
             }
             .to_string(),
         );
+        self.tally
+            .count(&body.kind, entry.timestamp_ms, Stage::Received);
+        if body.accepted {
+            self.tally
+                .count(&body.kind, entry.timestamp_ms, Stage::Accepted);
+        }
         self.applications.insert(
             body.application_id.clone(),
             ApplicationView {
@@ -298,6 +307,16 @@ impl View {
         ));
         app.updated_ms = entry.timestamp_ms;
         app.reasons = body.reasons;
+        let stage = match body.outcome.as_str() {
+            "approved" => Some(Stage::Approved),
+            "refused" => Some(Stage::Refused),
+            _ => None,
+        };
+        if let Some(stage) = stage {
+            self.tally.count(&app.kind, entry.timestamp_ms, stage);
+            self.tally
+                .processed(&app.kind, app.created_ms, entry.timestamp_ms);
+        }
         app.status = match body.outcome.as_str() {
             "refused" => ApplicationStatus::Refused,
             "incomplete" => ApplicationStatus::Incomplete,
@@ -357,6 +376,8 @@ impl View {
             .as_ref()
             .and_then(|id| self.applications.get_mut(id))
         {
+            self.tally
+                .count(&app.kind, entry.timestamp_ms, Stage::Issued);
             app.steps.push(Self::step(entry, Some(body.number.clone())));
             app.status = ApplicationStatus::Issued;
             app.licence_number = Some(body.number.clone());
