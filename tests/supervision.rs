@@ -374,4 +374,29 @@ async fn statistics_agree_with_a_recount_from_the_ledger() {
     assert_eq!(stats["overdue"]["driver"]["red"], 1, "{}", stats["overdue"]);
     assert_eq!(stats["licences"]["driver"]["valid"], 1);
     assert_eq!(stats["licences"]["vehicle"]["valid"], 1);
+
+    // The same run, as Prometheus sees it.
+    let (status, _, _) = h.text("/metrics", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, metrics, content_type) = h.text("/metrics", Some(OFFICER)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/plain; version=0.0.4"));
+    let size = h.state.ledger.size();
+    assert!(
+        metrics.contains(&format!("licreg_ledger_entries {size}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!("licreg_ledger_appends_total {size}")));
+    assert!(metrics.contains(
+        "licreg_http_requests_total{route=\"/v1/applications\",method=\"POST\",status=\"422\"} 1"
+    ));
+    assert!(
+        metrics
+            .contains("licreg_agency_calls_total{agency=\"traffic_police\",outcome=\"failed\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "licreg_agency_calls_total{agency=\"vehicle_registration\",outcome=\"answered\"} 1"
+    ));
+    assert!(metrics.contains("route=\"/v1/stats\",le=\"+Inf\"} 1"));
 }

@@ -258,16 +258,20 @@ pub async fn run_checks(
     let results = futures::future::join_all(calls).await;
     let mut entries = Vec::with_capacity(results.len());
     for (agency, result) in results {
-        let (outcome, facts, detail) = match result {
+        let (outcome, facts, detail, metric) = match result {
             Ok(answer) => match rules_glue::check_facts(&agency, &answer.facts) {
-                Ok(()) => ("answered", answer.facts, None),
-                Err(e) => ("failed", answer.facts, Some(e)),
+                Ok(()) => ("answered", answer.facts, None, "answered"),
+                Err(e) => ("failed", answer.facts, Some(e), "invalid_facts"),
             },
-            Err(crate::agency::AgencyError::NoRecord) => {
-                ("answered", Value::Null, Some("no record".into()))
-            }
-            Err(e) => ("failed", Value::Null, Some(e.to_string())),
+            Err(crate::agency::AgencyError::NoRecord) => (
+                "answered",
+                Value::Null,
+                Some("no record".into()),
+                "no_record",
+            ),
+            Err(e) => ("failed", Value::Null, Some(e.to_string()), "failed"),
         };
+        state.metrics.agency_call(&agency, metric);
         entries.push(answer_entry(&id, &agency, outcome, facts, "call", detail)?);
     }
     state.record(entries).await?;

@@ -17,6 +17,7 @@ pub mod events;
 pub mod feed;
 pub mod licences;
 pub mod log_http;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod ratelimit;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub cosigned: witnessing::SharedCosigned,
     /// Double-compliance counts per platform since the service started.
     pub compliance: Arc<std::sync::Mutex<BTreeMap<String, compliance::Rate>>>,
+    /// Counters served at `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// What it takes to build the state.
@@ -123,6 +126,7 @@ impl AppState {
             )),
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
             compliance: Arc::default(),
+            metrics: Arc::default(),
             cosigned: Arc::default(),
             status_counters: Arc::new(counters),
             status_cache: Arc::default(),
@@ -158,6 +162,10 @@ impl AppState {
             .append_all_async(entries.clone())
             .await
             .map_err(ApiError::internal)?;
+        self.metrics.appends.fetch_add(
+            u64::try_from(appended.len()).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut changes = Vec::new();
         {
             let mut view = self.write_view();
@@ -192,6 +200,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(licences::index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::get))
         .route("/v", get(page::verify_page))
         .route("/v1/plates/{plate}", get(page::plate))
         .route("/v1/reports", post(page::report).get(reports::list))
@@ -228,6 +237,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ratelimit::limit_public,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(
@@ -243,6 +256,12 @@ pub fn app(state: AppState) -> Router {
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/", "public", "What this is, with links"),
     ("get", "/healthz", "public", "Liveness"),
+    (
+        "get",
+        "/metrics",
+        "officer",
+        "Prometheus text: requests, latencies, ledger size, appends, agency calls, signatures",
+    ),
     (
         "get",
         "/v",

@@ -167,7 +167,12 @@ fn verify_items(state: &AppState, items: &[String]) -> Vec<ItemResult> {
             Err(why) => results[index] = Some(result(index, "invalid", None, Some(why))),
         }
     }
-    for (p, ok) in pending.iter().zip(verify_signatures(&pending)) {
+    let verdicts = verify_signatures(&pending);
+    let valid = verdicts.iter().filter(|ok| **ok).count() as u64;
+    state
+        .metrics
+        .signatures(valid, verdicts.len() as u64 - valid);
+    for (p, ok) in pending.iter().zip(verdicts) {
         let number = p.claims.serial.to_string();
         let found = status_of(state, &number, now);
         results[p.index] = Some(if ok {

@@ -122,6 +122,34 @@ impl Harness {
         (status, value)
     }
 
+    /// A GET whose answer is text (pages, metrics), with its content type.
+    pub async fn text(&self, uri: &str, token: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = Request::get(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            content_type,
+        )
+    }
+
     pub async fn apply(&self, kind: &str, example: &str) -> (StatusCode, Value) {
         let mut record: Value = serde_json::from_str(example).unwrap();
         record.as_object_mut().unwrap().remove("valid_from");
