@@ -173,3 +173,22 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// What a person may be shown on a page: the detail of a client error, never an internal
+    /// cause (which is logged instead).
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                "the registry could not complete the request".into()
+            }
+            ApiError::Invalid(problems) => problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+}

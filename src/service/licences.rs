@@ -145,7 +145,7 @@ fn reason_of(body: &ActionBody, required: bool, default: &str) -> Result<String,
 }
 
 /// Suspend, reinstate, revoke, cancel, rebind: a status change guarded by the current status.
-async fn transition(
+pub(crate) async fn transition(
     state: &AppState,
     caller: &Caller,
     number: &str,

@@ -18,6 +18,7 @@ pub mod feed;
 pub mod licences;
 pub mod log_http;
 pub mod metrics;
+pub mod officer;
 pub mod openapi;
 pub mod page;
 pub mod ratelimit;
@@ -86,6 +87,10 @@ pub struct AppState {
     pub compliance: Arc<std::sync::Mutex<BTreeMap<String, compliance::Rate>>>,
     /// Counters served at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Signed-in officers of the HTML pages.
+    pub sessions: Arc<officer::Sessions>,
+    /// Officer sign-in attempts per client address.
+    pub login_limiter: Arc<ratelimit::RateLimiter>,
 }
 
 /// What it takes to build the state.
@@ -127,6 +132,11 @@ impl AppState {
             feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
             compliance: Arc::default(),
             metrics: Arc::default(),
+            sessions: Arc::default(),
+            login_limiter: Arc::new(ratelimit::RateLimiter::new(
+                officer::LOGIN_BURST,
+                officer::LOGINS_PER_MINUTE / 60.0,
+            )),
             cosigned: Arc::default(),
             status_counters: Arc::new(counters),
             status_cache: Arc::default(),
@@ -207,6 +217,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/reports/{id}/review", post(reports::review))
         .route("/v1/credit-records", get(reports::records))
         .route("/v1/stats", get(stats::get))
+        .merge(officer::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/keys", get(licences::trust_list))
         .route("/checkpoint", get(log_http::checkpoint))
@@ -303,6 +314,36 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/v1/stats",
         "officer",
         "Funnel per kind per day and month, processing p50/p90, overdue, licences by status, double compliance",
+    ),
+    (
+        "get",
+        "/officer",
+        "officer session",
+        "Officer pages (HTML): application queue with deadline lights",
+    ),
+    (
+        "get",
+        "/officer/login",
+        "public",
+        "Officer sign-in form; POST the token to start a session",
+    ),
+    (
+        "get",
+        "/officer/reports",
+        "officer session",
+        "Report queue with confirm and dismiss forms",
+    ),
+    (
+        "get",
+        "/officer/lookup",
+        "officer session",
+        "Licences by number, ID or plate with the full ledger history and actions",
+    ),
+    (
+        "get",
+        "/officer/dashboard",
+        "officer session",
+        "Statistics as server-drawn SVG charts",
     ),
     ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
     ("get", "/v1/keys", "public", "Trust list of credential keys"),

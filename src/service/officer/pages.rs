@@ -1,0 +1,660 @@
+//! The officer pages themselves: application queue, application detail, report queue, licence
+//! lookup with history, and the forms that act.
+
+use std::fmt::Write as _;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::html::{self, elapsed, escape, light, time};
+use super::Officer;
+use crate::ids::{LicenceKind, Plate};
+use crate::ledger::{Entry, EventType, Seq, SubjectKind};
+use crate::service::applications::{respond, ApplicationResponse};
+use crate::service::auth::{Caller, Role};
+use crate::service::licences::{effective_status, transition, ActionBody};
+use crate::service::registry::{ApplicationStatus, LicenceView};
+use crate::service::reports::{self, ReportStatus, ReviewRequest};
+use crate::service::{events, AppState};
+
+/// Most history rows shown for one lookup.
+pub const MAX_HISTORY_ROWS: usize = 500;
+/// Finished applications shown under the open ones.
+const RECENT_FINISHED: usize = 30;
+/// Longest lookup query accepted, in bytes.
+const MAX_QUERY_BYTES: usize = 128;
+
+fn kind_zh(kind: &str) -> &'static str {
+    kind.parse::<LicenceKind>().map_or("未知", |k| k.name_zh())
+}
+
+fn status_zh(status: ApplicationStatus) -> &'static str {
+    match status {
+        ApplicationStatus::NotAccepted => "不予受理",
+        ApplicationStatus::Checking => "部门核查中",
+        ApplicationStatus::Incomplete => "待补正",
+        ApplicationStatus::Refused => "不予许可",
+        ApplicationStatus::Issued => "已发证",
+    }
+}
+
+fn event_zh(event: EventType) -> &'static str {
+    match event {
+        EventType::Application => "申请",
+        EventType::AgencyAnswer => "部门答复",
+        EventType::Decision => "决定",
+        EventType::Issue => "发证",
+        EventType::Suspension => "暂停",
+        EventType::Reinstatement => "恢复",
+        EventType::Revocation => "吊销",
+        EventType::Renewal => "延续",
+        EventType::Reissue => "补证",
+        EventType::Rebind => "变更平台",
+        EventType::Cancellation => "注销",
+        EventType::Expiry => "到期",
+        EventType::Access => "调阅",
+        EventType::Alert => "部门预警",
+        EventType::Report => "乘客举报",
+        EventType::CreditRecord => "失信记录",
+        EventType::KeyChange => "密钥变更",
+        EventType::ReportReview => "举报处理",
+    }
+}
+
+fn flash(message: &str, error: bool) -> String {
+    let class = if error { "flash error" } else { "flash" };
+    format!("<p class=\"{class}\">{}</p>", escape(message))
+}
+
+fn application_row(out: &mut String, app: &ApplicationResponse, now_ms: u64) {
+    let view = &app.view;
+    let _ = write!(
+        out,
+        "<tr data-id=\"{id}\"><td>{light}</td><td><a href=\"/officer/applications/{id}\">{id}</a></td>\
+         <td>{kind}</td><td>{status}</td><td>{waiting}</td><td>{received}</td><td>{elapsed}</td></tr>",
+        id = escape(&view.id),
+        light = light(app.light),
+        kind = kind_zh(&view.kind),
+        status = status_zh(view.status),
+        waiting = escape(&app.waiting_for.join(", ")),
+        received = time(view.created_ms),
+        elapsed = elapsed(now_ms.saturating_sub(view.created_ms)),
+    );
+}
+
+/// `GET /officer`: open applications, late ones first, then the latest finished ones.
+pub async fn queue(State(state): State<AppState>, officer: Officer) -> Html<String> {
+    let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
+    let (open_ids, finished_ids) = {
+        let view = state.read_view();
+        let (open, mut finished): (Vec<_>, Vec<_>) = view.applications.values().partition(|a| {
+            matches!(
+                a.status,
+                ApplicationStatus::Checking | ApplicationStatus::Incomplete
+            )
+        });
+        finished.sort_by_key(|a| std::cmp::Reverse(a.updated_ms));
+        (
+            open.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+            finished
+                .iter()
+                .take(RECENT_FINISHED)
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let rank = |light: &str| match light {
+        "red" => 0,
+        "yellow" => 1,
+        _ => 2,
+    };
+    let mut open: Vec<ApplicationResponse> = open_ids
+        .iter()
+        .filter_map(|id| respond(&state, id).ok())
+        .collect();
+    open.sort_by_key(|a| (rank(a.light), a.view.created_ms));
+    let count = |name: &str| open.iter().filter(|a| a.light == name).count();
+    let mut body = format!(
+        "<h1>申请队列 Application queue</h1><p id=\"counts\">在办 {} 件：\
+         <span data-count=\"red\">红灯 {}</span> · <span data-count=\"yellow\">黄灯 {}</span> · \
+         <span data-count=\"green\">绿灯 {}</span></p>",
+        open.len(),
+        count("red"),
+        count("yellow"),
+        count("green")
+    );
+    let header = "<tr><th>时限</th><th>申请号</th><th>类别</th><th>状态</th><th>等待部门</th><th>提交时间</th><th>已用时</th></tr>";
+    let _ = write!(body, "<table id=\"open\">{header}");
+    for app in &open {
+        application_row(&mut body, app, now_ms);
+    }
+    let _ = write!(
+        body,
+        "</table><h2>最近办结 Recently finished</h2><table id=\"finished\">{header}"
+    );
+    for app in finished_ids
+        .iter()
+        .filter_map(|id| respond(&state, id).ok())
+    {
+        application_row(&mut body, &app, now_ms);
+    }
+    body.push_str("</table><p class=\"muted\">黄灯：剩余时限不足 20%；红灯：已超时。Yellow: within 20% of the limit; red: late.</p>");
+    Html(html::page("申请队列", "queue", Some(&officer.csrf), &body))
+}
+
+/// `GET /officer/applications/{id}`: every step and reason of one application.
+pub async fn application(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(app) = respond(&state, &id) else {
+        let body = flash(&format!("没有申请 {id}. No such application."), true);
+        return (
+            StatusCode::NOT_FOUND,
+            Html(html::page("申请", "queue", Some(&officer.csrf), &body)),
+        )
+            .into_response();
+    };
+    let view = &app.view;
+    let mut body = format!(
+        "<h1>申请 {}</h1><p>{} · {} · {}</p>",
+        escape(&view.id),
+        kind_zh(&view.kind),
+        status_zh(view.status),
+        light(app.light)
+    );
+    if let Some(number) = &view.licence_number {
+        let _ = write!(
+            body,
+            "<p>证号 <a href=\"/officer/lookup?q={n}\">{n}</a></p>",
+            n = escape(number)
+        );
+    }
+    body.push_str("<h2>理由 Reasons</h2><ul id=\"reasons\">");
+    for reason in &view.reasons {
+        let _ = write!(
+            body,
+            "<li><code>{}</code> {}</li>",
+            escape(&reason.rule),
+            escape(&reason.message)
+        );
+    }
+    for problem in &view.problems {
+        let _ = write!(
+            body,
+            "<li><code>{}</code> {}</li>",
+            escape(&problem.field),
+            escape(&problem.message)
+        );
+    }
+    body.push_str("</ul><h2>过程 Steps</h2><table><tr><th>#</th><th>时间</th><th>事项</th><th>操作方</th><th>说明</th></tr>");
+    for step in &view.steps {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            step.seq,
+            time(step.at_ms),
+            escape(step.event),
+            escape(&step.actor),
+            escape(step.detail.as_deref().unwrap_or(""))
+        );
+    }
+    body.push_str("</table>");
+    Html(html::page("申请", "queue", Some(&officer.csrf), &body)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// `GET /officer/reports`: open reports with their review forms, then reviewed ones.
+pub async fn reports(
+    State(state): State<AppState>,
+    officer: Officer,
+    Query(notice): Query<Notice>,
+) -> Html<String> {
+    Html(reports_page(
+        &state,
+        &officer,
+        notice.done.map(|d| (format!("已处理 {d}. Done."), false)),
+    ))
+}
+
+fn behaviour_options(state: &AppState) -> String {
+    let mut options = String::from("<option value=\"\">— 失信行为 behaviour —</option>");
+    for (code, behaviour) in &state.policy.credit().behaviours {
+        let against = match behaviour.against {
+            crate::rules::credit::CreditSubject::Holder => "持证人",
+            crate::rules::credit::CreditSubject::Platform => "平台",
+        };
+        let _ = write!(
+            options,
+            "<option value=\"{}\">{}（{against}）</option>",
+            escape(code),
+            escape(&behaviour.zh)
+        );
+    }
+    options
+}
+
+fn reports_page(state: &AppState, officer: &Officer, message: Option<(String, bool)>) -> String {
+    let view = state.read_view();
+    let open = reports::listed(&view, Some(ReportStatus::Open));
+    let mut body = String::from("<h1>乘客举报 Passenger reports</h1>");
+    if let Some((text, error)) = message {
+        body.push_str(&flash(&text, error));
+    }
+    let options = behaviour_options(state);
+    let _ = write!(body, "<h2>待处理 Open ({})</h2><table id=\"open-reports\"><tr><th>#</th><th>时间</th><th>车牌</th><th>内容</th><th>联系方式</th><th>处理</th></tr>", open.len());
+    for report in &open {
+        let _ = write!(
+            body,
+            "<tr data-report=\"{id}\"><td>{id}</td><td>{at}</td><td><a href=\"/officer/lookup?q={plate}\">{plate}</a></td><td>{reason}</td><td>{contact}</td>\
+             <td><form method=\"post\" action=\"/officer/reports/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <select name=\"behaviour\">{options}</select> <input name=\"note\" placeholder=\"核查意见 note\" required maxlength=\"200\"> \
+             <input name=\"citizen_id\" placeholder=\"驾驶员身份证号（可选）\" maxlength=\"18\" size=\"20\"> \
+             <button name=\"outcome\" value=\"confirm\">属实 Confirm</button> <button name=\"outcome\" value=\"dismiss\">不属实 Dismiss</button></form></td></tr>",
+            id = report.id,
+            at = time(report.at_ms),
+            plate = escape(&report.plate),
+            reason = escape(&report.reason),
+            contact = escape(report.contact.as_deref().unwrap_or("")),
+            csrf = escape(&officer.csrf),
+        );
+    }
+    body.push_str("</table><h2>已处理 Reviewed</h2><table><tr><th>#</th><th>车牌</th><th>内容</th><th>结果</th><th>行为</th><th>意见</th><th>处理人 · 时间</th></tr>");
+    for report in view
+        .reports
+        .values()
+        .rev()
+        .filter(|r| r.status != ReportStatus::Open)
+        .take(100)
+    {
+        let outcome = if report.status == ReportStatus::Confirmed {
+            "属实"
+        } else {
+            "不属实"
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td>{}</td><td>{}</td><td>{} · {}</td></tr>",
+            report.id,
+            escape(&report.plate),
+            escape(&report.reason),
+            escape(report.behaviour.as_deref().unwrap_or("")),
+            escape(report.note.as_deref().unwrap_or("")),
+            escape(report.reviewed_by.as_deref().unwrap_or("")),
+            report.reviewed_ms.map(time).unwrap_or_default(),
+        );
+    }
+    body.push_str("</table>");
+    html::page("乘客举报", "reports", Some(&officer.csrf), &body)
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    outcome: String,
+    #[serde(default)]
+    behaviour: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    citizen_id: String,
+}
+
+fn officer_caller() -> Caller {
+    Caller {
+        role: Role::Officer,
+    }
+}
+
+/// `POST /officer/reports/{id}`: confirm or dismiss, then back to the queue.
+pub async fn review(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path(id): Path<u64>,
+    form: Result<Form<ReviewForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return Html(reports_page(
+            &state,
+            &officer,
+            Some(("表单无效 invalid form".into(), true)),
+        ))
+        .into_response();
+    };
+    if !officer.csrf_ok(&form.csrf) {
+        return officer.csrf_refused();
+    }
+    let non_empty = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let request = ReviewRequest {
+        outcome: form.outcome,
+        note: form.note,
+        behaviour: non_empty(form.behaviour),
+        citizen_id: non_empty(form.citizen_id),
+    };
+    match reports::review_report(&state, &officer_caller(), id, request).await {
+        Ok(_) => Redirect::to(&format!("/officer/reports?done={id}")).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Html(reports_page(
+                &state,
+                &officer,
+                Some((format!("举报 {id}：{}", e.public_message()), true)),
+            )),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Licence numbers a query names: a full number or short serial, a holder id, or a plate.
+fn matches(state: &AppState, query: &str) -> Vec<LicenceView> {
+    let view = state.read_view();
+    let mut numbers: Vec<String> = Vec::new();
+    if let Some(licence) = view.licence(query) {
+        numbers.push(licence.number.clone());
+    }
+    numbers.extend(
+        view.by_holder
+            .get(&query.to_ascii_uppercase())
+            .cloned()
+            .unwrap_or_default(),
+    );
+    if let Ok(plate) = query.parse::<Plate>() {
+        numbers.extend(
+            view.by_plate
+                .get(plate.as_str())
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    numbers.dedup();
+    let mut licences: Vec<LicenceView> = numbers
+        .iter()
+        .filter_map(|n| view.licences.get(n).cloned())
+        .collect();
+    licences.sort_by_key(|l| std::cmp::Reverse(l.issue_seq));
+    licences.dedup_by(|a, b| a.number == b.number);
+    licences
+}
+
+/// `GET /officer/lookup?q=`: licences by number, ID or plate, each with its ledger history.
+pub async fn lookup(
+    State(state): State<AppState>,
+    officer: Officer,
+    Query(query): Query<LookupQuery>,
+) -> Html<String> {
+    let q = query.q.trim();
+    let mut body = format!(
+        "<h1>证照查询 Licence lookup</h1><form method=\"get\" action=\"/officer/lookup\" id=\"lookup\">\
+         <input name=\"q\" value=\"{}\" placeholder=\"证号 / 身份证号 / 统一社会信用代码 / 车牌\" size=\"50\" maxlength=\"{MAX_QUERY_BYTES}\"> \
+         <button>查询 Search</button></form>",
+        escape(q)
+    );
+    if let Some(done) = &query.done {
+        body.push_str(&flash(&format!("已{done}. Done."), false));
+    }
+    if let Some(error) = &query.error {
+        body.push_str(&flash(error, true));
+    }
+    if q.is_empty() || q.len() > MAX_QUERY_BYTES {
+        return Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body));
+    }
+    let licences = matches(&state, q);
+    if licences.is_empty() {
+        body.push_str(&flash(&format!("未找到 {q}. Nothing found."), true));
+    }
+    let now = state.clock.now_unix();
+    for licence in &licences {
+        licence_section(&state, &officer, licence, now, &mut body);
+    }
+    if let Some(holder) = licences.first().map(|l| l.holder_id.clone()) {
+        holder_section(&state, &holder, &mut body);
+    }
+    Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body))
+}
+
+fn licence_section(
+    state: &AppState,
+    officer: &Officer,
+    licence: &LicenceView,
+    now: i64,
+    body: &mut String,
+) {
+    let status = effective_status(licence, now);
+    let status_text = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = write!(
+        body,
+        "<section class=\"card licence\" data-number=\"{number}\" data-status=\"{status_text}\"><h2>{kind} {short}</h2>\
+         <p>证号 <code>{number}</code><br>状态 <strong>{status_text}</strong> {reason}<br>持证人 {holder} · 车牌 {plate} · 平台 {platform}<br>有效期 {from} 至 {until}</p>",
+        number = escape(&licence.number),
+        kind = kind_zh(&licence.kind),
+        short = escape(&licence.short_serial),
+        reason = escape(licence.reason.as_deref().unwrap_or("")),
+        holder = escape(&licence.holder_id),
+        plate = escape(licence.plate.as_deref().unwrap_or("—")),
+        platform = escape(licence.platform.as_deref().unwrap_or("—")),
+        from = day(licence.not_before),
+        until = day(licence.expires),
+    );
+    use crate::service::registry::LicenceStatus::{Suspended, Valid};
+    let actions: &[(&str, &str, bool)] = match status {
+        Valid => &[
+            ("suspend", "暂停 Suspend", true),
+            ("revoke", "吊销 Revoke", true),
+        ],
+        Suspended => &[
+            ("reinstate", "恢复 Reinstate", false),
+            ("revoke", "吊销 Revoke", true),
+        ],
+        _ => &[],
+    };
+    for (action, label, needs_reason) in actions {
+        let required = if *needs_reason { " required" } else { "" };
+        let _ = write!(
+            body,
+            "<form class=\"inline\" method=\"post\" action=\"/officer/licences/{number}/{action}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input name=\"reason\" placeholder=\"理由 reason\" maxlength=\"200\"{required}> \
+             <button>{label}</button></form> ",
+            number = escape(&licence.number),
+            csrf = escape(&officer.csrf),
+        );
+    }
+    let mut seqs: Vec<Seq> = state
+        .ledger
+        .history(SubjectKind::Licence, &licence.number)
+        .unwrap_or_default();
+    if let Some(app) = &licence.application_id {
+        seqs.extend(
+            state
+                .ledger
+                .history(SubjectKind::Application, app)
+                .unwrap_or_default(),
+        );
+    }
+    history_table(state, seqs, body);
+    body.push_str("</section>");
+}
+
+fn holder_section(state: &AppState, holder: &str, body: &mut String) {
+    let seqs: Vec<Seq> = state
+        .ledger
+        .history(SubjectKind::Holder, holder)
+        .unwrap_or_default();
+    let today = crate::service::rules_glue::today(state.clock.as_ref());
+    let barred = reports::barred_until(&state.read_view(), holder, today);
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>持证人记录 Holder {}</h2><p>{}</p>",
+        escape(holder),
+        barred.map_or(
+            "无有效失信记录 No active credit record".to_string(),
+            |d| format!("失信惩戒期至 {} barred until", reports::iso(d))
+        )
+    );
+    history_table(state, seqs, body);
+    body.push_str("</section>");
+}
+
+fn day(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| reports::iso(t.date()))
+        .unwrap_or_default()
+}
+
+/// One row per ledger entry, newest last: time, event, actor and what it says.
+fn history_table(state: &AppState, mut seqs: Vec<Seq>, body: &mut String) {
+    seqs.sort_unstable();
+    seqs.dedup();
+    let skip = seqs.len().saturating_sub(MAX_HISTORY_ROWS);
+    body.push_str("<table class=\"history\"><tr><th>#</th><th>时间</th><th>事项</th><th>操作方</th><th>说明</th></tr>");
+    for seq in seqs.into_iter().skip(skip) {
+        let Ok(entry) = state.ledger.entry(seq) else {
+            continue;
+        };
+        let _ = write!(
+            body,
+            "<tr data-event=\"{event}\"><td>{seq}</td><td>{at}</td><td>{zh}</td><td>{actor}</td><td>{detail}</td></tr>",
+            event = entry.event.as_str(),
+            seq = entry.seq.0,
+            at = time(entry.timestamp_ms),
+            zh = event_zh(entry.event),
+            actor = escape(&entry.actor),
+            detail = escape(&describe(&entry)),
+        );
+    }
+    body.push_str("</table>");
+}
+
+/// What an entry says, in one line.
+fn describe(entry: &Entry) -> String {
+    use crate::service::events::{AgencyAnswerBody, ApplicationBody, DecisionBody};
+    let decode = |entry: &Entry| -> Option<String> {
+        Some(match entry.event {
+            EventType::Application => {
+                let b: ApplicationBody = serde_cbor::from_slice(&entry.body).ok()?;
+                if b.accepted {
+                    "受理 accepted".into()
+                } else {
+                    format!("不予受理：{} 项问题", b.problems.len())
+                }
+            }
+            EventType::AgencyAnswer => {
+                let b: AgencyAnswerBody = serde_cbor::from_slice(&entry.body).ok()?;
+                format!("{}: {} ({})", b.agency, b.outcome, b.via)
+            }
+            EventType::Decision => {
+                let b: DecisionBody = serde_cbor::from_slice(&entry.body).ok()?;
+                let reasons: Vec<String> = b.reasons.iter().map(|r| r.message.clone()).collect();
+                format!("{} ({}) {}", b.outcome, b.policy, reasons.join("；"))
+            }
+            EventType::Issue | EventType::Renewal | EventType::Reissue => {
+                let b: crate::issuance::IssueBody = serde_cbor::from_slice(&entry.body).ok()?;
+                b.number
+            }
+            EventType::Alert => {
+                let b: crate::service::alerts::AlertBody =
+                    serde_cbor::from_slice(&entry.body).ok()?;
+                format!("{} {} → {}", b.agency, b.alert_type, b.action)
+            }
+            EventType::CreditRecord => {
+                let b: reports::CreditRecordBody = serde_cbor::from_slice(&entry.body).ok()?;
+                format!(
+                    "{}（{}）至 {}",
+                    b.behaviour_zh,
+                    b.against,
+                    b.barred_until.unwrap_or_else(|| "—".into())
+                )
+            }
+            EventType::Report => {
+                let b: crate::service::page::Report = serde_cbor::from_slice(&entry.body).ok()?;
+                b.reason
+            }
+            EventType::ReportReview => {
+                let b: reports::ReviewBody = serde_cbor::from_slice(&entry.body).ok()?;
+                format!("#{} {}：{}", b.report_id, b.outcome, b.note)
+            }
+            _ => {
+                serde_cbor::from_slice::<events::StatusBody>(&entry.body)
+                    .ok()?
+                    .reason
+            }
+        })
+    };
+    decode(entry).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /officer/licences/{number}/{action}`: suspend, reinstate or revoke.
+pub async fn action(
+    State(state): State<AppState>,
+    officer: Officer,
+    Path((number, action)): Path<(String, String)>,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return Redirect::to("/officer/lookup").into_response();
+    };
+    if !officer.csrf_ok(&form.csrf) {
+        return officer.csrf_refused();
+    }
+    let back = |extra: String| {
+        let q: String = url_encode(&number);
+        Redirect::to(&format!("/officer/lookup?q={q}&{extra}")).into_response()
+    };
+    if !matches!(action.as_str(), "suspend" | "reinstate" | "revoke") {
+        return back(format!("error={}", url_encode("unknown action")));
+    }
+    let full = state.read_view().licence(&number).map(|l| l.number.clone());
+    let Some(full) = full else {
+        return back(format!("error={}", url_encode("no such licence")));
+    };
+    let reason = Some(form.reason.trim().to_string()).filter(|r| !r.is_empty());
+    let body = ActionBody {
+        reason,
+        platform_credit_code: None,
+    };
+    match transition(&state, &officer_caller(), &full, &action, body).await {
+        Ok(_) => back(format!("done={action}")),
+        Err(e) => back(format!("error={}", url_encode(&e.public_message()))),
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
