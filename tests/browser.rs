@@ -148,12 +148,20 @@ impl Driver {
 }
 
 async fn registry() -> (AppState, String, tempfile::TempDir) {
+    let agencies = boot::start_demo_agencies().await.unwrap();
+    registry_with(Arc::new(SystemClock), agencies).await
+}
+
+async fn registry_with(
+    clock: Arc<dyn licreg::clock::Clock>,
+    agencies: BTreeMap<String, String>,
+) -> (AppState, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log_key = LogKey {
         origin: "browser.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(SystemClock)).unwrap();
+    let ledger = Ledger::open(dir.path(), Some(log_key), clock.clone()).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),
@@ -171,9 +179,9 @@ async fn registry() -> (AppState, String, tempfile::TempDir) {
         signer,
         trust,
         policy: Policy::parse(boot::NATIONAL_POLICY).unwrap(),
-        agencies: boot::start_demo_agencies().await.unwrap(),
+        agencies,
         agency_client: AgencyClient::new(Duration::from_secs(2), 1),
-        clock: Arc::new(SystemClock),
+        clock,
         public_base_url: base.clone(),
     })
     .unwrap();
@@ -295,5 +303,106 @@ async fn the_passenger_page_shows_the_right_verdict() {
     println!(
         "page weight: {} bytes; time to verdict: {results:?}",
         page.len()
+    );
+}
+
+impl Driver {
+    /// Polls `script` until it returns something other than null or false.
+    async fn wait_for(&self, script: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.eval(script).await;
+            if !value.is_null() && value != json!(false) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "timed out: {script}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_see_the_queue_lights_and_the_dashboard() {
+    // 2026-11-23T04:00:00Z; the test moves this clock to age applications.
+    let clock = licreg::clock::FixedClock::at(1_795_406_400);
+    let mut agencies = boot::start_demo_agencies().await.unwrap();
+    // Two agencies never answer, so driver and platform applications wait for them.
+    for silent in ["traffic_police", "provincial_transport"] {
+        agencies.insert(silent.into(), "http://127.0.0.1:9".into());
+    }
+    let (_state, base, _dir) = registry_with(Arc::new(clock.clone()), agencies).await;
+    let http = reqwest::Client::new();
+    let examples =
+        |name: &str| std::fs::read_to_string(format!("schemas/examples/{name}.json")).unwrap();
+    assert_eq!(
+        issue(&http, &base, "vehicle", &examples("vehicle")).await["status"],
+        "issued"
+    );
+    let late = issue(&http, &base, "driver", &examples("driver")).await;
+    clock.advance(24 * 3600 + 10 * 60);
+    let nearly = issue(&http, &base, "driver", &examples("driver-refused")).await;
+    clock.advance(50 * 60);
+    let fresh = issue(&http, &base, "platform", &examples("platform")).await;
+
+    let browser = Driver::start().await;
+    browser.open(&format!("{base}/officer")).await;
+    browser
+        .wait_for("return location.pathname === '/officer/login'")
+        .await;
+    browser
+        .eval("document.querySelector('input[name=token]').value = 'officer'; document.getElementById('login').submit(); return 1")
+        .await;
+    browser
+        .wait_for("return location.pathname === '/officer' && document.getElementById('open')")
+        .await;
+    let colour = |id: &str| {
+        format!(
+            "const row = document.querySelector('tr[data-id=\"{id}\"] .light'); \
+             return row && [row.dataset.light, getComputedStyle(row.querySelector('i')).backgroundColor];"
+        )
+    };
+    let expected = [
+        (&late, "red", "rgb(220, 38, 38)"),
+        (&nearly, "yellow", "rgb(245, 166, 35)"),
+        (&fresh, "green", "rgb(0, 168, 84)"),
+    ];
+    for (application, light, rgb) in expected {
+        let id = application["id"].as_str().unwrap();
+        let seen = browser.wait_for(&colour(id)).await;
+        assert_eq!(seen, json!([light, rgb]), "application {id}");
+    }
+    // Red first: the late application heads the queue.
+    let first = browser
+        .eval("return document.querySelector('#open tr[data-id]').dataset.id")
+        .await;
+    assert_eq!(first, late["id"]);
+
+    browser.open(&format!("{base}/officer/dashboard")).await;
+    let bars = browser
+        .wait_for(
+            "const bars = [...document.querySelectorAll('#chart-months rect.bar')]; \
+             return bars.length && bars.map(b => [b.dataset.series, +b.dataset.value, Math.round(b.getBBox().height)]);",
+        )
+        .await;
+    let bars: Vec<(String, u64, u64)> = serde_json::from_value(bars).unwrap();
+    let received = bars.iter().find(|b| b.0.starts_with("收件")).unwrap();
+    let issued = bars.iter().find(|b| b.0.starts_with("发证")).unwrap();
+    assert_eq!((received.1, issued.1), (4, 1), "{bars:?}");
+    // Drawn to scale: the tallest bar fills the plot, one issued of four received is a quarter.
+    assert_eq!(received.2, 192, "{bars:?}");
+    assert_eq!(issued.2, 48, "{bars:?}");
+    let red = browser
+        .eval("return document.querySelector('#overdue tr[data-kind=driver]').innerText")
+        .await;
+    assert!(red.as_str().unwrap().contains('1'), "{red}");
+    let width = browser
+        .eval("return document.getElementById('chart-months').getBoundingClientRect().width")
+        .await;
+    assert!(
+        width.as_f64().unwrap() > 300.0,
+        "the chart is drawn: {width}"
     );
 }
