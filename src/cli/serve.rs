@@ -159,9 +159,13 @@ fn print_banner(
     println!("  open:      {base}/");
     println!("  API:       {base}/v1/openapi.json");
     println!("  keys:      {base}/v1/keys");
+    println!("  officers:  {base}/officer (sign in with the officer token)");
     println!("  data dir:  {}", data.display());
     if let Some(tokens) = tokens {
-        println!("  tokens:    {} (keep private)", tokens.display());
+        println!(
+            "  tokens:    {} (keep private; the officer token signs in to /officer)",
+            tokens.display()
+        );
     }
     for line in seeded {
         println!("  {line}");

@@ -1,5 +1,7 @@
 //! Demo data: the schema examples go through the real application flow (formal review, agency
-//! checks over HTTP, the rules, issuance), plus one application the rules refuse.
+//! checks over HTTP, the rules, issuance), plus one application the rules refuse, one still
+//! waiting for the exam centre (so the officers' queue has a live item), and one passenger
+//! report for the report queue.
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -8,7 +10,7 @@ use super::applications::{self, Submission, SubmitQuery};
 use super::auth::{Caller, Role};
 use super::AppState;
 
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 5] = [
     ("driver", include_str!("../../schemas/examples/driver.json")),
     (
         "vehicle",
@@ -22,7 +24,14 @@ const EXAMPLES: [(&str, &str); 4] = [
         "driver",
         include_str!("../../schemas/examples/driver-refused.json"),
     ),
+    (
+        "driver",
+        include_str!("../../schemas/examples/driver-pending.json"),
+    ),
 ];
+
+/// The demo passenger report: on the demo vehicle's plate.
+const DEMO_REPORT: (&str, &str) = ("闽DD12345", "司机要求线下付款并加价");
 
 /// Submits the examples once (on an empty ledger) and describes what happened.
 pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
@@ -56,6 +65,27 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         lines.push(describe(state, kind, &value));
     }
+    let (plate, reason) = DEMO_REPORT;
+    let report = super::page::Report {
+        plate: plate.to_string(),
+        reason: reason.to_string(),
+        contact: None,
+    };
+    let entry = super::events::entry(
+        crate::ledger::EventType::Report,
+        "passenger",
+        vec![crate::ledger::Subject::new(
+            crate::ledger::SubjectKind::Plate,
+            plate,
+        )],
+        &report,
+    )
+    .map_err(super::ApiError::internal)?;
+    let appended = state.record(vec![entry]).await?;
+    let id = appended.first().map(|a| a.seq.0).unwrap_or_default();
+    lines.push(format!(
+        "passenger report {id} on {plate}: waiting in the officers' report queue"
+    ));
     Ok(lines)
 }
 

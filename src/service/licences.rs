@@ -422,7 +422,7 @@ pub async fn index(State(state): State<AppState>) -> axum::response::Html<String
         "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>网约车电子证照登记 licreg</title>\
          <body><h1>网约车电子证照登记 · licreg</h1><p>{} ledger entries.</p>\
          <ul><li><a href=\"/v1/openapi.json\">API (OpenAPI)</a></li><li><a href=\"/v1/keys\">trust list</a></li>\
-         <li><a href=\"/healthz\">health</a></li></ul><h2>Licences</h2><ul>{rows}</ul></body></html>",
+         <li><a href=\"/healthz\">health</a></li><li><a href=\"/officer\">审批人员 officers</a></li></ul><h2>Licences</h2><ul>{rows}</ul></body></html>",
         state.ledger.size()
     ))
 }

@@ -49,7 +49,7 @@ pub fn bars(id: &str, title: &str, categories: &[String], series: &[Series<'_>])
         .max(1);
     let plot_h = height - bottom - top;
     let group_w = (width - left - 10.0) / categories.len().max(1) as f64;
-    let bar_w = (group_w * 0.8 / series.len().max(1) as f64).max(1.0);
+    let bar_w = (group_w * 0.8 / series.len().max(1) as f64).clamp(1.0, 48.0);
     let mut svg = format!(
         "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" aria-label=\"{t}\" xmlns=\"http://www.w3.org/2000/svg\">\
          <text x=\"{left}\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{t}</text>\
@@ -62,7 +62,8 @@ pub fn bars(id: &str, title: &str, categories: &[String], series: &[Series<'_>])
         ty = top + 4.0,
     );
     for (c, category) in categories.iter().enumerate() {
-        let gx = left + group_w * c as f64 + group_w * 0.1;
+        // Centre the group's bars in their slot.
+        let gx = left + group_w * c as f64 + (group_w - bar_w * series.len() as f64) / 2.0;
         for (s, (name, colour, values)) in series.iter().enumerate() {
             let value = values.get(c).copied().unwrap_or(0);
             let h = plot_h * value as f64 / max as f64;
@@ -75,12 +76,20 @@ pub fn bars(id: &str, title: &str, categories: &[String], series: &[Series<'_>])
                 x = gx + bar_w * s as f64,
                 y = height - bottom - h,
             );
+            if categories.len() <= 12 {
+                let _ = write!(
+                    svg,
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{value}</text>",
+                    gx + bar_w * (s as f64 + 0.5),
+                    height - bottom - h - 3.0,
+                );
+            }
         }
         if categories.len() <= 12 || c % (categories.len() / 10).max(1) == 0 {
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
-                gx + group_w * 0.4,
+                gx + bar_w * series.len() as f64 / 2.0,
                 height - bottom + 14.0,
                 escape(category)
             );
