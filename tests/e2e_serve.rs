@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 const BIN: &str = env!("CARGO_BIN_EXE_licreg");
 const PORTAL: &str = "e2e-portal-token";
 const OFFICER: &str = "e2e-officer-token";
+const POLICE: &str = "e2e-police-token";
+const PLATFORM: &str = "e2e-platform-token";
 const AGENCIES: [&str; 6] = [
     "public_security",
     "traffic_police",
@@ -92,7 +94,12 @@ fn write_config(
     let mut text = format!(
         "listen = \"127.0.0.1:{port}\"\npublic_base_url = \"http://127.0.0.1:{port}\"\nclock_offset_seconds = {offset}\nwitnesses = [\"{witness}\"]\n\n"
     );
-    for (role, token) in [("portal", PORTAL), ("officer", OFFICER)] {
+    for (role, token) in [
+        ("portal", PORTAL),
+        ("officer", OFFICER),
+        ("agency:public_security", POLICE),
+        ("platform:p1", PLATFORM),
+    ] {
         text.push_str(&format!(
             "[[clients]]\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n\n",
             TokenHash::of(token).to_hex()
@@ -462,4 +469,75 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
         audit.status.success() && text.contains("audit: CLEAN"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_police_alert_suspends_and_reaches_a_platform_stream_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (_agencies, urls) = start_agencies(&client).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = write_config(dir.path(), port, &urls, 0, "http://127.0.0.1:9");
+    let server = start_server(&client, &config, &dir.path().join("data"), port).await;
+    let (_, driver) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/applications?wait=true"),
+        PORTAL,
+        json!({"kind": "driver", "record": example("driver")}),
+    )
+    .await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+
+    let mut stream = client
+        .get(format!("{base}/v1/events/stream"))
+        .bearer_auth(PLATFORM)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let sent = Instant::now();
+    let (status, answer) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{base}/v1/alerts"),
+        POLICE,
+        json!({"alert_id": "PS-E2E-1", "type": "drink_driving",
+               "subject": {"citizen_id": "35020319900101123X"}, "detail": "新增酒驾记录"}),
+    )
+    .await;
+    let acknowledged = sent.elapsed();
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["affected"], json!([number.clone()]));
+    let mut seen = String::new();
+    while !(seen.contains("event: suspended") && seen.contains(&number)) {
+        // A liveness bound only: the delay is printed, not asserted, because CI machines are
+        // noisy; the target is one second.
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("the suspension reaches the stream")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    println!(
+        "alert acknowledged after {acknowledged:?}; seen on the platform stream after {:?}",
+        sent.elapsed()
+    );
+    let status: Value = client
+        .get(format!("{base}/v1/licences/{number}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "suspended");
+    assert!(
+        status["reason"].as_str().unwrap().contains("PS-E2E-1"),
+        "{status}"
+    );
+    drop(stream);
+    stop(server);
 }
