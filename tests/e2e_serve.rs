@@ -334,8 +334,25 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
             "--once",
         ];
         args.extend_from_slice(extra);
-        Command::new(BIN).args(&args).output().unwrap()
+        Command::new(BIN)
+            .args(&args)
+            .env("LICREG_TOKEN", POLICE)
+            .output()
+            .unwrap()
     };
+    // Without an agency token the entries (personal data) are refused.
+    let anonymous = Command::new(BIN)
+        .args(["mirror", "--from", base.as_str(), "--data"])
+        .arg(dir.path().join("anonymous-mirror"))
+        .arg("--once")
+        .env_remove("LICREG_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        !anonymous.status.success() && String::from_utf8_lossy(&anonymous.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&anonymous.stderr)
+    );
     // The exact form: no key given, so the published key is pinned on first use.
     let output = mirror(&[]);
     assert_eq!(

@@ -142,6 +142,7 @@ enum Command {
         name: String,
     },
     /// Follow a registry's log through tlog-tiles, verifying every checkpoint and its consistency.
+    /// Entry bundles need an agency token, read from the LICREG_TOKEN environment variable.
     Mirror {
         /// The registry's base URL.
         #[arg(long)]

@@ -216,6 +216,9 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `licreg mirror`: sync once or follow; exits non-zero on the first verification failure.
+/// The environment variable holding the agency token a mirror presents.
+pub const MIRROR_TOKEN_VAR: &str = "LICREG_TOKEN";
+
 pub fn mirror(
     from: &str,
     data: &Path,
@@ -225,8 +228,18 @@ pub fn mirror(
 ) -> anyhow::Result<ExitCode> {
     init_tracing();
     let given = log_key.map(licreg::keys::load_log_vkey).transpose()?;
+    // Entry bundles carry personal data and are served to agency tokens only; the token comes
+    // from the environment so it never shows in the process list.
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var(MIRROR_TOKEN_VAR) {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .context("LICREG_TOKEN is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
+        .default_headers(headers)
         .build()
         .context("HTTP client")?;
     runtime()?.block_on(async move {

@@ -1,10 +1,16 @@
 //! The log served read-only by the C2SP tlog-tiles layout: `/checkpoint`, `/tile/<L>/<N>[.p/<W>]`
 //! and `/tile/entries/<N>[.p/<W>]`, so mirrors and monitors follow it with standard clients.
+//!
+//! The checkpoint and the hash tiles are public: anyone can check that the log only grows and
+//! that a receipt's entry is in it. The entry bundles are not, because entries carry personal
+//! data (names, citizen IDs, passengers' contacts); they are served to agency and officer tokens
+//! only, so the agencies that mirror the log still hold and verify every entry.
 
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
 use super::AppState;
 use crate::ledger::tiles::TilePath;
@@ -27,13 +33,23 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
         .into_response())
 }
 
-/// `GET /tile/{path}`: a Merkle tile or an entry bundle.
+/// Entry bundles may be cached only by the client that fetched them.
+const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
+
+/// `GET /tile/{path}`: a Merkle tile (public) or an entry bundle (agency or officer token).
 pub async fn tile(
     State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
     let parsed = TilePath::parse(&path)
         .map_err(|e| ApiError::bad("tile_path", e.to_string(), Some("path")))?;
+    let cache = if parsed.level.is_none() {
+        caller?.require(&[RoleKind::Agency, RoleKind::Officer])?;
+        IMMUTABLE_PRIVATE
+    } else {
+        IMMUTABLE
+    };
     let ledger = state.ledger.clone();
     let bytes = tokio::task::spawn_blocking(move || match parsed.level {
         Some(level) => ledger.tile(level, parsed.index, parsed.width),
@@ -46,7 +62,7 @@ pub async fn tile(
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
-            (header::CACHE_CONTROL, IMMUTABLE),
+            (header::CACHE_CONTROL, cache),
         ],
         bytes,
     )
