@@ -78,7 +78,11 @@ fn csrf(page: &str) -> String {
 
 /// Signs in and returns the cookie to send.
 async fn sign_in(h: &Harness) -> String {
-    let page = send(h, "/officer/login", None, Some(&[("token", OFFICER)])).await;
+    sign_in_with(h, OFFICER).await
+}
+
+async fn sign_in_with(h: &Harness, token: &str) -> String {
+    let page = send(h, "/officer/login", None, Some(&[("token", token)])).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
     assert!(
         page.cookie.contains("HttpOnly") && page.cookie.contains("SameSite=Strict"),
@@ -167,7 +171,7 @@ async fn officers_review_reports_look_up_history_and_act_through_forms() {
     let h = harness().await;
     let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
     let number = vehicle["licence_number"].as_str().unwrap().to_string();
-    let cookie = sign_in(&h).await;
+    let cookie = sign_in_with(&h, NAMED_OFFICER).await;
     let (_, report) = h
         .call(
             Method::POST,
@@ -246,6 +250,13 @@ async fn officers_review_reports_look_up_history_and_act_through_forms() {
     )
     .await;
     assert!(page.location.contains("done=suspend"), "{}", page.location);
+    let last = h.state.ledger.size() - 1;
+    let entry = h.state.ledger.entry(licreg::ledger::Seq(last)).unwrap();
+    assert_eq!(
+        (entry.event, entry.actor.as_str()),
+        (licreg::ledger::EventType::Suspension, "officer:zhang_wei"),
+        "the ledger names the officer who acted"
+    );
     let page = send(
         &h,
         &format!("/officer/lookup?q={number}"),

@@ -901,7 +901,31 @@ async fn a_mirror_follows_the_tiles_across_full_bundles() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let dir = tempfile::tempdir().unwrap();
     let key = licreg::mirror::pin_key(dir.path(), Some(h.state.ledger.verifier_key())).unwrap();
-    let http = reqwest::Client::new();
+    // Entries carry personal data: hash tiles are public, entry bundles need an agency token.
+    let anonymous = licreg::mirror::sync(&reqwest::Client::new(), &base, dir.path(), &key).await;
+    assert!(
+        anonymous
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("401")),
+        "{anonymous:?}"
+    );
+    let (status, _) = h
+        .call(Method::GET, "/tile/entries/000", Some(PLATFORM), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "platforms do not read entries"
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {AGENCY}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let first = licreg::mirror::sync(&http, &base, dir.path(), &key)
         .await
         .unwrap();
@@ -1046,6 +1070,12 @@ async fn platforms_verify_credentials_and_numbers_in_batches() {
     );
     assert_eq!(answer["results"][1]["status"], "suspended");
     assert_eq!(answer["valid"], 2);
+    let (_, metrics, _) = h.text("/metrics", Some(OFFICER)).await;
+    assert!(
+        metrics.contains("licreg_signature_verifications_total{result=\"valid\"} 2")
+            && metrics.contains("licreg_signature_verifications_total{result=\"invalid\"} 1"),
+        "{metrics}"
+    );
     let (status, _) = h
         .call(
             Method::POST,
@@ -1142,4 +1172,44 @@ async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
         .call(Method::POST, "/v1/alerts", Some(OFFICER), Some(json!({})))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The reverse of the test above: every route the router registers (read from the source, since
+/// axum cannot list its routes) is in the table the OpenAPI document is generated from.
+#[test]
+fn every_served_route_is_in_the_openapi_table() {
+    let mut served = Vec::new();
+    for file in ["src/service/mod.rs", "src/service/officer/mod.rs"] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + 7..];
+            let start = rest.find('"').unwrap() + 1;
+            let end = start + rest[start..].find('"').unwrap();
+            let path = rest[start..end].replace("{*path}", "{path}");
+            // The methods are the handler wrappers up to the end of this `.route(...)` call.
+            let call = &rest[end..rest.find("\n        .").unwrap_or(rest.len())];
+            for method in ["get", "post"] {
+                if call.contains(&format!("{method}(")) {
+                    served.push((method.to_string(), path.clone()));
+                }
+            }
+        }
+    }
+    assert!(served.len() > 30, "{served:?}");
+    // `/v1/licences/{number}/{action}` is documented once per action.
+    let matches = |listed: &str, path: &str| match path.strip_suffix("/{action}") {
+        Some(prefix) => listed
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/') && rest[1..].find('/').is_none()),
+        None => listed == path,
+    };
+    for (method, path) in served {
+        assert!(
+            service::ROUTES
+                .iter()
+                .any(|(m, p, _, _)| *m == method && matches(p, &path)),
+            "{method} {path} is served but missing from ROUTES"
+        );
+    }
 }

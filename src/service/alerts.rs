@@ -5,7 +5,7 @@
 //! once. Repeating an alert id has no further effect.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -199,4 +199,64 @@ pub async fn alert(
         "action": action_name, "affected": affected})),
     )
         .into_response())
+}
+
+/// Most alerts one listing returns.
+pub const MAX_LISTED_ALERTS: usize = 500;
+
+/// An alert as officers see it: when it came and what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub seq: u64,
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub body: AlertBody,
+}
+
+/// The latest alerts, newest first; only those with `action` when it is given.
+pub fn latest(view: &super::registry::View, action: Option<&str>, limit: usize) -> Vec<AlertView> {
+    view.alert_log
+        .iter()
+        .rev()
+        .filter_map(|(seq, (at_ms, id))| {
+            let body = view.alerts.get(id)?;
+            Some(AlertView {
+                seq: *seq,
+                at_ms: *at_ms,
+                body: body.clone(),
+            })
+        })
+        .filter(|a| action.is_none_or(|wanted| a.body.action == wanted))
+        .take(limit)
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlertQuery {
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// `GET /v1/alerts[?action=notice|suspend|revoke]`: the latest alerts, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AlertQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(&[RoleKind::Officer])?;
+    if let Some(action) = query.action.as_deref() {
+        if !matches!(action, "notice" | "suspend" | "revoke") {
+            return Err(ApiError::bad(
+                "enum",
+                "action must be notice, suspend or revoke",
+                Some("action"),
+            ));
+        }
+    }
+    let alerts = latest(
+        &state.read_view(),
+        query.action.as_deref(),
+        MAX_LISTED_ALERTS,
+    );
+    Ok(Json(json!({ "alerts": alerts })).into_response())
 }

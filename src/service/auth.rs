@@ -28,8 +28,10 @@ const TOKEN_RANDOM_BYTES: usize = 32;
 pub enum Role {
     /// The government app that verified the applicant and submits for them.
     Portal,
-    /// A licensing officer.
+    /// A licensing officer on a shared officer token.
     Officer,
+    /// A licensing officer with their own token (`officer:<id>`), so the ledger names who acted.
+    NamedOfficer(String),
     /// A ride-hailing platform, by its credit code or short id.
     Platform(String),
     /// An agency answering checks and pushing alerts, by agency name.
@@ -37,7 +39,7 @@ pub enum Role {
 }
 
 impl Role {
-    /// Parses `portal`, `officer`, `platform:<id>` or `agency:<name>`.
+    /// Parses `portal`, `officer`, `officer:<id>`, `platform:<id>` or `agency:<name>`.
     pub fn parse(text: &str) -> Option<Role> {
         let valid_id = |id: &str| {
             !id.is_empty()
@@ -49,10 +51,18 @@ impl Role {
         match text.split_once(':') {
             None if text == "portal" => Some(Role::Portal),
             None if text == "officer" => Some(Role::Officer),
+            Some(("officer", id)) if valid_id(id) => Some(Role::NamedOfficer(id.to_string())),
             Some(("platform", id)) if valid_id(id) => Some(Role::Platform(id.to_string())),
             Some(("agency", name)) if valid_id(name) => Some(Role::Agency(name.to_string())),
             _ => None,
         }
+    }
+}
+
+impl Role {
+    /// Whether this is an officer, named or not.
+    pub fn is_officer(&self) -> bool {
+        matches!(self, Role::Officer | Role::NamedOfficer(_))
     }
 }
 
@@ -61,6 +71,7 @@ impl fmt::Display for Role {
         match self {
             Role::Portal => f.write_str("portal"),
             Role::Officer => f.write_str("officer"),
+            Role::NamedOfficer(id) => write!(f, "officer:{id}"),
             Role::Platform(id) => write!(f, "platform:{id}"),
             Role::Agency(name) => write!(f, "agency:{name}"),
         }
@@ -148,7 +159,7 @@ impl Caller {
     pub fn require(&self, allowed: &[RoleKind]) -> Result<(), ApiError> {
         let kind = match self.role {
             Role::Portal => RoleKind::Portal,
-            Role::Officer => RoleKind::Officer,
+            Role::Officer | Role::NamedOfficer(_) => RoleKind::Officer,
             Role::Platform(_) => RoleKind::Platform,
             Role::Agency(_) => RoleKind::Agency,
         };
@@ -236,12 +247,20 @@ mod tests {
         for text in [
             "portal",
             "officer",
+            "officer:zhang_wei",
             "platform:didi",
             "agency:public_security",
         ] {
             assert_eq!(Role::parse(text).unwrap().to_string(), text);
         }
-        for bad in ["", "admin", "platform:", "agency:bad name", "portal:x"] {
+        for bad in [
+            "",
+            "admin",
+            "platform:",
+            "agency:bad name",
+            "portal:x",
+            "officer:",
+        ] {
             assert_eq!(Role::parse(bad), None, "{bad}");
         }
     }

@@ -30,7 +30,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
-    /// `portal`, `officer`, `platform:<id>` or `agency:<name>`.
+    /// `portal`, `officer`, `officer:<id>` (the ledger then names the officer), `platform:<id>`
+    /// or `agency:<name>`.
     pub role: String,
     /// SHA-256 of the bearer token, hex. The token itself is never stored.
     pub token_sha256: String,

@@ -229,7 +229,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/applications/{id}", get(applications::show))
         .route("/v1/agency-answers", post(applications::agency_answer))
-        .route("/v1/alerts", post(alerts::alert))
+        .route("/v1/alerts", post(alerts::alert).get(alerts::list))
         .route(
             "/v1/verify",
             post(verify::verify).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
@@ -376,6 +376,90 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/v1/applications/{id}",
         "portal, officer",
         "An application with every step and reason",
+    ),
+    (
+        "post",
+        "/v1/alerts",
+        "agency",
+        "An agency's alert; the policy suspends, revokes or notifies; idempotent by alert_id",
+    ),
+    (
+        "get",
+        "/v1/log-key",
+        "public",
+        "The log's public key (C2SP signed-note verifier key)",
+    ),
+    (
+        "get",
+        "/v1/licences/{number}",
+        "agency, officer",
+        "Full record, credential and tlog-proof receipt; every access is logged",
+    ),
+    (
+        "post",
+        "/v1/verify",
+        "platform, agency, officer",
+        "Up to 1,000 credentials or licence numbers; signatures batch-verified",
+    ),
+    (
+        "post",
+        "/v1/compliance/check",
+        "platform, officer",
+        "Double compliance of up to 1,000 orders at their time, with rates per platform",
+    ),
+    (
+        "get",
+        "/v1/status-lists/{kind}",
+        "public",
+        "Signed bitstring status list of a kind (driver, vehicle, platform)",
+    ),
+    (
+        "get",
+        "/v1/events",
+        "platform, agency, officer",
+        "Status changes read from the ledger; ?after=N pages",
+    ),
+    (
+        "get",
+        "/v1/events/stream",
+        "platform, agency, officer",
+        "Status changes as server-sent events, pushed as they are logged",
+    ),
+    (
+        "post",
+        "/officer/login",
+        "public",
+        "Officer sign-in (form: token); sets the session cookie",
+    ),
+    (
+        "post",
+        "/officer/logout",
+        "officer session",
+        "Sign out (form: csrf)",
+    ),
+    (
+        "get",
+        "/officer/applications/{id}",
+        "officer session",
+        "One application with every step and reason",
+    ),
+    (
+        "post",
+        "/officer/reports/{id}",
+        "officer session",
+        "Confirm or dismiss a report (form: csrf, outcome, behaviour, note, citizen_id)",
+    ),
+    (
+        "post",
+        "/officer/licences/{number}/{action}",
+        "officer session",
+        "Suspend, reinstate or revoke (form: csrf, reason)",
+    ),
+    (
+        "get",
+        "/v1/alerts",
+        "officer",
+        "Agency alerts, newest first; ?action=notice for those left to officers",
     ),
     (
         "post",

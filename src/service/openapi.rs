@@ -22,7 +22,9 @@ pub fn build() -> Value {
                 "422": {"description": "Invalid data, every problem listed"}
             }
         });
-        if *roles != "public" {
+        if roles.ends_with("session") {
+            operation["security"] = json!([{"session": []}]);
+        } else if *roles != "public" {
             operation["security"] = json!([{"bearer": []}]);
         }
         let parameters: Vec<Value> = path
@@ -46,7 +48,10 @@ pub fn build() -> Value {
                  "description": "Electronic ride-hailing licence registry"},
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": super::officer::SESSION_COOKIE}
+            },
             "schemas": {"Error": {"type": "object", "required": ["error", "detail"], "properties": {
                 "error": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}}}}
         }

@@ -115,6 +115,8 @@ pub struct View {
     pub by_plate: HashMap<String, Vec<String>>,
     /// Agency alerts seen, by alert id, so a repeated alert has no further effect.
     pub alerts: HashMap<String, super::alerts::AlertBody>,
+    /// Alert ids by the sequence number and time of their entry, for the officers' list.
+    pub alert_log: BTreeMap<u64, (u64, String)>,
     /// Passenger reports by the sequence number of their entry.
     pub reports: BTreeMap<u64, ReportView>,
     /// Confirmed credit records by citizen id or credit code.
@@ -164,6 +166,8 @@ impl View {
             }
             EventType::Alert => {
                 if let Ok(body) = serde_cbor::from_slice::<super::alerts::AlertBody>(&entry.body) {
+                    self.alert_log
+                        .insert(entry.seq.0, (at_ms, body.alert_id.clone()));
                     self.alerts.insert(body.alert_id.clone(), body);
                 }
             }

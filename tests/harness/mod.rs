@@ -28,6 +28,8 @@ pub const OFFICER: &str = "officer-token";
 pub const PLATFORM: &str = "platform-token";
 pub const AGENCY: &str = "agency-token";
 pub const XM_PLATFORM: &str = "xiamen-platform-token";
+/// An officer with their own token, so the ledger names them.
+pub const NAMED_OFFICER: &str = "zhang-wei-token";
 
 pub struct Harness {
     pub router: Router,
@@ -53,6 +55,10 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
     let mut clients = Clients::default();
     clients.add(Role::Portal, TokenHash::of(PORTAL));
     clients.add(Role::Officer, TokenHash::of(OFFICER));
+    clients.add(
+        Role::NamedOfficer("zhang_wei".into()),
+        TokenHash::of(NAMED_OFFICER),
+    );
     clients.add(Role::Platform("p1".into()), TokenHash::of(PLATFORM));
     clients.add(Role::Agency("traffic_police".into()), TokenHash::of(AGENCY));
     clients.add(

@@ -42,7 +42,7 @@ pub const LOGIN_BURST: f64 = 10.0;
 pub const LOGINS_PER_MINUTE: f64 = 10.0;
 
 struct Session {
-    actor: String,
+    role: Role,
     expires_ms: u64,
 }
 
@@ -58,7 +58,7 @@ impl Sessions {
     }
 
     /// Starts a session; `None` when the table is full of live sessions.
-    fn start(&self, actor: String, now_ms: u64) -> Option<String> {
+    fn start(&self, role: Role, now_ms: u64) -> Option<String> {
         let mut live = self.lock();
         if live.len() >= MAX_SESSIONS {
             live.retain(|_, s| s.expires_ms > now_ms);
@@ -70,18 +70,18 @@ impl Sessions {
         live.insert(
             Sha256::digest(id.as_bytes()).into(),
             Session {
-                actor,
+                role,
                 expires_ms: now_ms + SESSION_TTL_MS,
             },
         );
         Some(id)
     }
 
-    fn find(&self, id: &str, now_ms: u64) -> Option<String> {
+    fn find(&self, id: &str, now_ms: u64) -> Option<Role> {
         let key: [u8; 32] = Sha256::digest(id.as_bytes()).into();
         let mut live = self.lock();
         match live.get(&key) {
-            Some(session) if session.expires_ms > now_ms => Some(session.actor.clone()),
+            Some(session) if session.expires_ms > now_ms => Some(session.role.clone()),
             Some(_) => {
                 live.remove(&key);
                 None
@@ -104,7 +104,8 @@ fn csrf_of(session_id: &str) -> String {
 
 /// A signed-in officer, from the session cookie.
 pub struct Officer {
-    pub actor: String,
+    /// The officer's role, which the ledger records as the actor of what they do.
+    pub role: Role,
     pub csrf: String,
     session_id: String,
 }
@@ -148,12 +149,12 @@ impl FromRequestParts<AppState> for Officer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
         let session_id = session_cookie(&parts.headers);
-        let actor = session_id
+        let role = session_id
             .as_deref()
             .and_then(|id| state.sessions.find(id, now_ms));
-        match (session_id, actor) {
-            (Some(session_id), Some(actor)) => Ok(Officer {
-                actor,
+        match (session_id, role) {
+            (Some(session_id), Some(role)) => Ok(Officer {
+                role,
                 csrf: csrf_of(&session_id),
                 session_id,
             }),
@@ -221,8 +222,11 @@ async fn login(
         .ok()
         .map(|Form(f)| f.token.trim().to_string())
         .filter(|t| !t.is_empty() && t.len() <= super::auth::MAX_TOKEN_BYTES);
-    let role = token.as_deref().and_then(|t| state.clients.authenticate(t));
-    if role != Some(Role::Officer) {
+    let role = token
+        .as_deref()
+        .and_then(|t| state.clients.authenticate(t))
+        .filter(Role::is_officer);
+    let Some(role) = role else {
         return (
             StatusCode::UNAUTHORIZED,
             Html(login_form(Some(
@@ -230,9 +234,9 @@ async fn login(
             ))),
         )
             .into_response();
-    }
+    };
     let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
-    let Some(session) = state.sessions.start(Role::Officer.to_string(), now_ms) else {
+    let Some(session) = state.sessions.start(role, now_ms) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(login_form(Some(
@@ -283,10 +287,10 @@ mod tests {
     #[test]
     fn sessions_expire_and_end() {
         let sessions = Sessions::default();
-        let id = sessions.start("officer".into(), 1_000).unwrap();
-        assert_eq!(sessions.find(&id, 2_000).as_deref(), Some("officer"));
+        let id = sessions.start(Role::Officer, 1_000).unwrap();
+        assert_eq!(sessions.find(&id, 2_000), Some(Role::Officer));
         assert_eq!(sessions.find(&id, 1_000 + SESSION_TTL_MS), None);
-        let id = sessions.start("officer".into(), 1_000).unwrap();
+        let id = sessions.start(Role::Officer, 1_000).unwrap();
         sessions.end(&id);
         assert_eq!(sessions.find(&id, 2_000), None);
         assert_eq!(sessions.find("lr_forged", 2_000), None);

@@ -15,7 +15,7 @@ use super::Officer;
 use crate::ids::{LicenceKind, Plate};
 use crate::ledger::{Entry, EventType, Seq, SubjectKind};
 use crate::service::applications::{respond, ApplicationResponse};
-use crate::service::auth::{Caller, Role};
+use crate::service::auth::Caller;
 use crate::service::licences::{effective_status, transition, ActionBody};
 use crate::service::registry::{ApplicationStatus, LicenceView};
 use crate::service::reports::{self, ReportStatus, ReviewRequest};
@@ -143,7 +143,61 @@ pub async fn queue(State(state): State<AppState>, officer: Officer) -> Html<Stri
         application_row(&mut body, &app, now_ms);
     }
     body.push_str("</table><p class=\"muted\">黄灯：剩余时限不足 20%；红灯：已超时。Yellow: within 20% of the limit; red: late.</p>");
+    alerts_section(&state, &mut body);
     Html(html::page("申请队列", "queue", Some(&officer.csrf), &body))
+}
+
+/// Alerts shown under the queue.
+const ALERTS_SHOWN: usize = 50;
+
+/// The latest agency alerts; notices are the ones waiting for an officer's judgement.
+fn alerts_section(state: &AppState, body: &mut String) {
+    let alerts = crate::service::alerts::latest(&state.read_view(), None, ALERTS_SHOWN);
+    body.push_str("<h2>部门预警 Agency alerts</h2><table id=\"alerts\"><tr><th>时间</th><th>部门</th><th>类型</th><th>对象</th><th>处置</th><th>涉及证照</th><th>说明</th></tr>");
+    for alert in alerts {
+        let a = &alert.body;
+        let subject = [
+            &a.subject.citizen_id,
+            &a.subject.plate,
+            &a.subject.credit_code,
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .cloned()
+        .unwrap_or_default();
+        let action = match a.action.as_str() {
+            "suspend" => "已暂停",
+            "revoke" => "已吊销",
+            _ => "<strong>待人工研判 notice</strong>",
+        };
+        let affected: Vec<String> = a
+            .affected
+            .iter()
+            .map(|n| {
+                format!(
+                    "<a href=\"/officer/lookup?q={}\">{}</a>",
+                    url_encode(n),
+                    escape(n)
+                )
+            })
+            .collect();
+        let _ = write!(
+            body,
+            "<tr data-alert=\"{id}\" data-action=\"{act}\"><td>{at}</td><td>{agency}</td><td>{kind}</td>\
+             <td><a href=\"/officer/lookup?q={q}\">{subject}</a></td><td>{action}</td><td>{affected}</td><td>{detail}</td></tr>",
+            id = escape(&a.alert_id),
+            act = escape(&a.action),
+            at = time(alert.at_ms),
+            agency = escape(&a.agency),
+            kind = escape(&a.alert_type),
+            q = url_encode(&subject),
+            subject = escape(&subject),
+            affected = affected.join(" "),
+            detail = escape(a.detail.as_deref().unwrap_or("")),
+        );
+    }
+    body.push_str("</table>");
 }
 
 /// `GET /officer/applications/{id}`: every step and reason of one application.
@@ -310,9 +364,10 @@ pub struct ReviewForm {
     citizen_id: String,
 }
 
-fn officer_caller() -> Caller {
+/// The caller the ledger records for what a signed-in officer does.
+fn caller_of(officer: &Officer) -> Caller {
     Caller {
-        role: Role::Officer,
+        role: officer.role.clone(),
     }
 }
 
@@ -341,7 +396,7 @@ pub async fn review(
         behaviour: non_empty(form.behaviour),
         citizen_id: non_empty(form.citizen_id),
     };
-    match reports::review_report(&state, &officer_caller(), id, request).await {
+    match reports::review_report(&state, &caller_of(&officer), id, request).await {
         Ok(_) => Redirect::to(&format!("/officer/reports?done={id}")).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
@@ -641,7 +696,7 @@ pub async fn action(
         reason,
         platform_credit_code: None,
     };
-    match transition(&state, &officer_caller(), &full, &action, body).await {
+    match transition(&state, &caller_of(&officer), &full, &action, body).await {
         Ok(_) => back(format!("done={action}")),
         Err(e) => back(format!("error={}", url_encode(&e.public_message()))),
     }
