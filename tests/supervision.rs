@@ -372,6 +372,16 @@ async fn statistics_agree_with_a_recount_from_the_ledger() {
     }
     assert_eq!(stats["processing"]["driver"]["p50_seconds"], 26 * 3600);
     assert_eq!(stats["overdue"]["driver"]["red"], 1, "{}", stats["overdue"]);
+    // The open set the queue and the overdue count read is rebuilt the same from the ledger.
+    let open = h.state.read_view().open_applications.clone();
+    assert_eq!(open.len(), 1);
+    let replayed = licreg::service::registry::View::replay(&h.state.ledger).unwrap();
+    assert_eq!(replayed.open_applications, open);
+    assert_eq!(
+        replayed.recently_finished.len(),
+        4,
+        "three issued, one not accepted"
+    );
     assert_eq!(stats["licences"]["driver"]["valid"], 1);
     assert_eq!(stats["licences"]["vehicle"]["valid"], 1);
 

@@ -123,7 +123,15 @@ pub struct View {
     pub credit_records: HashMap<String, Vec<CreditRecordBody>>,
     /// The funnel and processing times, tallied as events are applied.
     pub tally: Tally,
+    /// Applications still being handled (checking or incomplete), so the officers' queue and
+    /// the overdue count never walk finished ones.
+    pub open_applications: std::collections::BTreeSet<String>,
+    /// The most recently finished applications, newest last, at most [`RECENT_FINISHED`].
+    pub recently_finished: std::collections::VecDeque<String>,
 }
+
+/// How many finished applications the view remembers for the queue page.
+pub const RECENT_FINISHED: usize = 50;
 
 impl View {
     /// Rebuilds the view from the whole ledger.
@@ -234,6 +242,26 @@ impl View {
         report.behaviour = body.behaviour;
     }
 
+    /// Files application `id` as open or finished after its status changed.
+    fn track(&mut self, id: &str) {
+        let Some(app) = self.applications.get(id) else {
+            return;
+        };
+        let open = matches!(
+            app.status,
+            ApplicationStatus::Checking | ApplicationStatus::Incomplete
+        );
+        if open {
+            self.open_applications.insert(id.to_string());
+        } else if self.open_applications.remove(id) || app.status == ApplicationStatus::NotAccepted
+        {
+            self.recently_finished.push_back(id.to_string());
+            while self.recently_finished.len() > RECENT_FINISHED {
+                self.recently_finished.pop_front();
+            }
+        }
+    }
+
     fn step(entry: &Entry, detail: Option<String>) -> Step {
         Step {
             event: entry.event.as_str(),
@@ -264,6 +292,7 @@ impl View {
             self.tally
                 .count(&body.kind, entry.timestamp_ms, Stage::Accepted);
         }
+        let id = body.application_id.clone();
         self.applications.insert(
             body.application_id.clone(),
             ApplicationView {
@@ -281,6 +310,7 @@ impl View {
                 record: body.record,
             },
         );
+        self.track(&id);
     }
 
     fn apply_answer(&mut self, entry: &Entry, body: AgencyAnswerBody) {
@@ -326,6 +356,7 @@ impl View {
             "incomplete" => ApplicationStatus::Incomplete,
             _ => app.status,
         };
+        self.track(&body.application_id);
     }
 
     fn apply_issue(&mut self, entry: &Entry, body: IssueBody) {
@@ -386,6 +417,9 @@ impl View {
             app.status = ApplicationStatus::Issued;
             app.licence_number = Some(body.number.clone());
             app.updated_ms = entry.timestamp_ms;
+        }
+        if let Some(id) = &body.application_id {
+            self.track(id);
         }
         self.short_serials
             .insert(claims.serial.to_string(), body.number.clone());

@@ -17,7 +17,7 @@ use super::applications::light_for;
 use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
 use super::licences::effective_status;
-use super::registry::{ApplicationStatus, View};
+use super::registry::View;
 use super::AppState;
 
 /// China Standard Time, for calendar days.
@@ -161,17 +161,16 @@ pub fn compute(state: &AppState) -> Statistics {
     let view = state.read_view();
     let mut stats = funnel(&view);
     stats.as_of_ms = now_ms;
-    for app in view.applications.values() {
-        if matches!(
-            app.status,
-            ApplicationStatus::Checking | ApplicationStatus::Incomplete
-        ) {
-            let overdue = stats.overdue.entry(app.kind.clone()).or_default();
-            match light_for(state, app) {
-                "yellow" => overdue.yellow += 1,
-                "red" => overdue.red += 1,
-                _ => {}
-            }
+    for app in view
+        .open_applications
+        .iter()
+        .filter_map(|id| view.applications.get(id))
+    {
+        let overdue = stats.overdue.entry(app.kind.clone()).or_default();
+        match light_for(state, app) {
+            "yellow" => overdue.yellow += 1,
+            "red" => overdue.red += 1,
+            _ => {}
         }
     }
     for licence in view.licences.values() {

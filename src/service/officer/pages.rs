@@ -91,21 +91,15 @@ pub async fn queue(State(state): State<AppState>, officer: Officer) -> Html<Stri
     let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
     let (open_ids, finished_ids) = {
         let view = state.read_view();
-        let (open, mut finished): (Vec<_>, Vec<_>) = view.applications.values().partition(|a| {
-            matches!(
-                a.status,
-                ApplicationStatus::Checking | ApplicationStatus::Incomplete
-            )
-        });
-        finished.sort_by_key(|a| std::cmp::Reverse(a.updated_ms));
-        (
-            open.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-            finished
-                .iter()
-                .take(RECENT_FINISHED)
-                .map(|a| a.id.clone())
-                .collect::<Vec<_>>(),
-        )
+        let open: Vec<String> = view.open_applications.iter().cloned().collect();
+        let finished: Vec<String> = view
+            .recently_finished
+            .iter()
+            .rev()
+            .take(RECENT_FINISHED)
+            .cloned()
+            .collect();
+        (open, finished)
     };
     let rank = |light: &str| match light {
         "red" => 0,
