@@ -30,6 +30,19 @@ pub enum LicenceStatus {
     Superseded,
 }
 
+impl LicenceStatus {
+    /// The name verifiers see, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenceStatus::Valid => "valid",
+            LicenceStatus::Suspended => "suspended",
+            LicenceStatus::Revoked => "revoked",
+            LicenceStatus::Expired => "expired",
+            LicenceStatus::Superseded => "superseded",
+        }
+    }
+}
+
 /// One licence as the registry knows it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct LicenceView {
