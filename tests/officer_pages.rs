@@ -213,6 +213,12 @@ async fn officers_review_reports_look_up_history_and_act_through_forms() {
     let page = send(&h, &path, Some(&cookie), Some(&fields)).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.text.contains("already reviewed"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("data-subject=\"35020319900101123X\" data-active=\"true\""),
+        "the credit list shows the new record: {}",
+        page.text
+    );
 
     // Lookup by plate, by holder id and by number shows the licence and its history.
     for q in ["%E9%97%BDDD12345", "35020319900101123X", number.as_str()] {

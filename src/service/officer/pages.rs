@@ -343,7 +343,43 @@ fn reports_page(state: &AppState, officer: &Officer, message: Option<(String, bo
         );
     }
     body.push_str("</table>");
+    credit_list(state, &view, &mut body);
     html::page("乘客举报", "reports", Some(&officer.csrf), &body)
+}
+
+/// Credit records shown on the reports page, newest first.
+const CREDIT_RECORDS_SHOWN: usize = 200;
+
+/// The credit list (失信名单): every confirmed record, newest first, with whether it still bars.
+fn credit_list(state: &AppState, view: &crate::service::registry::View, body: &mut String) {
+    let today = reports::iso(crate::service::rules_glue::today(state.clock.as_ref()));
+    let mut records: Vec<&reports::CreditRecordBody> =
+        view.credit_records.values().flatten().collect();
+    records.sort_by(|a, b| b.confirmed_on.cmp(&a.confirmed_on));
+    let _ = write!(
+        body,
+        "<h2>失信名单 Credit records ({})</h2><table id=\"credit-records\"><tr><th>对象</th><th>类别</th><th>失信行为</th><th>认定日期</th><th>限制至</th><th>车牌</th><th>举报</th></tr>",
+        records.len()
+    );
+    for record in records.into_iter().take(CREDIT_RECORDS_SHOWN) {
+        // ISO dates compare as text.
+        let active = record
+            .barred_until
+            .as_deref()
+            .is_some_and(|d| d >= today.as_str());
+        let _ = write!(
+            body,
+            "<tr data-subject=\"{subject}\" data-active=\"{active}\"><td><a href=\"/officer/lookup?q={subject}\">{subject}</a></td><td>{against}</td><td>{behaviour}</td><td>{on}</td><td>{until}</td><td>{plate}</td><td>{report}</td></tr>",
+            subject = escape(&record.subject_id),
+            against = if record.against == "platform" { "平台" } else { "持证人" },
+            behaviour = escape(&record.behaviour_zh),
+            on = escape(&record.confirmed_on),
+            until = escape(record.barred_until.as_deref().unwrap_or("—")),
+            plate = escape(record.plate.as_deref().unwrap_or("")),
+            report = record.report_id.map(|r| format!("#{r}")).unwrap_or_default(),
+        );
+    }
+    body.push_str("</table>");
 }
 
 #[derive(Deserialize)]
