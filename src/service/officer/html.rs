@@ -61,6 +61,18 @@ pub fn light(name: &str) -> String {
     )
 }
 
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC',sans-serif;margin:0;color:#1d2129;background:#f5f6f7}\
 header{background:#0b4f9c;color:#fff;padding:.6em 1.2em;display:flex;gap:1.2em;align-items:center;flex-wrap:wrap}\
 header a{color:#fff;text-decoration:none}header a.on{font-weight:bold;border-bottom:2px solid #fff}\

@@ -9,6 +9,7 @@
 
 mod dashboard;
 mod html;
+mod lookup;
 mod pages;
 
 use std::collections::HashMap;
@@ -172,8 +173,8 @@ pub fn routes() -> Router<AppState> {
         .route("/officer/applications/{id}", get(pages::application))
         .route("/officer/reports", get(pages::reports))
         .route("/officer/reports/{id}", post(pages::review))
-        .route("/officer/lookup", get(pages::lookup))
-        .route("/officer/licences/{number}/{action}", post(pages::action))
+        .route("/officer/lookup", get(lookup::lookup))
+        .route("/officer/licences/{number}/{action}", post(lookup::action))
         .route("/officer/dashboard", get(dashboard::page))
 }
 
