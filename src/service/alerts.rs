@@ -122,31 +122,7 @@ pub async fn alert(
     }
     let action = state.policy.alerts().action(&request.alert_type);
     let now = state.clock.now_unix();
-    let affected: Vec<String> = {
-        let view = state.read_view();
-        let index = if kind == SubjectKind::Plate {
-            &view.by_plate
-        } else {
-            &view.by_holder
-        };
-        index
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| view.licences.get(n))
-            .filter(|l| {
-                matches!(
-                    (action, effective_status(l, now)),
-                    (AlertAction::Suspend, LicenceStatus::Valid)
-                        | (
-                            AlertAction::Revoke,
-                            LicenceStatus::Valid | LicenceStatus::Suspended
-                        )
-                )
-            })
-            .map(|l| l.number.clone())
-            .collect()
-    };
+    let affected = affected_licences(&state, kind, &key, action, now);
     let action_name = match action {
         AlertAction::Suspend => "suspend",
         AlertAction::Revoke => "revoke",
@@ -161,37 +137,7 @@ pub async fn alert(
         action: action_name.into(),
         affected: affected.clone(),
     };
-    let mut subjects = vec![Subject::new(kind, key)];
-    subjects.extend(affected.iter().map(|n| events::licence_subject(n)));
-    let mut entries = vec![
-        events::entry(EventType::Alert, &caller.actor(), subjects, &body)
-            .map_err(ApiError::internal)?,
-    ];
-    let reason = format!(
-        "{} alert {} from {agency}",
-        request.alert_type, request.alert_id
-    );
-    let event = if action == AlertAction::Revoke {
-        EventType::Revocation
-    } else {
-        EventType::Suspension
-    };
-    for number in &affected {
-        let status = StatusBody {
-            number: number.clone(),
-            reason: reason.clone(),
-            platform: None,
-        };
-        entries.push(
-            events::entry(
-                event,
-                &caller.actor(),
-                vec![events::licence_subject(number)],
-                &status,
-            )
-            .map_err(ApiError::internal)?,
-        );
-    }
+    let entries = alert_entries(&caller.actor(), &body, kind, key)?;
     state.record(entries).await?;
     Ok((
         StatusCode::CREATED,
@@ -199,6 +145,74 @@ pub async fn alert(
         "action": action_name, "affected": affected})),
     )
         .into_response())
+}
+
+/// The licences of the subject the alert's action applies to: valid ones for a suspension,
+/// valid or suspended ones for a revocation, none for a notice.
+fn affected_licences(
+    state: &AppState,
+    kind: SubjectKind,
+    key: &str,
+    action: AlertAction,
+    now: i64,
+) -> Vec<String> {
+    let view = state.read_view();
+    let index = if kind == SubjectKind::Plate {
+        &view.by_plate
+    } else {
+        &view.by_holder
+    };
+    index
+        .get(key)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| view.licences.get(n))
+        .filter(|l| {
+            matches!(
+                (action, effective_status(l, now)),
+                (AlertAction::Suspend, LicenceStatus::Valid)
+                    | (
+                        AlertAction::Revoke,
+                        LicenceStatus::Valid | LicenceStatus::Suspended
+                    )
+            )
+        })
+        .map(|l| l.number.clone())
+        .collect()
+}
+
+/// The alert as evidence, then one status change per affected licence: appended together.
+fn alert_entries(
+    actor: &str,
+    body: &AlertBody,
+    kind: SubjectKind,
+    key: String,
+) -> Result<Vec<crate::ledger::NewEntry>, ApiError> {
+    let mut subjects = vec![Subject::new(kind, key)];
+    subjects.extend(body.affected.iter().map(|n| events::licence_subject(n)));
+    let mut entries =
+        vec![events::entry(EventType::Alert, actor, subjects, body).map_err(ApiError::internal)?];
+    let reason = format!(
+        "{} alert {} from {}",
+        body.alert_type, body.alert_id, body.agency
+    );
+    let event = if body.action == "revoke" {
+        EventType::Revocation
+    } else {
+        EventType::Suspension
+    };
+    for number in &body.affected {
+        let status = StatusBody {
+            number: number.clone(),
+            reason: reason.clone(),
+            platform: None,
+        };
+        entries.push(
+            events::entry(event, actor, vec![events::licence_subject(number)], &status)
+                .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(entries)
 }
 
 /// Most alerts one listing returns.
