@@ -17,7 +17,7 @@ use super::Officer;
 use crate::ids::Plate;
 use crate::ledger::{Entry, EventType, Seq, SubjectKind};
 use crate::service::licences::{effective_status, transition, ActionBody};
-use crate::service::registry::LicenceView;
+use crate::service::registry::{LicenceStatus, LicenceView};
 use crate::service::reports;
 use crate::service::{events, AppState};
 
@@ -134,14 +134,18 @@ fn licence_section(
     body: &mut String,
 ) {
     let status = effective_status(licence, now);
-    let status_text = serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let status_text = status.as_str();
+    let status_zh = match status {
+        LicenceStatus::Valid => "有效",
+        LicenceStatus::Suspended => "暂停",
+        LicenceStatus::Revoked => "吊销或注销",
+        LicenceStatus::Expired => "过期",
+        LicenceStatus::Superseded => "已换发",
+    };
     let _ = write!(
         body,
         "<section class=\"card licence\" data-number=\"{number}\" data-status=\"{status_text}\"><h2>{kind} {short}</h2>\
-         <p>证号 <code>{number}</code><br>状态 <strong>{status_text}</strong> {reason}<br>持证人 {holder} · 车牌 {plate} · 平台 {platform}<br>有效期 {from} 至 {until}</p>",
+         <p>证号 <code>{number}</code><br>状态 <strong>{status_zh} {status_text}</strong> {reason}<br>持证人 {holder} · 车牌 {plate} · 平台 {platform}<br>有效期 {from} 至 {until}</p>",
         number = escape(&licence.number),
         kind = kind_zh(&licence.kind),
         short = escape(&licence.short_serial),
