@@ -556,5 +556,51 @@ async fn a_police_alert_suspends_and_reaches_a_platform_stream_at_once() {
         "{status}"
     );
     drop(stream);
+
+    // The officer pages on the real binary: sign in, and the lookup shows the alert's suspension.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{base}/officer/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={OFFICER}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = browser
+        .get(format!("{base}/officer/lookup?q=35020319900101123X"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-status=\"suspended\"") && page.contains("data-event=\"alert\""),
+        "{page}"
+    );
+    let dashboard = browser
+        .get(format!("{base}/officer/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status().as_u16(), 200);
+    assert!(dashboard
+        .text()
+        .await
+        .unwrap()
+        .contains("<svg id=\"chart-months\""));
     stop(server);
 }
