@@ -101,7 +101,8 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: requests without a bearer token are public and limited per client address.
+/// Middleware: requests without a bearer token or an officer session are public and limited per
+/// client address.
 pub async fn limit_public(
     axum::extract::State(state): axum::extract::State<super::AppState>,
     ClientAddr(client): ClientAddr,
@@ -109,9 +110,11 @@ pub async fn limit_public(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    // Signed-in officers browsing the pages are not public, whatever their address shares.
     let public = !request
         .headers()
-        .contains_key(axum::http::header::AUTHORIZATION);
+        .contains_key(axum::http::header::AUTHORIZATION)
+        && !super::officer::has_session(&state, request.headers());
     if public && !state.limiter.allow(client) {
         return super::ApiError::RateLimited.into_response();
     }

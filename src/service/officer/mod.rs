@@ -144,6 +144,12 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= super::auth::MAX_TOKEN_BYTES)
 }
 
+/// Whether the request carries a live officer session (so it is not a public request).
+pub fn has_session(state: &AppState, headers: &HeaderMap) -> bool {
+    let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
+    session_cookie(headers).is_some_and(|id| state.sessions.find(&id, now_ms).is_some())
+}
+
 impl FromRequestParts<AppState> for Officer {
     type Rejection = Response;
 
