@@ -37,7 +37,7 @@ pub(crate) fn last_day_of(start: Date, years: u8) -> Date {
 }
 
 /// Formats a date as `YYYY-MM-DD` for reason messages.
-pub(crate) fn show(date: Date) -> String {
+pub fn show(date: Date) -> String {
     format!(
         "{:04}-{:02}-{:02}",
         date.year(),

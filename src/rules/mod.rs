@@ -36,6 +36,7 @@ pub use policy::{
 
 use crate::ids::LicenceKind;
 use crate::model::LicenceRecord;
+pub use dates::show as show_date;
 use dates::{iso_date, last_day_of, show};
 
 /// Every reason code the engine can produce. Codes are part of the API: never rename one.

@@ -61,15 +61,7 @@ pub struct AlertBody {
 }
 
 fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
-    let chars = text.chars().count();
-    if chars == 0 || chars > MAX_ALERT_TEXT_CHARS || text.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "length",
-            format!("{field} must be 1 to {MAX_ALERT_TEXT_CHARS} characters"),
-            Some(field),
-        ));
-    }
-    Ok(())
+    super::error::check_text(field, text, MAX_ALERT_TEXT_CHARS)
 }
 
 /// The index and key the subject is found under, after checking its identifier.

@@ -174,6 +174,19 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Checks a free-text field: 1 to `max_chars` characters, none of them control characters.
+pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), ApiError> {
+    let chars = text.chars().count();
+    if chars == 0 || chars > max_chars || text.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "length",
+            format!("{field} must be 1 to {max_chars} characters"),
+            Some(field),
+        ));
+    }
+    Ok(())
+}
+
 impl ApiError {
     /// What a person may be shown on a page: the detail of a client error, never an internal
     /// cause (which is logged instead).

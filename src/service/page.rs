@@ -95,14 +95,7 @@ pub async fn report(
         ("contact", report.contact.as_ref()),
     ] {
         if let Some(text) = text {
-            let chars = text.chars().count();
-            if chars == 0 || chars > MAX_REPORT_TEXT_CHARS || text.chars().any(char::is_control) {
-                return Err(ApiError::bad(
-                    "length",
-                    format!("{field} must be 1 to {MAX_REPORT_TEXT_CHARS} characters"),
-                    Some(field),
-                ));
-            }
+            super::error::check_text(field, text, MAX_REPORT_TEXT_CHARS)?;
         }
     }
     let body = Report {

@@ -160,14 +160,7 @@ pub async fn review_report(
     request: ReviewRequest,
 ) -> Result<serde_json::Value, ApiError> {
     let note = request.note.trim().to_string();
-    let chars = note.chars().count();
-    if chars == 0 || chars > MAX_NOTE_CHARS || note.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "length",
-            format!("note must be 1 to {MAX_NOTE_CHARS} characters"),
-            Some("note"),
-        ));
-    }
+    super::error::check_text("note", &note, MAX_NOTE_CHARS)?;
     let confirm = match request.outcome.as_str() {
         "confirm" => true,
         "dismiss" => false,
@@ -310,13 +303,9 @@ fn plate_licence<'a>(view: &'a View, plate: &str) -> Option<&'a super::registry:
         .or_else(|| licences.iter().copied().max_by_key(|l| l.issue_seq))
 }
 
+/// `YYYY-MM-DD`, as the rules engine writes dates in its reasons.
 pub fn iso(date: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+    crate::rules::show_date(date)
 }
 
 pub fn parse_iso(text: &str) -> Option<Date> {
