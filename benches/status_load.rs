@@ -79,9 +79,9 @@ fn main() {
         let number = state
             .read_view()
             .licence(issued["licence_number"].as_str().expect("issued"))
+            .expect("view")
             .expect("licence")
-            .short_serial
-            .clone();
+            .short_serial;
 
         let bare = bare_handler().await;
         for (name, base) in [

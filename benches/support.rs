@@ -34,7 +34,8 @@ pub async fn registry(
         origin: "load.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = Ledger::open(dir, Some(log_key), Arc::new(SystemClock)).expect("ledger");
+    let ledger =
+        licreg::registry::open_ledger(dir, Some(log_key), Arc::new(SystemClock)).expect("ledger");
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),

@@ -187,16 +187,17 @@ pub fn prepare(
     })
 }
 
-/// Numbers, signs and logs a licence; returns once the issue entry is on disk.
+/// Numbers (with `serial`, from [`crate::registry::Allocators`]), signs and logs a licence;
+/// returns once the issue entry is on disk.
 pub fn issue(
     ledger: &Ledger,
+    serial: u64,
     signer: &CredentialSigner,
     record: &LicenceRecord,
     actor: &str,
     public_base_url: &str,
     now: UnixSeconds,
 ) -> Result<Issued, IssueError> {
-    let serial = ledger.next_serial()?;
     let prepared = prepare(serial, signer, record, actor, now, &IssueContext::default())?;
     let appended = ledger.append(prepared.entry)?;
     let receipt = ledger.receipt(appended.seq)?;
@@ -235,7 +236,8 @@ mod tests {
             origin: "issue.example/log".into(),
             key: SigningKey::from_bytes(&[1; 32]),
         };
-        let vkey_ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(FixedClock::at(0)));
+        let vkey_ledger =
+            crate::registry::open_ledger(dir.path(), Some(log_key), Arc::new(FixedClock::at(0)));
         let ledger = vkey_ledger.unwrap();
         let key = SigningKey::from_bytes(&[2; 32]);
         let signer = CredentialSigner {
@@ -244,13 +246,17 @@ mod tests {
         };
         let trust = TrustList::with_active(&signer);
         let now = start_of_day(Date::from_calendar_date(2027, time::Month::May, 1).unwrap());
-        for kind in [
+        for (serial, kind) in [
             LicenceKind::Driver,
             LicenceKind::Vehicle,
             LicenceKind::Platform,
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let issued = issue(
                 &ledger,
+                serial as u64 + 1,
                 &signer,
                 &example(kind),
                 "cli",

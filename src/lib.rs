@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod mirror;
 pub mod model;
 pub mod qr;
+pub mod registry;
 pub mod rules;
 pub mod service;
 pub mod status_list;

@@ -12,7 +12,6 @@ use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
 use licreg::clock::SystemClock;
 use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
-use licreg::ledger::Ledger;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
@@ -161,7 +160,7 @@ async fn registry_with(
         origin: "browser.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = Ledger::open(dir.path(), Some(log_key), clock.clone()).unwrap();
+    let ledger = licreg::registry::open_ledger(dir.path(), Some(log_key), clock.clone()).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),

@@ -6,7 +6,6 @@ use ed25519_dalek::SigningKey;
 use licreg::clock::FixedClock;
 use licreg::ids::LicenceKind;
 use licreg::keys::{CredentialSigner, KeyId, LogKey};
-use licreg::ledger::Ledger;
 use licreg::model::LicenceRecord;
 
 /// A realistic government host name, longer than most.
@@ -19,25 +18,38 @@ fn driver_and_vehicle_credentials_fit_version_10_m() {
         origin: "qr.example/log".into(),
         key: SigningKey::from_bytes(&[1; 32]),
     };
-    let ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(FixedClock::at(0))).unwrap();
+    let ledger =
+        licreg::registry::open_ledger(dir.path(), Some(log_key), Arc::new(FixedClock::at(0)))
+            .unwrap();
     let key = SigningKey::from_bytes(&[2; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),
         key,
     };
-    for kind in [
+    for (serial, kind) in [
         LicenceKind::Driver,
         LicenceKind::Vehicle,
         LicenceKind::Platform,
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let path = format!(
             "{}/schemas/examples/{kind}.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let record = LicenceRecord::parse_json(kind, &std::fs::read(path).unwrap()).unwrap();
         let issued =
-            licreg::issuance::issue(&ledger, &signer, &record, "test", BASE_URL, 1_800_000_000)
-                .unwrap();
+            licreg::issuance::issue(
+                &ledger,
+                serial as u64 + 1,
+                &signer,
+                &record,
+                "test",
+                BASE_URL,
+                1_800_000_000,
+            )
+            .unwrap();
         let code = licreg::qr::encode_url(&issued.url).unwrap();
         let version = code.version().value();
         println!(

@@ -61,7 +61,7 @@ pub fn read_record(kind: LicenceKind, input: &Path) -> anyhow::Result<LicenceRec
 pub fn open_ledger(keys: &Path, data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Ledger> {
     let log_key = licreg::keys::load_log_key(keys)
         .with_context(|| format!("loading the log key from {}", keys.display()))?;
-    Ledger::open(data, Some(log_key), clock)
+    licreg::registry::open_ledger(data, Some(log_key), clock)
         .with_context(|| format!("opening the ledger in {}", data.display()))
 }
 
@@ -74,8 +74,17 @@ pub fn issue_one(
 ) -> anyhow::Result<Issued> {
     let signer = licreg::keys::load_credential_signer(keys)
         .with_context(|| format!("loading the credential key from {}", keys.display()))?;
-    issuance::issue(ledger, &signer, record, "cli", base_url, clock.now_unix())
-        .context("issuing the licence")
+    let view = licreg::registry::View::new(ledger).context("reading the registry view")?;
+    let serial = licreg::registry::Allocators::load(&view)
+        .context("reading the registry view")?
+        .next_serial()
+        .context("licence serials are exhausted")?;
+    match issuance::issue(ledger, serial, &signer, record, "cli", base_url, clock.now_unix()) {
+        Err(issuance::IssueError::Ledger(e)) if licreg::registry::Refusal::of(&e).is_some() => {
+            anyhow::bail!("the registry refused the licence: {e}")
+        }
+        other => other.context("issuing the licence"),
+    }
 }
 
 /// Writes credential.cbor, url.txt, qr.svg, qr.png and receipt.tlog-proof.

@@ -68,6 +68,7 @@ event_types! {
     CreditRecord => "credit_record",
     KeyChange => "key_change",
     ReportReview => "report_review",
+    Import => "import",
 }
 
 impl std::fmt::Display for EventType {

@@ -5,9 +5,12 @@
 
 pub mod audit;
 pub mod entry;
+pub mod projection;
+mod rebuild;
 pub mod store;
 pub mod tiles;
 
 pub use audit::{audit, AuditReport, Problem};
 pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};
+pub use projection::{ApplyError, Projection, ViewTx};
 pub use store::{Appended, Ledger, LedgerError};

@@ -8,8 +8,16 @@
 //!
 //! The tree is kept as complete-subtree hashes keyed by (level, index), so roots and proofs read
 //! O(log n) nodes at any size.
+//!
+//! Before numbering an entry the writer applies it to the [`Projection`] (the registry's view)
+//! against the state as of the previous entry; a refused append is answered with its refusal and
+//! never numbered. The projection's writes and an applied-sequence watermark go into the same
+//! transaction as the entries. If a flush fails after a commit, the writer stops for good and the
+//! ledger reports itself unhealthy: guessing what reached the disk would risk reusing a sequence
+//! number.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
@@ -18,6 +26,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
+use super::projection::{ApplyError, NoProjection, Projection, ViewTx, Writes};
 use crate::clock::Clock;
 use crate::keys::LogKey;
 use crate::log::checkpoint::Checkpoint;
@@ -40,8 +49,14 @@ pub(crate) const TREE_NODES: usize = 1;
 pub(crate) const TREE_CHECKPOINTS: usize = 2;
 pub(crate) const TREE_META: usize = 3;
 pub(crate) const TREE_INDEX_FIRST: usize = 4;
+/// The projection's tables follow the four index trees.
+pub(crate) const TREE_VIEW_FIRST: usize = TREE_INDEX_FIRST + SubjectKind::ALL.len();
 const META_SIZE: &[u8] = b"size";
 const META_VKEY: &[u8] = b"log_vkey";
+/// How many entries the view has applied: equal to the log size after every commit.
+pub(crate) const META_VIEW_APPLIED: &[u8] = b"view_applied";
+/// The projection's format version the stored view was built with.
+pub(crate) const META_VIEW_VERSION: &[u8] = b"view_version";
 
 /// Why a ledger operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +81,11 @@ pub enum LedgerError {
     ReadOnly,
     #[error("log signing key: {0}")]
     Key(String),
+    /// The projection refused the append: it contradicts the state at its sequence number.
+    #[error("refused: {0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
+    #[error("a flush failed after a commit; the ledger stopped accepting appends until it is restarted and audited")]
+    Poisoned,
 }
 
 impl From<sled::Error> for LedgerError {
@@ -127,6 +147,11 @@ pub(crate) struct Shared {
     pub(crate) origin: String,
     pub(crate) vkey: VerifierKey,
     writable: bool,
+    projection: Arc<dyn Projection>,
+    /// Set when a flush failed after a commit; nothing is appended after that.
+    poisoned: AtomicBool,
+    /// Test hook: make the next flush fail after its transaction committed.
+    fail_next_flush: AtomicBool,
 }
 
 /// The registry's ledger. Cloning shares the same store and writer.
@@ -191,6 +216,17 @@ impl Ledger {
         log_key: Option<LogKey>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LedgerError> {
+        Self::open_with(dir, log_key, clock, Arc::new(NoProjection))
+    }
+
+    /// Opens the ledger with a projection kept in step with it. A writable open first brings a
+    /// stored view that is missing, behind or of another format version up to the log's size.
+    pub fn open_with(
+        dir: &Path,
+        log_key: Option<LogKey>,
+        clock: Arc<dyn Clock>,
+        projection: Arc<dyn Projection>,
+    ) -> Result<Self, LedgerError> {
         let open_err = |reason: String| LedgerError::Open {
             path: dir.display().to_string(),
             reason,
@@ -202,6 +238,7 @@ impl Ledger {
             .map_err(|e| open_err(e.to_string()))?;
         let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
         names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
+        names.extend(projection.tables().iter().copied());
         let trees = names
             .iter()
             .map(|n| db.open_tree(n))
@@ -224,7 +261,13 @@ impl Ledger {
             origin: vkey.name().to_string(),
             vkey,
             writable: signer.is_some(),
+            projection,
+            poisoned: AtomicBool::new(false),
+            fail_next_flush: AtomicBool::new(false),
         });
+        if shared.writable {
+            super::rebuild::catch_up(&shared).map_err(|e| open_err(e.to_string()))?;
+        }
         let (queue, jobs) = crossbeam_channel::bounded(QUEUE_DEPTH);
         let handle = match signer {
             Some(signer) => {
@@ -305,6 +348,9 @@ impl Ledger {
         if !self.shared.writable {
             return Err(LedgerError::ReadOnly);
         }
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            return Err(LedgerError::Poisoned);
+        }
         if entries.len() > MAX_ENTRIES_PER_APPEND {
             return Err(LedgerError::TooManyEntries(entries.len()));
         }
@@ -314,9 +360,28 @@ impl Ledger {
         Ok(())
     }
 
-    /// A fresh licence serial number.
-    pub fn next_serial(&self) -> Result<u64, LedgerError> {
-        next_id(&self.shared.db)
+    /// False once a flush failed after a commit: the service must be restarted and audited.
+    pub fn healthy(&self) -> bool {
+        !self.shared.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next commit's flush fail after its transaction, as a failing disk would (for
+    /// tests of what the registry does then).
+    #[doc(hidden)]
+    pub fn inject_flush_failure(&self) {
+        self.shared.fail_next_flush.store(true, Ordering::SeqCst);
+    }
+
+    /// Throws the stored view away and rebuilds it from the entries, as a start-up after a
+    /// format change would. Only while no appends are in flight (tests, maintenance).
+    pub fn rebuild_view(&self) -> Result<(), LedgerError> {
+        self.shared.trees[TREE_META].remove(META_VIEW_VERSION)?;
+        super::rebuild::catch_up(&self.shared)
+    }
+
+    /// One table of the projection, for readers of the view.
+    pub fn view_table(&self, table: usize) -> Option<sled::Tree> {
+        self.shared.trees.get(TREE_VIEW_FIRST + table).cloned()
     }
 
     /// Number of entries in the log.
@@ -451,6 +516,16 @@ impl Ledger {
     }
 }
 
+impl Shared {
+    pub(crate) fn projection_version(&self) -> u64 {
+        self.projection.version()
+    }
+
+    pub(crate) fn apply(&self, tx: &mut ViewTx<'_>, entry: &Entry) -> Result<(), ApplyError> {
+        self.projection.apply(tx, entry)
+    }
+}
+
 pub(crate) fn kind_slot(kind: SubjectKind) -> usize {
     SubjectKind::ALL
         .iter()
@@ -489,11 +564,6 @@ fn bind_verifier_key(
             "the ledger is new and no log key was given to create it".into(),
         )),
     }
-}
-
-/// A new licence serial: unique and increasing across restarts (gaps after a crash are fine).
-pub(crate) fn next_id(db: &sled::Db) -> Result<u64, LedgerError> {
-    Ok(db.generate_id()? + 1)
 }
 
 fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
@@ -560,10 +630,22 @@ fn writer_loop(shared: &Shared, signer: &NoteSigner, clock: &dyn Clock, jobs: &R
                     Err(p) => *p.into_inner() = new_head,
                 }
                 for (job, result) in batch.into_iter().zip(results) {
-                    job.reply.send(Ok(result));
+                    job.reply.send(result);
                 }
             }
-            Err(e) => {
+            Err(Failure::Flush(message)) => {
+                // The transaction may or may not be on disk: stop rather than guess.
+                shared.poisoned.store(true, Ordering::SeqCst);
+                tracing::error!(error = %message, "ledger flush failed; appends stopped");
+                for job in batch {
+                    job.reply.send(Err(LedgerError::Poisoned));
+                }
+                for job in jobs.try_iter() {
+                    job.reply.send(Err(LedgerError::Poisoned));
+                }
+                return;
+            }
+            Err(Failure::Before(e)) => {
                 let message = e.to_string();
                 for job in batch {
                     job.reply.send(Err(LedgerError::Storage(message.clone())));
@@ -573,7 +655,57 @@ fn writer_loop(shared: &Shared, signer: &NoteSigner, clock: &dyn Clock, jobs: &R
     }
 }
 
-type CommitOutcome = (Head, Vec<Vec<Appended>>);
+/// How a group commit failed: before anything was written, or at the flush after the commit.
+enum Failure {
+    Before(LedgerError),
+    Flush(String),
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Failure::Before(e)
+    }
+}
+
+type CommitOutcome = (Head, Vec<AppendResult>);
+
+/// One job's entries, built and applied to the view but not yet in the tree.
+type Built = Vec<(Entry, Vec<u8>, Hash)>;
+
+/// Builds a job's entries on top of `head` and applies each to the view as of the entry before.
+fn build_job(
+    shared: &Shared,
+    head: &Head,
+    view_writes: &Writes,
+    job: &Job,
+    timestamp_ms: u64,
+) -> Result<Result<(Built, Writes), LedgerError>, LedgerError> {
+    let mut tx = ViewTx::new(&shared.trees[TREE_VIEW_FIRST..], view_writes);
+    let mut built = Vec::with_capacity(job.entries.len());
+    let (mut size, mut last) = (head.size, head.last_leaf);
+    for new in &job.entries {
+        let entry = Entry {
+            seq: Seq(size),
+            timestamp_ms,
+            event: new.event,
+            actor: new.actor.clone(),
+            subjects: new.subjects.clone(),
+            body: new.body.clone(),
+            prev_hash: last,
+        };
+        match shared.projection.apply(&mut tx, &entry) {
+            Ok(()) => {}
+            Err(ApplyError::Refused(why)) => return Ok(Err(LedgerError::Refused(why))),
+            Err(ApplyError::Storage(e)) => return Err(LedgerError::Storage(e)),
+        }
+        let bytes = entry.encode();
+        let leaf = merkle::leaf_hash(&bytes);
+        size += 1;
+        last = leaf;
+        built.push((entry, bytes, leaf));
+    }
+    Ok(Ok((built, tx.into_writes())))
+}
 
 /// Sequences a group of jobs and writes it in one transaction plus one flush.
 fn commit(
@@ -582,28 +714,27 @@ fn commit(
     clock: &dyn Clock,
     mut head: Head,
     batch: &[Job],
-) -> Result<CommitOutcome, LedgerError> {
+) -> Result<CommitOutcome, Failure> {
     let mut writes: Vec<sled::Batch> = shared
         .trees
         .iter()
         .map(|_| sled::Batch::default())
         .collect();
     let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
+    let start_size = head.size;
+    let mut view_writes = Writes::new();
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        let mut appended = Vec::with_capacity(job.entries.len());
-        for new in &job.entries {
-            let entry = Entry {
-                seq: Seq(head.size),
-                timestamp_ms,
-                event: new.event,
-                actor: new.actor.clone(),
-                subjects: new.subjects.clone(),
-                body: new.body.clone(),
-                prev_hash: head.last_leaf,
-            };
-            let bytes = entry.encode();
-            let leaf = merkle::leaf_hash(&bytes);
+        let (built, job_writes) = match build_job(shared, &head, &view_writes, job, timestamp_ms)? {
+            Ok(done) => done,
+            Err(refused) => {
+                results.push(Err(refused));
+                continue;
+            }
+        };
+        view_writes.extend(job_writes);
+        let mut appended = Vec::with_capacity(built.len());
+        for (entry, bytes, leaf) in built {
             writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
             let created = head
                 .range
@@ -625,8 +756,19 @@ fn commit(
             head.size += 1;
             head.last_leaf = leaf;
         }
-        results.push(appended);
+        results.push(Ok(appended));
     }
+    if head.size == start_size {
+        // Every job was refused: nothing to write.
+        return Ok((head, results));
+    }
+    for ((table, key), value) in view_writes {
+        match value {
+            Some(value) => writes[TREE_VIEW_FIRST + table].insert(key, value),
+            None => writes[TREE_VIEW_FIRST + table].remove(key),
+        }
+    }
+    writes[TREE_META].insert(META_VIEW_APPLIED, &head.size.to_be_bytes());
     let checkpoint = Checkpoint {
         origin: shared.origin.clone(),
         size: head.size,
@@ -638,19 +780,30 @@ fn commit(
         .map_err(|e| LedgerError::Key(e.to_string()))?;
     writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
     writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
-    let outcome: Result<(), TransactionError<()>> = shared.trees.as_slice().transaction(|views| {
-        for (view, batch) in views.iter().zip(&writes) {
+    apply_batches(&shared.trees, &writes)?;
+    if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
+        return Err(Failure::Flush("injected flush failure".into()));
+    }
+    shared
+        .db
+        .flush()
+        .map_err(|e| Failure::Flush(e.to_string()))?;
+    head.checkpoint = Some(note);
+    for appended in results.iter_mut().flatten().flatten() {
+        appended.tree_size = head.size;
+    }
+    Ok((head, results))
+}
+
+/// Writes one batch per tree in a single sled transaction.
+pub(crate) fn apply_batches(trees: &[sled::Tree], writes: &[sled::Batch]) -> Result<(), LedgerError> {
+    let outcome: Result<(), TransactionError<()>> = trees.transaction(|views| {
+        for (view, batch) in views.iter().zip(writes) {
             view.apply_batch(batch)?;
         }
         Ok::<(), ConflictableTransactionError<()>>(())
     });
-    outcome.map_err(|e| LedgerError::Storage(format!("{e:?}")))?;
-    shared.db.flush()?;
-    head.checkpoint = Some(note);
-    for appended in results.iter_mut().flatten() {
-        appended.tree_size = head.size;
-    }
-    Ok((head, results))
+    outcome.map_err(|e| LedgerError::Storage(format!("{e:?}")))
 }
 
 #[cfg(test)]

@@ -226,12 +226,19 @@ pub fn formal_review(
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
     if registry.holder_has_valid_licence_of_kind {
-        reasons.push(Reason::new(
-            "already_licensed",
-            None,
-            format!("已持有有效的{}", kind.name_zh()),
-            format!("already holds a valid {kind} licence"),
-        ));
+        // For a vehicle the fact is about the plate and VIN, not the owner (who may own many).
+        let (zh, en) = if kind == LicenceKind::Vehicle {
+            (
+                format!("该号牌或车辆识别代号已持有有效的{}", kind.name_zh()),
+                "the plate or VIN already has a valid vehicle transport certificate".to_string(),
+            )
+        } else {
+            (
+                format!("已持有有效的{}", kind.name_zh()),
+                format!("already holds a valid {kind} licence"),
+            )
+        };
+        reasons.push(Reason::new("already_licensed", None, zh, en));
     }
     if let Some(until) = registry.credit_record_until.filter(|until| *until >= today) {
         reasons.push(Reason::new(

@@ -9,12 +9,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Caller, Role, RoleKind};
 use super::error::{json_rejection, ApiError};
 use super::events::{self, StatusBody};
+pub use crate::registry::bodies::{AlertBody, AlertSubject};
 use super::licences::effective_status;
 use super::registry::LicenceStatus;
 use super::AppState;
@@ -25,17 +26,6 @@ use crate::rules::AlertAction;
 /// Longest alert id, type or detail, in characters.
 pub const MAX_ALERT_TEXT_CHARS: usize = 128;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertSubject {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub citizen_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plate: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credit_code: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRequest {
@@ -45,19 +35,6 @@ pub struct AlertRequest {
     pub subject: AlertSubject,
     #[serde(default)]
     pub detail: Option<String>,
-}
-
-/// What the ledger keeps of an alert.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AlertBody {
-    pub alert_id: String,
-    pub agency: String,
-    pub alert_type: String,
-    pub subject: AlertSubject,
-    pub detail: Option<String>,
-    /// suspend, revoke or notice.
-    pub action: String,
-    pub affected: Vec<String>,
 }
 
 fn check_text(field: &str, text: &str) -> Result<(), ApiError> {
@@ -106,38 +83,52 @@ pub async fn alert(
         check_text("detail", detail)?;
     }
     let (kind, key) = subject_key(&request.subject)?;
-    let _guard = state.lock(&format!("alert:{}", request.alert_id)).await;
-    if let Some(previous) = state.read_view().alerts.get(&request.alert_id) {
-        return Ok(Json(json!({"alert_id": request.alert_id, "duplicate": true,
-            "action": previous.action, "affected": previous.affected}))
-        .into_response());
-    }
     let action = state.policy.alerts().action(&request.alert_type);
-    let now = state.clock.now_unix();
-    let affected = affected_licences(&state, kind, &key, action, now);
     let action_name = match action {
         AlertAction::Suspend => "suspend",
         AlertAction::Revoke => "revoke",
         AlertAction::Notice => "notice",
     };
-    let body = AlertBody {
-        alert_id: request.alert_id.clone(),
-        agency: agency.clone(),
-        alert_type: request.alert_type.clone(),
-        subject: request.subject.clone(),
-        detail: request.detail.clone(),
-        action: action_name.into(),
-        affected: affected.clone(),
-    };
-    let entries = alert_entries(&caller.actor(), &body, kind, key)?;
-    state.record(entries).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"alert_id": request.alert_id, "duplicate": false,
-        "action": action_name, "affected": affected})),
-    )
-        .into_response())
+    // Decide against the view, then let the writer re-check in log order. If a licence changed
+    // in between (an officer revoked it as the alert came in), decide again on the new state.
+    for _ in 0..MAX_ALERT_ATTEMPTS {
+        if let Some(previous) = state.read_view().alert(&request.alert_id)? {
+            return Ok(Json(json!({"alert_id": request.alert_id, "duplicate": true,
+                "action": previous.body.action, "affected": previous.body.affected}))
+            .into_response());
+        }
+        let now = state.clock.now_unix();
+        let affected = affected_licences(&state, kind, &key, action, now)?;
+        let body = AlertBody {
+            alert_id: request.alert_id.clone(),
+            agency: agency.clone(),
+            alert_type: request.alert_type.clone(),
+            subject: request.subject.clone(),
+            detail: request.detail.clone(),
+            action: action_name.into(),
+            affected: affected.clone(),
+        };
+        let entries = alert_entries(&caller.actor(), &body, kind, key.clone())?;
+        match state.try_record(entries).await {
+            Ok(_) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(json!({"alert_id": request.alert_id, "duplicate": false,
+                    "action": action_name, "affected": affected})),
+                )
+                    .into_response())
+            }
+            Err(super::Recorded::Refused(_)) => continue,
+            Err(super::Recorded::Failed(e)) => return Err(ApiError::internal(e)),
+        }
+    }
+    Err(ApiError::Conflict(
+        "the subject's licences kept changing while the alert was applied; send it again".into(),
+    ))
 }
+
+/// How often an alert is decided again when the writer finds the licences changed.
+const MAX_ALERT_ATTEMPTS: usize = 4;
 
 /// The licences of the subject the alert's action applies to: valid ones for a suspension,
 /// valid or suspended ones for a revocation, none for a notice.
@@ -147,18 +138,15 @@ fn affected_licences(
     key: &str,
     action: AlertAction,
     now: i64,
-) -> Vec<String> {
+) -> Result<Vec<String>, ApiError> {
     let view = state.read_view();
-    let index = if kind == SubjectKind::Plate {
-        &view.by_plate
+    let licences = if kind == SubjectKind::Plate {
+        view.licences_of_plate(key)?
     } else {
-        &view.by_holder
+        view.licences_of_holder(key)?
     };
-    index
-        .get(key)
+    Ok(licences
         .into_iter()
-        .flatten()
-        .filter_map(|n| view.licences.get(n))
         .filter(|l| {
             matches!(
                 (action, effective_status(l, now)),
@@ -169,8 +157,8 @@ fn affected_licences(
                     )
             )
         })
-        .map(|l| l.number.clone())
-        .collect()
+        .map(|l| l.number)
+        .collect())
 }
 
 /// The alert as evidence, then one status change per affected licence: appended together.
@@ -210,31 +198,15 @@ fn alert_entries(
 /// Most alerts one listing returns.
 pub const MAX_LISTED_ALERTS: usize = 500;
 
-/// An alert as officers see it: when it came and what it did.
-#[derive(Debug, Clone, Serialize)]
-pub struct AlertView {
-    pub seq: u64,
-    pub at_ms: u64,
-    #[serde(flatten)]
-    pub body: AlertBody,
-}
+pub use crate::registry::AlertView;
 
 /// The latest alerts, newest first; only those with `action` when it is given.
-pub fn latest(view: &super::registry::View, action: Option<&str>, limit: usize) -> Vec<AlertView> {
-    view.alert_log
-        .iter()
-        .rev()
-        .filter_map(|(seq, (at_ms, id))| {
-            let body = view.alerts.get(id)?;
-            Some(AlertView {
-                seq: *seq,
-                at_ms: *at_ms,
-                body: body.clone(),
-            })
-        })
-        .filter(|a| action.is_none_or(|wanted| a.body.action == wanted))
-        .take(limit)
-        .collect()
+pub fn latest(
+    view: &crate::registry::View,
+    action: Option<&str>,
+    limit: usize,
+) -> Result<Vec<AlertView>, ApiError> {
+    Ok(view.latest_alerts(action, limit)?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,10 +231,6 @@ pub async fn list(
             ));
         }
     }
-    let alerts = latest(
-        &state.read_view(),
-        query.action.as_deref(),
-        MAX_LISTED_ALERTS,
-    );
+    let alerts = latest(state.read_view(), query.action.as_deref(), MAX_LISTED_ALERTS)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }

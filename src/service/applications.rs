@@ -145,8 +145,7 @@ fn not_accepted(id: &str, problems: Vec<FieldError>) -> Response {
 }
 
 fn new_application_id(state: &AppState) -> Result<String, ApiError> {
-    let serial = state.ledger.next_serial().map_err(ApiError::internal)?;
-    Ok(format!("A{}{serial:010}", state.clock.now().date().year()))
+    Ok(state.ids.next_application_id(state.clock.now().date().year()))
 }
 
 /// Schema, field rules and registry checks, all at once.
@@ -195,16 +194,22 @@ fn check_renewal_of(state: &AppState, record: &LicenceRecord, old: &str) -> Opti
         rule: "renewal",
         message,
     };
-    let view = state.read_view();
-    let Some(licence) = view.licence(old) else {
-        return Some(problem(format!("no licence {old}")));
+    let licence = match state.read_view().licence(old) {
+        Ok(Some(licence)) => licence,
+        Ok(None) => return Some(problem(format!("no licence {old}"))),
+        Err(e) => return Some(problem(format!("the registry could not read {old}: {e}"))),
     };
+    if let Some(application) = state.read_view().renewing(old).ok().flatten() {
+        return Some(problem(format!(
+            "a renewal of {old} is already in progress (application {application})"
+        )));
+    }
     if licence.kind != record.kind().as_str() || licence.holder_id != record.holder_id() {
         return Some(problem(
             "the licence belongs to another holder or kind".into(),
         ));
     }
-    super::licences::renewal_open(licence, state.clock.now_unix())
+    super::licences::renewal_open(&licence, state.clock.now_unix())
         .err()
         .map(problem)
 }
@@ -306,10 +311,7 @@ fn answer_entry(
 /// Decides once every required agency has answered; issues on approval in the same append.
 pub async fn decide_if_ready(state: &AppState, id: &str) -> Result<(), ApiError> {
     let _guard = state.lock(id).await;
-    let app = {
-        let view = state.read_view();
-        view.applications.get(id).cloned()
-    };
+    let app = state.read_view().application(id)?;
     let Some(app) = app else {
         return Err(ApiError::NotFound(format!("application {id}")));
     };
@@ -330,9 +332,10 @@ pub async fn decide_if_ready(state: &AppState, id: &str) -> Result<(), ApiError>
         return Ok(());
     }
     let today = rules_glue::today(state.clock.as_ref());
-    let record = LicenceRecord::parse(kind, &with_today(&app.record, today))
+    let submitted = state.read_view().application_record(&app)?;
+    let record = LicenceRecord::parse(kind, &with_today(&submitted, today))
         .map_err(|e| ApiError::internal(format!("stored record no longer parses: {e}")))?;
-    let decided = rules_glue::evaluate(state, &record, &app, today);
+    let decided = rules_glue::evaluate(state, &record, &app, today)?;
     let body = DecisionBody {
         application_id: id.to_string(),
         outcome: decided.outcome.clone(),
@@ -347,10 +350,45 @@ pub async fn decide_if_ready(state: &AppState, id: &str) -> Result<(), ApiError>
     )
     .map_err(ApiError::internal)?];
     if let Some((from, until)) = decided.validity {
-        entries.push(issue_entry(state, &app, kind, from, until)?);
+        entries.push(issue_entry(state, &app, &submitted, kind, from, until)?);
     }
-    state.record(entries).await?;
-    Ok(())
+    match state.try_record(entries).await {
+        Ok(_) => Ok(()),
+        // Approved, but the registry changed meanwhile (the plate was licensed, the licence
+        // being renewed was revoked): the application is refused with that reason.
+        Err(super::Recorded::Refused(refusal)) if decided.validity.is_some() => {
+            refuse_for(state, id, &decided.policy, &refusal).await
+        }
+        Err(super::Recorded::Refused(refusal)) => Err(ApiError::from(refusal)),
+        Err(super::Recorded::Failed(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Logs a refusal of an approved application whose issuance the registry refused.
+async fn refuse_for(
+    state: &AppState,
+    id: &str,
+    policy: &str,
+    refusal: &crate::registry::Refusal,
+) -> Result<(), ApiError> {
+    let body = DecisionBody {
+        application_id: id.to_string(),
+        outcome: "refused".into(),
+        reasons: vec![super::events::ReasonBody {
+            rule: format!("registry_{}", refusal.code()),
+            agency: None,
+            message: refusal.to_string(),
+        }],
+        policy: policy.to_string(),
+    };
+    let entry = events::entry(
+        EventType::Decision,
+        "rules",
+        vec![events::application_subject(id)],
+        &body,
+    )
+    .map_err(ApiError::internal)?;
+    state.record(vec![entry]).await.map(|_| ())
 }
 
 fn with_today(record: &Value, today: time::Date) -> Value {
@@ -367,11 +405,12 @@ fn with_today(record: &Value, today: time::Date) -> Value {
 fn issue_entry(
     state: &AppState,
     app: &ApplicationView,
+    submitted: &Value,
     kind: LicenceKind,
     from: time::Date,
     until: time::Date,
 ) -> Result<NewEntry, ApiError> {
-    let mut record = app.record.clone();
+    let mut record = submitted.clone();
     if let Some(obj) = record.as_object_mut() {
         obj.insert("valid_from".into(), Value::String(from.to_string()));
         obj.insert("valid_until".into(), Value::String(until.to_string()));
@@ -384,17 +423,19 @@ fn issue_entry(
         ..IssueContext::default()
     };
     if let Some(old) = &app.renewal_of {
-        let view = state.read_view();
-        if let Some(licence) = view.licence(old) {
+        if let Some(licence) = state.read_view().licence(old)? {
             let number: crate::ids::LicenceNumber =
                 licence.number.parse().map_err(ApiError::internal)?;
             context.supersedes = Some(licence.number.clone());
             context.serial = Some(number.serial());
-            context.version = Some(number.version().saturating_add(1));
+            context.version = Some(super::licences::next_version(&number)?);
             context.event = Some(EventType::Renewal);
         }
     }
-    let serial = state.ledger.next_serial().map_err(ApiError::internal)?;
+    let serial = state
+        .ids
+        .next_serial()
+        .ok_or_else(|| ApiError::internal("licence serials exhausted"))?;
     let now = state.clock.now_unix();
     let prepared = issuance::prepare(serial, &state.signer, &record, "rules", now, &context)
         .map_err(ApiError::internal)?;
@@ -405,9 +446,7 @@ fn issue_entry(
 pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiError> {
     let view = state.read_view();
     let app = view
-        .applications
-        .get(id)
-        .cloned()
+        .application(id)?
         .ok_or_else(|| ApiError::NotFound(format!("application {id}")))?;
     let kind: Option<LicenceKind> = app.kind.parse().ok();
     let waiting_for = match (app.status, kind) {
@@ -423,8 +462,13 @@ pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiErr
         }
         _ => Vec::new(),
     };
-    let licence = app.licence_number.as_ref().and_then(|n| view.licence(n));
-    let credential = licence.map(|l| l.credential.clone());
+    let credential = match app.licence_number.as_ref() {
+        Some(number) => match view.licence(number)? {
+            Some(licence) => Some(view.issued(&licence)?.credential.into_vec()),
+            None => None,
+        },
+        None => None,
+    };
     let light = light_for(state, &app);
     Ok(ApplicationResponse {
         waiting_for,
@@ -492,11 +536,15 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&[RoleKind::Officer])?;
+    // Open applications, oldest first, then the latest finished ones: the whole history is
+    // never walked.
     let ids: Vec<String> = {
         let view = state.read_view();
-        let mut apps: Vec<&ApplicationView> = view.applications.values().collect();
-        apps.sort_by_key(|a| a.created_ms);
-        apps.into_iter().map(|a| a.id.clone()).collect()
+        let mut apps = view.open_applications()?;
+        if !query.overdue {
+            apps.extend(view.recently_finished(MAX_LISTED)?);
+        }
+        apps.into_iter().map(|a| a.id).collect()
     };
     let mut items = Vec::new();
     for id in ids {
@@ -530,12 +578,10 @@ pub async fn agency_answer(
         return Err(ApiError::Forbidden("agency"));
     };
     let Json(pushed) = body.map_err(json_rejection)?;
-    let status = {
-        let view = state.read_view();
-        view.applications
-            .get(&pushed.application_id)
-            .map(|a| a.status)
-    };
+    let status = state
+        .read_view()
+        .application(&pushed.application_id)?
+        .map(|a| a.status);
     match status {
         None => {
             return Err(ApiError::NotFound(format!(
@@ -566,31 +612,25 @@ pub async fn agency_answer(
 }
 
 /// Whether a holder already has a licence of `kind` that counts (valid or suspended).
-pub fn holds_licence(state: &AppState, holder_id: &str, kind: LicenceKind) -> bool {
-    let view = state.read_view();
-    view.by_holder.get(holder_id).is_some_and(|numbers| {
-        numbers
-            .iter()
-            .filter_map(|n| view.licences.get(n))
-            .any(|l| {
-                l.kind == kind.as_str()
-                    && matches!(l.status, LicenceStatus::Valid | LicenceStatus::Suspended)
-            })
-    })
+pub fn holds_licence(
+    state: &AppState,
+    holder_id: &str,
+    kind: LicenceKind,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .read_view()
+        .licences_of_holder(holder_id)?
+        .iter()
+        .any(|l| l.kind == kind.as_str() && l.status.holds()))
 }
 
-/// Revocation dates of a holder's licences of `kind`, for the look-back rule.
-pub fn revocations(state: &AppState, holder_id: &str) -> BTreeMap<String, u64> {
-    let view = state.read_view();
-    view.by_holder
-        .get(holder_id)
-        .map(|numbers| {
-            numbers
-                .iter()
-                .filter_map(|n| view.licences.get(n))
-                .filter(|l| l.status == LicenceStatus::Revoked)
-                .map(|l| (l.number.clone(), l.since_ms))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Revocation dates of a holder's licences, for the look-back rule.
+pub fn revocations(state: &AppState, holder_id: &str) -> Result<BTreeMap<String, u64>, ApiError> {
+    Ok(state
+        .read_view()
+        .licences_of_holder(holder_id)?
+        .into_iter()
+        .filter(|l| l.status == LicenceStatus::Revoked)
+        .map(|l| (l.number, l.since_ms))
+        .collect())
 }

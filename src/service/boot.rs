@@ -13,7 +13,6 @@ use crate::agency::sim::{self, Records};
 use crate::agency::AgencyClient;
 use crate::clock::Clock;
 use crate::keys;
-use crate::ledger::Ledger;
 use crate::rules::Policy;
 
 /// The national policy, built in so the registry runs without any files.
@@ -189,7 +188,7 @@ pub async fn build(
         info.keys_created = true;
     }
     let log_key = keys::load_log_key(&config.keys_dir)?;
-    let ledger = Ledger::open(
+    let ledger = crate::registry::open_ledger(
         &config.data_dir.join("ledger"),
         Some(log_key),
         Arc::clone(&clock),

@@ -1,7 +1,8 @@
 //! Double compliance (双合规) for orders: at the order's time, was the driver's certificate valid,
 //! was the vehicle's transport certificate valid, and was the vehicle bound to the platform that
-//! dispatched it? Status at a past moment is folded from the licence's ledger history, so a
-//! suspension that has since been lifted still counts against orders taken during it.
+//! dispatched it? Status at a past moment comes from the view's status-history index (one
+//! ordered lookup per licence, whatever its history), so a suspension that has since been lifted
+//! still counts against orders taken during it.
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, Role, RoleKind};
 use super::error::{json_rejection, ApiError};
-use super::events::{licence_change, LicenceChange};
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::clock::parse_rfc3339;
-use crate::ledger::SubjectKind;
 
 /// Most orders one request may check.
 pub const MAX_ORDERS_PER_CHECK: usize = 1000;
@@ -65,7 +64,7 @@ impl Rate {
     }
 }
 
-/// A licence's state at one moment, folded from its history.
+/// A licence's state at one moment, from the view's status-history index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateAt {
     pub kind: String,
@@ -74,59 +73,20 @@ pub struct StateAt {
     pub reason: Option<String>,
 }
 
-/// Folds the ledger history of `number` up to `at_ms`; `None` if it was not yet issued.
+/// The state of `number` at `at_ms` (an O(log n) index lookup); `None` if it was not yet issued.
 pub fn state_at(state: &AppState, number: &str, at_ms: u64) -> Result<Option<StateAt>, ApiError> {
-    let mut current: Option<StateAt> = None;
-    let history = state
-        .ledger
-        .history(SubjectKind::Licence, number)
-        .map_err(ApiError::internal)?;
-    for seq in history {
-        let entry = state.ledger.entry(seq).map_err(ApiError::internal)?;
-        if entry.timestamp_ms > at_ms {
-            break;
-        }
-        apply(&mut current, number, &entry);
-    }
-    Ok(current)
-}
-
-fn apply(current: &mut Option<StateAt>, number: &str, entry: &crate::ledger::Entry) {
-    match licence_change(entry) {
-        Some(LicenceChange::Issued(body)) if body.number == number => {
-            let platform = body
-                .record
-                .get("platform_credit_code")
-                .and_then(|v| v.as_str());
-            *current = Some(StateAt {
-                kind: body.kind,
-                status: LicenceStatus::Valid,
-                platform: platform.map(str::to_string),
-                reason: None,
-            });
-        }
-        Some(LicenceChange::Issued(body)) if body.supersedes.as_deref() == Some(number) => {
-            set(
-                current,
-                LicenceStatus::Superseded,
-                Some(format!("superseded by {}", body.number)),
-            );
-        }
-        Some(LicenceChange::Status { status, body }) => set(current, status, Some(body.reason)),
-        Some(LicenceChange::Rebound(body)) => {
-            if let Some(state) = current.as_mut() {
-                state.platform = body.platform;
-            }
-        }
-        _ => {}
-    }
-}
-
-fn set(current: &mut Option<StateAt>, status: LicenceStatus, reason: Option<String>) {
-    if let Some(state) = current.as_mut() {
-        state.status = status;
-        state.reason = reason;
-    }
+    let Some(licence) = state.read_view().licence(number)? else {
+        return Ok(None);
+    };
+    Ok(state
+        .read_view()
+        .state_at(number, at_ms)?
+        .map(|row| StateAt {
+            kind: licence.kind,
+            status: row.status,
+            platform: row.platform,
+            reason: row.reason,
+        }))
 }
 
 /// Checks one licence for an order; pushes a reason for each failure.
@@ -140,8 +100,8 @@ fn check_licence(
 ) -> Result<Option<StateAt>, ApiError> {
     let found = state
         .read_view()
-        .licence(reference)
-        .map(|l| (l.number.clone(), l.not_before, l.expires));
+        .licence(reference)?
+        .map(|l| (l.number, l.not_before, l.expires));
     let Some((number, not_before, expires)) = found else {
         reasons.push(format!("{role}: no licence {reference}"));
         return Ok(None);

@@ -99,7 +99,9 @@ fn describe(state: &AppState, kind: &str, value: &serde_json::Value) -> String {
             let short = state
                 .read_view()
                 .licence(number)
-                .map(|l| l.short_serial.clone())
+                .ok()
+                .flatten()
+                .map(|l| l.short_serial)
                 .unwrap_or_default();
             format!(
                 "{kind} application {id}: issued {short}\n    status: {}/v1/licences/{short}/status\n    scan:   {}",

@@ -27,6 +27,8 @@ pub enum ApiError {
     NotFound(String),
     /// 409: the request conflicts with the resource's state.
     Conflict(String),
+    /// The registry refused the command in log order: 409, or 404 when the subject is gone.
+    Refused(crate::registry::Refusal),
     /// 413: body over the size limit.
     TooLarge(usize),
     /// 422: the body is well-formed but the data is invalid; every problem listed.
@@ -61,6 +63,18 @@ impl ApiError {
     }
 }
 
+impl From<crate::registry::Refusal> for ApiError {
+    fn from(refusal: crate::registry::Refusal) -> Self {
+        ApiError::Refused(refusal)
+    }
+}
+
+impl From<crate::registry::ViewError> for ApiError {
+    fn from(e: crate::registry::ViewError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
@@ -87,6 +101,14 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, simple("not_found", what.clone())),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, simple("conflict", why.clone())),
+            ApiError::Refused(refusal) => {
+                let status = match refusal.code() {
+                    "not_found" => StatusCode::NOT_FOUND,
+                    "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::CONFLICT,
+                };
+                (status, simple(refusal.code(), refusal.to_string()))
+            }
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 simple(
@@ -164,6 +186,7 @@ impl std::fmt::Display for ApiError {
             ApiError::Forbidden(roles) => write!(f, "forbidden (accepts {roles})"),
             ApiError::NotFound(what) => write!(f, "not found: {what}"),
             ApiError::Conflict(why) => write!(f, "conflict: {why}"),
+            ApiError::Refused(refusal) => write!(f, "refused: {refusal}"),
             ApiError::TooLarge(limit) => write!(f, "body over {limit} bytes"),
             ApiError::Invalid(problems) => write!(f, "{} invalid field(s)", problems.len()),
             ApiError::RateLimited => f.write_str("rate limited"),

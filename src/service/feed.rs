@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
-use super::events::{licence_change, LicenceChange};
+use crate::registry::event::{licence_change, LicenceChange};
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::clock::rfc3339;

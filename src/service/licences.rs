@@ -65,10 +65,11 @@ pub async fn status(
         return Err(ApiError::NotFound("licence".into()));
     }
     let now = state.clock.now_unix();
-    let view = state.read_view();
-    let licence = view
-        .licence(&number)
+    let licence = state
+        .read_view()
+        .licence(&number)?
         .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let licence = &licence;
     let status = effective_status(licence, now);
     let since_ms = if status == licence.status {
         licence.since_ms
@@ -115,11 +116,11 @@ pub async fn action(
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));
     }
-    let full = {
-        let view = state.read_view();
-        view.licence(&number).map(|l| l.number.clone())
-    }
-    .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let full = state
+        .read_view()
+        .licence(&number)?
+        .map(|l| l.number)
+        .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
     match action.as_str() {
         "renew" => renew(&state, &caller, &full).await,
         "reissue" => reissue(&state, &caller, &full).await,
@@ -155,12 +156,11 @@ pub(crate) async fn transition(
     let _guard = state.lock(number).await;
     let now = state.clock.now_unix();
     let (current, kind) = {
-        let view = state.read_view();
-        let licence = view
-            .licences
-            .get(number)
+        let licence = state
+            .read_view()
+            .licence(number)?
             .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
-        (effective_status(licence, now), licence.kind.clone())
+        (effective_status(&licence, now), licence.kind)
     };
     use LicenceStatus::{Suspended, Valid};
     let (event, from, reason, platform): (EventType, &[LicenceStatus], String, Option<String>) =
@@ -237,8 +237,8 @@ pub(crate) async fn transition(
     .map_err(ApiError::internal)?;
     let appended = state.record(vec![entry]).await?;
     let seq = appended.first().map(|a| a.seq.0);
-    let view = state.read_view();
-    let licence = view.licences.get(number);
+    let licence = state.read_view().licence(number)?;
+    let licence = licence.as_ref();
     Ok(Json(json!({
         "number": number,
         "status": licence.map(|l| effective_status(l, now)),
@@ -253,18 +253,13 @@ pub(crate) async fn transition(
 async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Response, ApiError> {
     let _guard = state.lock(number).await;
     let now = state.clock.now_unix();
-    let (kind, record, current) = {
-        let view = state.read_view();
-        let licence = view
-            .licences
-            .get(number)
-            .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
-        (
-            licence.kind.clone(),
-            licence.record.clone(),
-            effective_status(licence, now),
-        )
-    };
+    let licence = state
+        .read_view()
+        .licence(number)?
+        .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let current = effective_status(&licence, now);
+    let kind = licence.kind.clone();
+    let record = state.read_view().issued(&licence)?.record;
     if current != LicenceStatus::Valid {
         return Err(ApiError::Conflict(
             "only a valid licence can be reissued".into(),
@@ -273,10 +268,11 @@ async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Resp
     let kind: LicenceKind = kind.parse().map_err(ApiError::internal)?;
     let record = LicenceRecord::parse(kind, &record).map_err(ApiError::internal)?;
     let old: LicenceNumber = number.parse().map_err(ApiError::internal)?;
+    let version = next_version(&old)?;
     let context = IssueContext {
         supersedes: Some(number.to_string()),
         serial: Some(old.serial()),
-        version: Some(old.version().saturating_add(1)),
+        version: Some(version),
         event: Some(EventType::Reissue),
         application_id: None,
         status_index: Some(state.next_status_index(kind)),
@@ -303,6 +299,19 @@ async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Resp
         .into_response())
 }
 
+/// The version a reissue or renewal of `old` gets, or the refusal at the named limit.
+pub fn next_version(old: &LicenceNumber) -> Result<u8, ApiError> {
+    old.version()
+        .checked_add(1)
+        .filter(|v| *v <= crate::registry::MAX_LICENCE_VERSION)
+        .ok_or_else(|| {
+            ApiError::Refused(crate::registry::Refusal::VersionLimit {
+                number: old.as_str().to_string(),
+                max: u16::from(crate::registry::MAX_LICENCE_VERSION),
+            })
+        })
+}
+
 /// Whether `licence` may be renewed at `now`: valid or expired, and within the window.
 pub fn renewal_open(licence: &LicenceView, now: i64) -> Result<(), String> {
     let status = effective_status(licence, now);
@@ -322,15 +331,15 @@ pub fn renewal_open(licence: &LicenceView, now: i64) -> Result<(), String> {
 /// Renewal: from 90 days before expiry, a new application that runs every check again.
 async fn renew(state: &AppState, caller: &Caller, number: &str) -> Result<Response, ApiError> {
     let now = state.clock.now_unix();
-    let (kind, record) = {
-        let view = state.read_view();
-        let licence = view
-            .licences
-            .get(number)
-            .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
-        renewal_open(licence, now).map_err(ApiError::Conflict)?;
-        (licence.kind.clone(), licence.record.clone())
-    };
+    let licence = state
+        .read_view()
+        .licence(number)?
+        .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    renewal_open(&licence, now).map_err(ApiError::Conflict)?;
+    let old: LicenceNumber = number.parse().map_err(ApiError::internal)?;
+    next_version(&old)?;
+    let kind = licence.kind.clone();
+    let record = state.read_view().issued(&licence)?.record;
     let mut record: Value = record;
     if let Some(obj) = record.as_object_mut() {
         obj.remove("valid_from");
@@ -364,29 +373,15 @@ pub async fn expiry_sweeper(state: AppState) {
     }
 }
 
+/// Most licences one sweep expires; the next sweep takes the rest.
+pub const MAX_EXPIRED_PER_SWEEP: usize = 10_000;
+
 /// One sweep; returns how many licences it marked expired.
 pub async fn sweep_expired(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.now_unix();
-    let due: Vec<String> = {
-        let view = state.read_view();
-        view.licences
-            .values()
-            .filter(|l| {
-                matches!(l.status, LicenceStatus::Valid | LicenceStatus::Suspended)
-                    && now > l.expires
-            })
-            .map(|l| l.number.clone())
-            .collect()
-    };
+    let due = state.read_view().expired_by(now, MAX_EXPIRED_PER_SWEEP)?;
     let mut expired = 0;
     for number in &due {
-        let _guard = state.lock(number).await;
-        let still_due = state.read_view().licences.get(number).is_some_and(|l| {
-            matches!(l.status, LicenceStatus::Valid | LicenceStatus::Suspended) && now > l.expires
-        });
-        if !still_due {
-            continue;
-        }
         let entry = events::entry(
             EventType::Expiry,
             "registry",
@@ -398,19 +393,21 @@ pub async fn sweep_expired(state: &AppState) -> Result<usize, ApiError> {
             },
         )
         .map_err(ApiError::internal)?;
-        state.record(vec![entry]).await?;
-        expired += 1;
+        // The writer re-checks in log order: a licence revoked meanwhile is simply skipped.
+        match state.try_record(vec![entry]).await {
+            Ok(_) => expired += 1,
+            Err(super::Recorded::Refused(_)) => {}
+            Err(super::Recorded::Failed(e)) => return Err(ApiError::internal(e)),
+        }
     }
     Ok(expired)
 }
 
 /// `GET /`: what this is and where to go.
 pub async fn index(State(state): State<AppState>) -> axum::response::Html<String> {
-    let view = state.read_view();
     let mut rows = String::new();
-    let mut licences: Vec<&LicenceView> = view.licences.values().collect();
-    licences.sort_by_key(|l| l.issue_seq);
-    for licence in licences.iter().take(50) {
+    let licences = state.read_view().first_licences(50).unwrap_or_default();
+    for licence in &licences {
         rows.push_str(&format!(
             "<li>{} <a href=\"/v1/licences/{s}/status\">{s}</a> — {:?}</li>",
             licence.kind,
@@ -441,9 +438,9 @@ pub async fn full_record(
     let now = state.clock.now_unix();
     let licence = state
         .read_view()
-        .licence(&number)
-        .cloned()
+        .licence(&number)?
         .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let issued = state.read_view().issued(&licence)?;
     let entry = events::entry(
         EventType::Access,
         &caller.actor(),
@@ -475,9 +472,9 @@ pub async fn full_record(
         "kind": licence.kind,
         "status": effective_status(&licence, now),
         "reason": licence.reason,
-        "record": licence.record,
-        "credential": URL_SAFE_NO_PAD.encode(&licence.credential),
-        "verification_url": qr::verification_url(&state.public_base_url, &licence.credential),
+        "record": issued.record,
+        "credential": URL_SAFE_NO_PAD.encode(&issued.credential),
+        "verification_url": qr::verification_url(&state.public_base_url, &issued.credential),
         "receipt": receipt.encode(),
     }))
     .into_response())

@@ -33,7 +33,7 @@ pub mod witnessing;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -44,6 +44,7 @@ use crate::agency::AgencyClient;
 use crate::clock::Clock;
 use crate::keys::{CredentialSigner, TrustList};
 use crate::ledger::{Appended, Entry, Ledger, LedgerError, NewEntry};
+use crate::registry::{Allocators, Refusal};
 use crate::rules::Policy;
 
 pub use auth::{Caller, Clients, Role, RoleKind};
@@ -61,7 +62,10 @@ const LOCK_SHARDS: usize = 256;
 #[derive(Clone)]
 pub struct AppState {
     pub ledger: Ledger,
-    pub view: Arc<RwLock<View>>,
+    /// The persisted view, read straight from the ledger's store.
+    pub view: View,
+    /// Serials, application ids and status-list positions, seeded from the view.
+    pub ids: Arc<Allocators>,
     pub clients: Arc<Clients>,
     pub signer: Arc<CredentialSigner>,
     pub trust: Arc<TrustList>,
@@ -77,8 +81,6 @@ pub struct AppState {
     pub report_limiter: Arc<ratelimit::RateLimiter>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
-    /// Next free status-list index per kind (driver, vehicle, platform).
-    status_counters: Arc<[std::sync::atomic::AtomicU64; 3]>,
     /// Signed status lists, rebuilt after any status change or when older than their ttl.
     pub status_cache: Arc<std::sync::Mutex<status::Cache>>,
     /// The latest checkpoint with its witnesses' cosignatures.
@@ -107,13 +109,15 @@ pub struct StateParts {
 }
 
 impl AppState {
-    /// Builds the state, replaying the ledger into the in-memory view.
+    /// Builds the state over a ledger opened with the registry's view
+    /// ([`crate::registry::open_ledger`]).
     pub fn new(parts: StateParts) -> Result<Self, LedgerError> {
-        let view = View::replay(&parts.ledger)?;
-        let counters = status::counters_from(&view);
+        let view = View::new(&parts.ledger).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        let ids = Allocators::load(&view).map_err(|e| LedgerError::Storage(e.to_string()))?;
         Ok(AppState {
             ledger: parts.ledger,
-            view: Arc::new(RwLock::new(view)),
+            view,
+            ids: Arc::new(ids),
             clients: Arc::new(parts.clients),
             signer: Arc::new(parts.signer),
             trust: Arc::new(parts.trust),
@@ -138,23 +142,18 @@ impl AppState {
                 officer::LOGINS_PER_MINUTE / 60.0,
             )),
             cosigned: Arc::default(),
-            status_counters: Arc::new(counters),
             status_cache: Arc::default(),
         })
     }
 
-    pub fn read_view(&self) -> RwLockReadGuard<'_, View> {
-        self.view.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write_view(&self) -> RwLockWriteGuard<'_, View> {
-        self.view.write().unwrap_or_else(|p| p.into_inner())
+    /// The persisted view.
+    pub fn read_view(&self) -> &View {
+        &self.view
     }
 
     /// A fresh status-list index for a new credential of `kind`.
     pub fn next_status_index(&self, kind: crate::ids::LicenceKind) -> u64 {
-        let slot = status::slot(kind);
-        self.status_counters[slot].fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        self.ids.next_status_index(kind)
     }
 
     /// Serialises work on one licence or application; different keys run in parallel.
@@ -165,33 +164,43 @@ impl AppState {
         self.locks[shard].lock().await
     }
 
-    /// Appends entries durably, then applies them to the view in log order.
+    /// Appends entries durably. The ledger writer applies them to the view in log order first
+    /// and refuses them (409 with the reason) if they contradict the state at their sequence
+    /// number; the feed hears of status changes once they are on disk.
     pub async fn record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
-        let appended = self
-            .ledger
-            .append_all_async(entries.clone())
-            .await
-            .map_err(ApiError::internal)?;
+        self.try_record(entries).await.map_err(|e| match e {
+            Recorded::Refused(refusal) => ApiError::from(refusal),
+            Recorded::Failed(e) => ApiError::internal(e),
+        })
+    }
+
+    /// [`AppState::record`], keeping a refusal typed so a command can decide again.
+    pub async fn try_record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, Recorded> {
+        let appended = match self.ledger.append_all_async(entries.clone()).await {
+            Ok(appended) => appended,
+            Err(e) => {
+                return Err(match Refusal::of(&e) {
+                    Some(refusal) => Recorded::Refused(refusal.clone()),
+                    None => Recorded::Failed(e),
+                })
+            }
+        };
         self.metrics.appends.fetch_add(
             u64::try_from(appended.len()).unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,
         );
         let mut changes = Vec::new();
-        {
-            let mut view = self.write_view();
-            for (new, done) in entries.into_iter().zip(&appended) {
-                let entry = Entry {
-                    seq: done.seq,
-                    timestamp_ms: done.timestamp_ms,
-                    event: new.event,
-                    actor: new.actor,
-                    subjects: new.subjects,
-                    body: new.body,
-                    prev_hash: [0; 32],
-                };
-                view.apply(&entry);
-                changes.extend(feed::changes(&entry));
-            }
+        for (new, done) in entries.into_iter().zip(&appended) {
+            let entry = Entry {
+                seq: done.seq,
+                timestamp_ms: done.timestamp_ms,
+                event: new.event,
+                actor: new.actor,
+                subjects: new.subjects,
+                body: new.body,
+                prev_hash: [0; 32],
+            };
+            changes.extend(feed::changes(&entry));
         }
         if !changes.is_empty() {
             let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -203,6 +212,15 @@ impl AppState {
         }
         Ok(appended)
     }
+}
+
+/// Why an append did not land.
+#[derive(Debug)]
+pub enum Recorded {
+    /// The registry refused it in log order.
+    Refused(Refusal),
+    /// Storage failed.
+    Failed(LedgerError),
 }
 
 /// The router with every route, limit and header.

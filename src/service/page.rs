@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::{json_rejection, ApiError};
@@ -51,13 +50,9 @@ pub async fn plate(
         .parse()
         .map_err(|e: crate::ids::IdError| ApiError::bad(e.rule(), e.to_string(), Some("plate")))?;
     let now = state.clock.now_unix();
-    let view = state.read_view();
-    let valid = view
-        .by_plate
-        .get(plate.as_str())
-        .into_iter()
-        .flatten()
-        .filter_map(|n| view.licences.get(n))
+    let licences = state.read_view().licences_of_plate(plate.as_str())?;
+    let valid = licences
+        .iter()
         .find(|l| l.kind == "vehicle" && effective_status(l, now) == LicenceStatus::Valid);
     Ok(Json(json!({
         "plate": plate.as_str(),
@@ -67,14 +62,7 @@ pub async fn plate(
     })))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Report {
-    pub plate: String,
-    pub reason: String,
-    #[serde(default)]
-    pub contact: Option<String>,
-}
+pub use crate::registry::bodies::Report;
 
 /// `POST /v1/reports`: a passenger's report, logged for the officers' queue.
 pub async fn report(

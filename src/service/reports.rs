@@ -11,14 +11,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use time::Date;
 
 use super::auth::{Caller, RoleKind};
 use super::error::{json_rejection, ApiError};
 use super::events;
-use super::registry::{LicenceStatus, View};
+pub use crate::registry::bodies::{CreditRecordBody, ReviewBody};
+use super::registry::View;
 use super::AppState;
 use crate::ids::{CitizenId, CreditCode};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
@@ -29,61 +30,7 @@ pub const MAX_NOTE_CHARS: usize = 200;
 /// Most reports or records one listing returns.
 pub const MAX_LISTED_REPORTS: usize = 500;
 
-/// Where a report stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportStatus {
-    Open,
-    Confirmed,
-    Dismissed,
-}
-
-/// One passenger report as the registry knows it now.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportView {
-    /// The sequence number of the report's ledger entry.
-    pub id: u64,
-    pub at_ms: u64,
-    pub plate: String,
-    pub reason: String,
-    pub contact: Option<String>,
-    pub status: ReportStatus,
-    pub reviewed_by: Option<String>,
-    pub reviewed_ms: Option<u64>,
-    pub note: Option<String>,
-    pub behaviour: Option<String>,
-}
-
-/// `report_review`: an officer's decision on a report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReviewBody {
-    pub report_id: u64,
-    /// `confirmed` or `dismissed`.
-    pub outcome: String,
-    pub note: String,
-    #[serde(default)]
-    pub behaviour: Option<String>,
-}
-
-/// `credit_record`: a confirmed dishonest behaviour against a holder or platform.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreditRecordBody {
-    pub report_id: Option<u64>,
-    /// `holder` or `platform`.
-    pub against: String,
-    /// Citizen id or unified social credit code.
-    pub subject_id: String,
-    pub behaviour: String,
-    pub behaviour_zh: String,
-    pub behaviour_en: String,
-    /// `YYYY-MM-DD`, China Standard Time.
-    pub confirmed_on: String,
-    /// Last day the record bars new licences; absent when it bars none.
-    pub barred_until: Option<String>,
-    pub plate: Option<String>,
-    pub licence: Option<String>,
-    pub policy: String,
-}
+pub use crate::registry::{ReportStatus, ReportView};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,19 +71,13 @@ pub async fn list(
             ))
         }
     };
-    let reports = listed(&state.read_view(), wanted);
+    let reports = listed(state.read_view(), wanted)?;
     Ok(Json(json!({ "reports": reports })))
 }
 
 /// Reports with `status` (any when `None`), newest first, at most [`MAX_LISTED_REPORTS`].
-pub fn listed(view: &View, status: Option<ReportStatus>) -> Vec<ReportView> {
-    view.reports
-        .values()
-        .rev()
-        .filter(|r| status.is_none_or(|s| r.status == s))
-        .take(MAX_LISTED_REPORTS)
-        .cloned()
-        .collect()
+pub fn listed(view: &View, status: Option<ReportStatus>) -> Result<Vec<ReportView>, ApiError> {
+    Ok(view.reports(status, MAX_LISTED_REPORTS)?)
 }
 
 /// `POST /v1/reports/{id}/review`.
@@ -175,9 +116,7 @@ pub async fn review_report(
     let _guard = state.lock(&format!("report:{id}")).await;
     let report = state
         .read_view()
-        .reports
-        .get(&id)
-        .cloned()
+        .report(id)?
         .ok_or_else(|| ApiError::NotFound(format!("report {id}")))?;
     if report.status != ReportStatus::Open {
         return Err(ApiError::Conflict(format!(
@@ -240,11 +179,8 @@ fn credit_record(
             Some("behaviour"),
         )
     })?;
-    let vehicle = {
-        let view = state.read_view();
-        plate_licence(&view, &report.plate)
-            .map(|l| (l.number.clone(), l.holder_id.clone(), l.platform.clone()))
-    };
+    let vehicle = plate_licence(state.read_view(), &report.plate)?
+        .map(|l| (l.number, l.holder_id, l.platform));
     let subject_id = match (behaviour.against, &request.citizen_id) {
         (CreditSubject::Holder, Some(id)) => id
             .parse::<CitizenId>()
@@ -286,21 +222,22 @@ fn credit_record(
 }
 
 /// The plate's current vehicle licence: valid or suspended first, else the latest.
-fn plate_licence<'a>(view: &'a View, plate: &str) -> Option<&'a super::registry::LicenceView> {
+fn plate_licence(
+    view: &View,
+    plate: &str,
+) -> Result<Option<super::registry::LicenceView>, ApiError> {
     let licences: Vec<_> = view
-        .by_plate
-        .get(plate)
+        .licences_of_plate(plate)?
         .into_iter()
-        .flatten()
-        .filter_map(|n| view.licences.get(n))
         .filter(|l| l.kind == "vehicle")
         .collect();
-    licences
+    let holding = licences
         .iter()
-        .copied()
-        .filter(|l| matches!(l.status, LicenceStatus::Valid | LicenceStatus::Suspended))
-        .max_by_key(|l| l.issue_seq)
-        .or_else(|| licences.iter().copied().max_by_key(|l| l.issue_seq))
+        .filter(|l| l.status.holds())
+        .max_by_key(|l| l.issue_seq);
+    Ok(holding
+        .or_else(|| licences.iter().max_by_key(|l| l.issue_seq))
+        .cloned())
 }
 
 /// `YYYY-MM-DD`, as the rules engine writes dates in its reasons.
@@ -333,25 +270,21 @@ pub async fn records(
         ));
     }
     let view = state.read_view();
-    let records = view
-        .credit_records
-        .get(&query.subject)
-        .cloned()
-        .unwrap_or_default();
+    let records = view.credit_records(&query.subject)?;
     let today = super::rules_glue::today(state.clock.as_ref());
-    let until = barred_until(&view, &query.subject, today).map(iso);
+    let until = barred_until(view, &query.subject, today)?.map(iso);
     Ok(Json(
         json!({ "subject": query.subject, "barred_until": until, "records": records }),
     ))
 }
 
 /// The last day `subject_id` is barred by an active credit record on `today`, if it is.
-pub fn barred_until(view: &View, subject_id: &str, today: Date) -> Option<Date> {
-    let records = view.credit_records.get(subject_id)?;
-    crate::rules::credit::active_until(
+pub fn barred_until(view: &View, subject_id: &str, today: Date) -> Result<Option<Date>, ApiError> {
+    let records = view.credit_records(subject_id)?;
+    Ok(crate::rules::credit::active_until(
         records
             .iter()
             .filter_map(|r| r.barred_until.as_deref().and_then(parse_iso)),
         today,
-    )
+    ))
 }

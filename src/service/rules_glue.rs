@@ -6,6 +6,8 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use super::applications::{holds_licence, revocations};
 use super::events::ReasonBody;
 use super::registry::ApplicationView;
+use super::error::ApiError;
+use super::licences::effective_status;
 use super::AppState;
 use crate::clock::Clock;
 use crate::ids::LicenceKind;
@@ -47,46 +49,52 @@ fn registry_facts(
     state: &AppState,
     record: &LicenceRecord,
     renewal_of: Option<&str>,
-) -> RegistryFacts {
+) -> Result<RegistryFacts, ApiError> {
     let holder = record.holder_id();
     let today = today(state.clock.as_ref());
+    let view = state.read_view();
+    // A renewal replaces the licence it renews, so that one does not count against it.
+    let other = |l: &crate::registry::LicenceView| Some(l.number.as_str()) != renewal_of;
+    let already_licensed = match record {
+        // An owner may own many licensed vehicles: the rule is one certificate per plate and VIN.
+        LicenceRecord::Vehicle(vehicle) => {
+            let mut held = false;
+            for key in [
+                format!("plate:{}", vehicle.plate.as_str()),
+                format!("vin:{}", vehicle.vin.as_str()),
+            ] {
+                held |= view.holder_of_key(&key)?.is_some_and(|l| {
+                    other(&l) && effective_status(&l, state.clock.now_unix()).holds()
+                });
+            }
+            held
+        }
+        _ => {
+            renewal_of.is_none() && holds_licence(state, &holder, record.kind())?
+        }
+    };
     let mut facts = RegistryFacts {
-        // A renewal replaces the licence the holder has, so it does not count against them.
-        holder_has_valid_licence_of_kind: renewal_of.is_none()
-            && holds_licence(state, &holder, record.kind()),
-        credit_record_until: super::reports::barred_until(&state.read_view(), &holder, today),
+        holder_has_valid_licence_of_kind: already_licensed,
+        credit_record_until: super::reports::barred_until(view, &holder, today)?,
         ..RegistryFacts::default()
     };
-    for since_ms in revocations(state, &holder).values() {
+    for since_ms in revocations(state, &holder)?.values() {
         let seconds = i64::try_from(since_ms / 1000).unwrap_or(0);
         if let Ok(at) = OffsetDateTime::from_unix_timestamp(seconds) {
             facts.revoked_certificates.push(at.date());
         }
     }
     if let LicenceRecord::Vehicle(vehicle) = record {
-        let view = state.read_view();
-        let bound_elsewhere = view
-            .by_plate
-            .get(vehicle.plate.as_str())
+        facts.vehicle_bound_to_other_platform = view
+            .licences_of_plate(vehicle.plate.as_str())?
             .into_iter()
-            .flatten()
-            .filter_map(|n| view.licences.get(n))
-            .filter(|l| Some(l.number.as_str()) != renewal_of)
-            .filter(|l| {
-                matches!(
-                    l.status,
-                    super::registry::LicenceStatus::Valid
-                        | super::registry::LicenceStatus::Suspended
-                )
-            })
+            .filter(|l| other(l) && l.status.holds())
             .find_map(|l| {
                 l.platform
-                    .clone()
                     .filter(|p| p != vehicle.platform_credit_code.as_str())
             });
-        facts.vehicle_bound_to_other_platform = bound_elsewhere;
     }
-    facts
+    Ok(facts)
 }
 
 /// Registry checks of formal review (already licensed, credit record), as field problems.
@@ -96,7 +104,16 @@ pub fn formal(
     renewal_of: Option<&str>,
     today: Date,
 ) -> Vec<FieldError> {
-    let facts = registry_facts(state, record, renewal_of);
+    let facts = match registry_facts(state, record, renewal_of) {
+        Ok(facts) => facts,
+        Err(e) => {
+            return vec![FieldError {
+                field: String::new(),
+                rule: "registry",
+                message: format!("the registry could not be read: {e}"),
+            }]
+        }
+    };
     rules::formal_review(&state.policy, &facts, record.kind(), today)
         .into_iter()
         .map(|reason| FieldError {
@@ -121,7 +138,7 @@ pub fn evaluate(
     record: &LicenceRecord,
     app: &ApplicationView,
     today: Date,
-) -> Decided {
+) -> Result<Decided, ApiError> {
     let mut answers = Answers::default();
     for (agency, answer) in &app.answers {
         let Some(name) = AgencyName::parse(agency) else {
@@ -133,14 +150,14 @@ pub fn evaluate(
             Err(e) => answers.fail(name, e.to_string()),
         }
     }
-    let facts = registry_facts(state, record, app.renewal_of.as_deref());
+    let facts = registry_facts(state, record, app.renewal_of.as_deref())?;
     let decision = rules::decide(&state.policy, record, &answers, &facts, today);
     let outcome = match decision.outcome {
         Outcome::Approved => "approved",
         Outcome::Refused => "refused",
         Outcome::Incomplete => "incomplete",
     };
-    Decided {
+    Ok(Decided {
         outcome: outcome.to_string(),
         reasons: decision
             .reasons
@@ -154,5 +171,5 @@ pub fn evaluate(
         policy: decision.policy.clone(),
         validity: (decision.outcome == Outcome::Approved)
             .then_some((decision.valid_from, decision.valid_until)),
-    }
+    })
 }

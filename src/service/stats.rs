@@ -16,107 +16,9 @@ use serde::Serialize;
 use super::applications::light_for;
 use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
-use super::licences::effective_status;
-use super::registry::{LicenceStatus, View};
 use super::AppState;
 
-/// China Standard Time, for calendar days.
-const CST_OFFSET_MS: u64 = 8 * 3_600_000;
-
-/// One bucket of the funnel.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    /// Applications submitted, accepted in formal review or not.
-    pub received: u64,
-    /// Applications that passed formal review.
-    pub accepted: u64,
-    /// Decisions to approve.
-    pub approved: u64,
-    /// Decisions to refuse.
-    pub refused: u64,
-    /// Credentials issued for applications (new and renewed; reissues are not applications).
-    pub issued: u64,
-}
-
-impl Counts {
-    fn add(&mut self, other: &Counts) {
-        self.received += other.received;
-        self.accepted += other.accepted;
-        self.approved += other.approved;
-        self.refused += other.refused;
-        self.issued += other.issued;
-    }
-}
-
-/// Which funnel stage an event counts in.
-#[derive(Debug, Clone, Copy)]
-pub enum Stage {
-    Received,
-    Accepted,
-    Approved,
-    Refused,
-    Issued,
-}
-
-/// The running tally the view keeps.
-#[derive(Debug, Default)]
-pub struct Tally {
-    /// (kind, `YYYY-MM-DD`) → counts.
-    pub daily: BTreeMap<(String, String), Counts>,
-    /// kind → whole seconds from submission to approval or refusal → applications.
-    pub processing_seconds: BTreeMap<String, BTreeMap<u64, u64>>,
-}
-
-impl Tally {
-    pub fn count(&mut self, kind: &str, at_ms: u64, stage: Stage) {
-        let counts = self
-            .daily
-            .entry((kind.to_string(), day_of(at_ms)))
-            .or_default();
-        let field = match stage {
-            Stage::Received => &mut counts.received,
-            Stage::Accepted => &mut counts.accepted,
-            Stage::Approved => &mut counts.approved,
-            Stage::Refused => &mut counts.refused,
-            Stage::Issued => &mut counts.issued,
-        };
-        *field += 1;
-    }
-
-    pub fn processed(&mut self, kind: &str, submitted_ms: u64, decided_ms: u64) {
-        let seconds = decided_ms.saturating_sub(submitted_ms) / 1000;
-        *self
-            .processing_seconds
-            .entry(kind.to_string())
-            .or_default()
-            .entry(seconds)
-            .or_default() += 1;
-    }
-}
-
-/// `YYYY-MM-DD` in China Standard Time.
-pub fn day_of(at_ms: u64) -> String {
-    let seconds = i64::try_from((at_ms + CST_OFFSET_MS) / 1000).unwrap_or(0);
-    let date = time::OffsetDateTime::from_unix_timestamp(seconds)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
-    super::reports::iso(date)
-}
-
-/// The nearest-rank percentile: the smallest value at or below which `percent` of the
-/// observations fall.
-pub fn percentile(histogram: &BTreeMap<u64, u64>, percent: u64) -> Option<u64> {
-    let total: u64 = histogram.values().sum();
-    if total == 0 {
-        return None;
-    }
-    let rank = (total * percent).div_ceil(100).max(1);
-    let mut seen = 0;
-    histogram.iter().find_map(|(value, count)| {
-        seen += count;
-        (seen >= rank).then_some(*value)
-    })
-}
+pub use crate::registry::tally::{day_of, percentile, Counts, Stage, Tally};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Bucket {
@@ -155,64 +57,32 @@ pub struct Statistics {
 }
 
 /// Computes the statistics from the view at the state's clock.
-pub fn compute(state: &AppState) -> Statistics {
+pub fn compute(state: &AppState) -> Result<Statistics, ApiError> {
     let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
-    let now = state.clock.now_unix();
+    let _now = state.clock.now_unix();
     let view = state.read_view();
-    let mut stats = funnel(&view);
+    let mut stats = funnel(&view.tally()?);
     stats.as_of_ms = now_ms;
-    for app in view
-        .open_applications
-        .iter()
-        .filter_map(|id| view.applications.get(id))
-    {
+    for app in view.open_applications()? {
         let overdue = stats.overdue.entry(app.kind.clone()).or_default();
-        match light_for(state, app) {
+        match light_for(state, &app) {
             "yellow" => overdue.yellow += 1,
             "red" => overdue.red += 1,
             _ => {}
         }
     }
-    // A fixed table of counters: this walk is most of the cost at scale.
-    const KINDS: [&str; 3] = ["driver", "vehicle", "platform"];
-    const STATUSES: [LicenceStatus; 5] = [
-        LicenceStatus::Valid,
-        LicenceStatus::Suspended,
-        LicenceStatus::Revoked,
-        LicenceStatus::Expired,
-        LicenceStatus::Superseded,
-    ];
-    let mut counts = [[0u64; STATUSES.len()]; KINDS.len()];
-    for licence in view.licences.values() {
-        let status = effective_status(licence, now);
-        if let (Some(k), Some(s)) = (
-            KINDS.iter().position(|k| *k == licence.kind),
-            STATUSES.iter().position(|s| *s == status),
-        ) {
-            counts[k][s] += 1;
-        }
-    }
-    for (kind, row) in KINDS.iter().zip(counts) {
-        for (status, count) in STATUSES.iter().zip(row).filter(|(_, c)| *c > 0) {
-            stats
-                .licences
-                .entry(kind.to_string())
-                .or_default()
-                .insert(status.as_str().to_string(), count);
-        }
-    }
-    drop(view);
+    // Counters kept by the view as statuses change: no walk over the licences.
+    stats.licences = view.licence_counts()?;
     stats.compliance = state
         .compliance
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    stats
+    Ok(stats)
 }
 
 /// The funnel and processing times from the view's tally.
-fn funnel(view: &View) -> Statistics {
-    let tally = &view.tally;
+fn funnel(tally: &Tally) -> Statistics {
     let days: Vec<Bucket> = tally
         .daily
         .iter()
@@ -269,7 +139,7 @@ pub async fn get(
     caller: Caller,
 ) -> Result<Json<Statistics>, ApiError> {
     caller.require(&[RoleKind::Officer])?;
-    Ok(Json(compute(&state)))
+    Ok(Json(compute(&state)?))
 }
 
 #[cfg(test)]

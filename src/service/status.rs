@@ -26,26 +26,8 @@ pub fn slot(kind: LicenceKind) -> usize {
     }
 }
 
-/// The next free index per kind after replaying the ledger.
-pub fn counters_from(view: &View) -> [std::sync::atomic::AtomicU64; 3] {
-    let mut next = [0u64; 3];
-    for licence in view.licences.values() {
-        if let (Some(index), Ok(kind)) = (licence.status_index, licence.kind.parse::<LicenceKind>())
-        {
-            let slot = &mut next[slot(kind)];
-            *slot = (*slot).max(index.saturating_add(1));
-        }
-    }
-    next.map(std::sync::atomic::AtomicU64::new)
-}
-
 fn build(view: &View, kind: LicenceKind) -> Result<StatusList, ApiError> {
-    let entries: Vec<(u64, LicenceStatus)> = view
-        .licences
-        .values()
-        .filter(|l| l.kind == kind.as_str())
-        .filter_map(|l| l.status_index.map(|i| (i, l.status)))
-        .collect();
+    let entries = view.status_positions(kind)?;
     let mut list = StatusList::with_capacity_for(entries.iter().map(|(i, _)| *i).max());
     for (index, status) in entries {
         let bits = match status {
@@ -79,7 +61,7 @@ pub async fn list(
     let bytes = match cached {
         Some((_, bytes)) => bytes,
         None => {
-            let list = build(&state.read_view(), kind)?;
+            let list = build(state.read_view(), kind)?;
             let url = format!(
                 "{}/v1/status-lists/{}",
                 state.public_base_url,

@@ -111,8 +111,14 @@ fn status_of(
     number: &str,
     now: i64,
 ) -> Option<(String, String, String, Option<String>)> {
-    let view = state.read_view();
-    let licence = view.licence(number)?;
+    let licence = match state.read_view().licence(number) {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::error!(error = %e, "view read failed during verify");
+            return None;
+        }
+    };
+    let licence = &licence;
     let status = serde_json::to_value(effective_status(licence, now)).ok()?;
     Some((
         licence.short_serial.clone(),

@@ -14,7 +14,6 @@ use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
 use licreg::clock::FixedClock;
 use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
-use licreg::ledger::Ledger;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
@@ -45,7 +44,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         origin: "test.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = Ledger::open(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
+    let ledger = licreg::registry::open_ledger(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),

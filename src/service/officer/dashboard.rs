@@ -199,8 +199,11 @@ fn side_tables(stats: &Statistics) -> String {
 }
 
 /// `GET /officer/dashboard`.
-pub async fn page(State(state): State<AppState>, officer: Officer) -> Html<String> {
-    let stats = stats::compute(&state);
+pub async fn page(
+    State(state): State<AppState>,
+    officer: Officer,
+) -> Result<Html<String>, crate::service::ApiError> {
+    let stats = stats::compute(&state)?;
     let (months, month_series) = funnel_series(&stats.months, MONTHS_SHOWN);
     let (days, day_series) = funnel_series(&stats.days, DAYS_SHOWN);
     let statuses = ["valid", "suspended", "revoked", "expired", "superseded"];
@@ -248,7 +251,7 @@ pub async fn page(State(state): State<AppState>, officer: Officer) -> Html<Strin
     ));
     body.push_str(&side_tables(&stats));
     body.push_str(&funnel_table(&stats));
-    Html(html::page("统计", "dashboard", Some(&officer.csrf), &body))
+    Ok(Html(html::page("统计", "dashboard", Some(&officer.csrf), &body)))
 }
 
 #[cfg(test)]

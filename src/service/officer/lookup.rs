@@ -46,6 +46,7 @@ fn event_zh(event: EventType) -> &'static str {
         EventType::CreditRecord => "失信记录",
         EventType::KeyChange => "密钥变更",
         EventType::ReportReview => "举报处理",
+        EventType::Import => "存量导入",
     }
 }
 
@@ -60,34 +61,19 @@ pub struct LookupQuery {
 }
 
 /// Licence numbers a query names: a full number or short serial, a holder id, or a plate.
-fn matches(state: &AppState, query: &str) -> Vec<LicenceView> {
+fn matches(state: &AppState, query: &str) -> Result<Vec<LicenceView>, crate::service::ApiError> {
     let view = state.read_view();
-    let mut numbers: Vec<String> = Vec::new();
-    if let Some(licence) = view.licence(query) {
-        numbers.push(licence.number.clone());
+    let mut licences: Vec<LicenceView> = Vec::new();
+    if let Some(licence) = view.licence(query)? {
+        licences.push(licence);
     }
-    numbers.extend(
-        view.by_holder
-            .get(&query.to_ascii_uppercase())
-            .cloned()
-            .unwrap_or_default(),
-    );
+    licences.extend(view.licences_of_holder(&query.to_ascii_uppercase())?);
     if let Ok(plate) = query.parse::<Plate>() {
-        numbers.extend(
-            view.by_plate
-                .get(plate.as_str())
-                .cloned()
-                .unwrap_or_default(),
-        );
+        licences.extend(view.licences_of_plate(plate.as_str())?);
     }
-    numbers.dedup();
-    let mut licences: Vec<LicenceView> = numbers
-        .iter()
-        .filter_map(|n| view.licences.get(n).cloned())
-        .collect();
     licences.sort_by_key(|l| std::cmp::Reverse(l.issue_seq));
     licences.dedup_by(|a, b| a.number == b.number);
-    licences
+    Ok(licences)
 }
 
 /// `GET /officer/lookup?q=`: licences by number, ID or plate, each with its ledger history.
@@ -95,7 +81,7 @@ pub async fn lookup(
     State(state): State<AppState>,
     officer: Officer,
     Query(query): Query<LookupQuery>,
-) -> Html<String> {
+) -> Result<Html<String>, crate::service::ApiError> {
     let q = query.q.trim();
     let mut body = format!(
         "<h1>证照查询 Licence lookup</h1><form method=\"get\" action=\"/officer/lookup\" id=\"lookup\">\
@@ -110,9 +96,9 @@ pub async fn lookup(
         body.push_str(&flash(error, true));
     }
     if q.is_empty() || q.len() > MAX_QUERY_BYTES {
-        return Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body));
+        return Ok(Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body)));
     }
-    let licences = matches(&state, q);
+    let licences = matches(&state, q)?;
     if licences.is_empty() {
         body.push_str(&flash(&format!("未找到 {q}. Nothing found."), true));
     }
@@ -121,9 +107,9 @@ pub async fn lookup(
         licence_section(&state, &officer, licence, now, &mut body);
     }
     if let Some(holder) = licences.first().map(|l| l.holder_id.clone()) {
-        holder_section(&state, &holder, &mut body);
+        holder_section(&state, &holder, &mut body)?;
     }
-    Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body))
+    Ok(Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body)))
 }
 
 fn licence_section(
@@ -195,13 +181,17 @@ fn licence_section(
     body.push_str("</section>");
 }
 
-fn holder_section(state: &AppState, holder: &str, body: &mut String) {
+fn holder_section(
+    state: &AppState,
+    holder: &str,
+    body: &mut String,
+) -> Result<(), crate::service::ApiError> {
     let seqs: Vec<Seq> = state
         .ledger
         .history(SubjectKind::Holder, holder)
         .unwrap_or_default();
     let today = crate::service::rules_glue::today(state.clock.as_ref());
-    let barred = reports::barred_until(&state.read_view(), holder, today);
+    let barred = reports::barred_until(state.read_view(), holder, today)?;
     let _ = write!(
         body,
         "<section class=\"card\"><h2>持证人记录 Holder {}</h2><p>{}</p>",
@@ -213,6 +203,7 @@ fn holder_section(state: &AppState, holder: &str, body: &mut String) {
     );
     history_table(state, seqs, body);
     body.push_str("</section>");
+    Ok(())
 }
 
 fn day(unix: i64) -> String {
@@ -330,7 +321,10 @@ pub async fn action(
     if !matches!(action.as_str(), "suspend" | "reinstate" | "revoke") {
         return back(format!("error={}", url_encode("unknown action")));
     }
-    let full = state.read_view().licence(&number).map(|l| l.number.clone());
+    let full = match state.read_view().licence(&number) {
+        Ok(found) => found.map(|l| l.number),
+        Err(e) => return crate::service::ApiError::from(e).into_response(),
+    };
     let Some(full) = full else {
         return back(format!("error={}", url_encode("no such licence")));
     };

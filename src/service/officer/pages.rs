@@ -58,17 +58,18 @@ fn application_row(out: &mut String, app: &ApplicationResponse, now_ms: u64) {
 }
 
 /// `GET /officer`: open applications, late ones first, then the latest finished ones.
-pub async fn queue(State(state): State<AppState>, officer: Officer) -> Html<String> {
+pub async fn queue(
+    State(state): State<AppState>,
+    officer: Officer,
+) -> Result<Html<String>, crate::service::ApiError> {
     let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
     let (open_ids, finished_ids) = {
         let view = state.read_view();
-        let open: Vec<String> = view.open_applications.iter().cloned().collect();
+        let open: Vec<String> = view.open_applications()?.into_iter().map(|a| a.id).collect();
         let finished: Vec<String> = view
-            .recently_finished
-            .iter()
-            .rev()
-            .take(RECENT_FINISHED)
-            .cloned()
+            .recently_finished(RECENT_FINISHED)?
+            .into_iter()
+            .map(|a| a.id)
             .collect();
         (open, finished)
     };
@@ -108,16 +109,16 @@ pub async fn queue(State(state): State<AppState>, officer: Officer) -> Html<Stri
         application_row(&mut body, &app, now_ms);
     }
     body.push_str("</table><p class=\"muted\">黄灯：剩余时限不足 20%；红灯：已超时。Yellow: within 20% of the limit; red: late.</p>");
-    alerts_section(&state, &mut body);
-    Html(html::page("申请队列", "queue", Some(&officer.csrf), &body))
+    alerts_section(&state, &mut body)?;
+    Ok(Html(html::page("申请队列", "queue", Some(&officer.csrf), &body)))
 }
 
 /// Alerts shown under the queue.
 const ALERTS_SHOWN: usize = 50;
 
 /// The latest agency alerts; notices are the ones waiting for an officer's judgement.
-fn alerts_section(state: &AppState, body: &mut String) {
-    let alerts = crate::service::alerts::latest(&state.read_view(), None, ALERTS_SHOWN);
+fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::service::ApiError> {
+    let alerts = crate::service::alerts::latest(state.read_view(), None, ALERTS_SHOWN)?;
     body.push_str("<h2>部门预警 Agency alerts</h2><table id=\"alerts\"><tr><th>时间</th><th>部门</th><th>类型</th><th>对象</th><th>处置</th><th>涉及证照</th><th>说明</th></tr>");
     for alert in alerts {
         let a = &alert.body;
@@ -163,6 +164,7 @@ fn alerts_section(state: &AppState, body: &mut String) {
         );
     }
     body.push_str("</table>");
+    Ok(())
 }
 
 /// `GET /officer/applications/{id}`: every step and reason of one application.
@@ -218,7 +220,7 @@ pub async fn application(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             step.seq,
             time(step.at_ms),
-            escape(step.event),
+            escape(&step.event),
             escape(&step.actor),
             escape(step.detail.as_deref().unwrap_or(""))
         );
@@ -238,12 +240,12 @@ pub async fn reports(
     State(state): State<AppState>,
     officer: Officer,
     Query(notice): Query<Notice>,
-) -> Html<String> {
-    Html(reports_page(
+) -> Result<Html<String>, crate::service::ApiError> {
+    Ok(Html(reports_page(
         &state,
         &officer,
         notice.done.map(|d| (format!("已处理 {d}. Done."), false)),
-    ))
+    )?))
 }
 
 fn behaviour_options(state: &AppState) -> String {
@@ -263,9 +265,13 @@ fn behaviour_options(state: &AppState) -> String {
     options
 }
 
-fn reports_page(state: &AppState, officer: &Officer, message: Option<(String, bool)>) -> String {
+fn reports_page(
+    state: &AppState,
+    officer: &Officer,
+    message: Option<(String, bool)>,
+) -> Result<String, crate::service::ApiError> {
     let view = state.read_view();
-    let open = reports::listed(&view, Some(ReportStatus::Open));
+    let open = reports::listed(view, Some(ReportStatus::Open))?;
     let mut body = String::from("<h1>乘客举报 Passenger reports</h1>");
     if let Some((text, error)) = message {
         body.push_str(&flash(&text, error));
@@ -289,10 +295,9 @@ fn reports_page(state: &AppState, officer: &Officer, message: Option<(String, bo
         );
     }
     body.push_str("</table><h2>已处理 Reviewed</h2><table><tr><th>#</th><th>车牌</th><th>内容</th><th>结果</th><th>行为</th><th>意见</th><th>处理人 · 时间</th></tr>");
-    for report in view
-        .reports
-        .values()
-        .rev()
+    let reviewed = view.reports(None, reports::MAX_LISTED_REPORTS)?;
+    for report in reviewed
+        .iter()
         .filter(|r| r.status != ReportStatus::Open)
         .take(100)
     {
@@ -314,18 +319,21 @@ fn reports_page(state: &AppState, officer: &Officer, message: Option<(String, bo
         );
     }
     body.push_str("</table>");
-    credit_list(state, &view, &mut body);
-    html::page("乘客举报", "reports", Some(&officer.csrf), &body)
+    credit_list(state, view, &mut body)?;
+    Ok(html::page("乘客举报", "reports", Some(&officer.csrf), &body))
 }
 
 /// Credit records shown on the reports page, newest first.
 const CREDIT_RECORDS_SHOWN: usize = 200;
 
 /// The credit list (失信名单): every confirmed record, newest first, with whether it still bars.
-fn credit_list(state: &AppState, view: &crate::service::registry::View, body: &mut String) {
+fn credit_list(
+    state: &AppState,
+    view: &crate::service::registry::View,
+    body: &mut String,
+) -> Result<(), crate::service::ApiError> {
     let today = reports::iso(crate::service::rules_glue::today(state.clock.as_ref()));
-    let mut records: Vec<&reports::CreditRecordBody> =
-        view.credit_records.values().flatten().collect();
+    let mut records = view.all_credit_records()?;
     records.sort_by(|a, b| b.confirmed_on.cmp(&a.confirmed_on));
     let _ = write!(
         body,
@@ -351,6 +359,7 @@ fn credit_list(state: &AppState, view: &crate::service::registry::View, body: &m
         );
     }
     body.push_str("</table>");
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -380,12 +389,14 @@ pub async fn review(
     form: Result<Form<ReviewForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return Html(reports_page(
+        return match reports_page(
             &state,
             &officer,
             Some(("表单无效 invalid form".into(), true)),
-        ))
-        .into_response();
+        ) {
+            Ok(page) => Html(page).into_response(),
+            Err(e) => e.into_response(),
+        };
     };
     if !officer.csrf_ok(&form.csrf) {
         return officer.csrf_refused();
@@ -399,14 +410,13 @@ pub async fn review(
     };
     match reports::review_report(&state, &caller_of(&officer), id, request).await {
         Ok(_) => Redirect::to(&format!("/officer/reports?done={id}")).into_response(),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Html(reports_page(
-                &state,
-                &officer,
-                Some((format!("举报 {id}：{}", e.public_message()), true)),
-            )),
-        )
-            .into_response(),
+        Err(e) => match reports_page(
+            &state,
+            &officer,
+            Some((format!("举报 {id}：{}", e.public_message()), true)),
+        ) {
+            Ok(page) => (StatusCode::BAD_REQUEST, Html(page)).into_response(),
+            Err(e) => e.into_response(),
+        },
     }
 }

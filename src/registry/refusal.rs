@@ -1,0 +1,85 @@
+//! Why the registry refuses a command: typed, so the HTTP layer maps each to a status and the
+//! CLI to a message, and no layer guesses from text.
+
+use super::event::EventError;
+use super::licence::TransitionRefused;
+use super::rows::ApplicationStatus;
+
+/// A command that contradicts the registry's state, checked in log order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Malformed(EventError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no licence {0}")]
+    NoSuchLicence(String),
+    #[error("no application {0}")]
+    NoSuchApplication(String),
+    #[error("licence {number}: {refused}")]
+    Transition {
+        number: String,
+        refused: TransitionRefused,
+    },
+    #[error("licence number {0} has already been issued")]
+    NumberIssued(String),
+    #[error("{key} is already held by valid licence {number}")]
+    Taken { key: String, number: String },
+    #[error("status list index {0} is already in use")]
+    StatusIndexTaken(u64),
+    #[error("licence {number} has reached the last version ({max}); it cannot be reissued or renewed again")]
+    VersionLimit { number: String, max: u16 },
+    #[error("a renewal of {number} is already in progress (application {application})")]
+    RenewalInProgress { number: String, application: String },
+    #[error("application {0} already exists")]
+    ApplicationExists(String),
+    #[error("application {id} is no longer waiting for answers (it is {status:?})")]
+    ApplicationNotWaiting {
+        id: String,
+        status: ApplicationStatus,
+    },
+    #[error("alert {0} has already been received")]
+    AlertExists(String),
+    #[error("no report {0}")]
+    NoSuchReport(u64),
+    #[error("report {0} has already been reviewed")]
+    ReportReviewed(u64),
+    #[error("legacy licence {legacy_number} was already imported as {number}")]
+    AlreadyImported {
+        legacy_number: String,
+        number: String,
+    },
+    #[error("licence {0} has not reached the end of its validity")]
+    NotYetExpired(String),
+}
+
+impl Refusal {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Malformed(_) | Refusal::Invalid(_) => "invalid",
+            Refusal::NoSuchLicence(_) | Refusal::NoSuchApplication(_) | Refusal::NoSuchReport(_) => {
+                "not_found"
+            }
+            Refusal::Transition { .. } => "transition",
+            Refusal::NumberIssued(_) | Refusal::StatusIndexTaken(_) => "number_taken",
+            Refusal::Taken { .. } => "already_licensed",
+            Refusal::VersionLimit { .. } => "version_limit",
+            Refusal::RenewalInProgress { .. } => "renewal_in_progress",
+            Refusal::ApplicationExists(_) => "duplicate",
+            Refusal::ApplicationNotWaiting { .. } => "not_waiting",
+            Refusal::AlertExists(_) => "duplicate",
+            Refusal::ReportReviewed(_) => "already_reviewed",
+            Refusal::AlreadyImported { .. } => "already_imported",
+            Refusal::NotYetExpired(_) => "not_expired",
+        }
+    }
+
+    /// The refusal inside a ledger error, if the ledger refused for the registry.
+    pub fn of(error: &crate::ledger::LedgerError) -> Option<&Refusal> {
+        match error {
+            crate::ledger::LedgerError::Refused(inner) => inner.downcast_ref::<Refusal>(),
+            _ => None,
+        }
+    }
+}
