@@ -199,11 +199,6 @@ fn check_renewal_of(state: &AppState, record: &LicenceRecord, old: &str) -> Opti
         Ok(None) => return Some(problem(format!("no licence {old}"))),
         Err(e) => return Some(problem(format!("the registry could not read {old}: {e}"))),
     };
-    if let Some(application) = state.read_view().renewing(old).ok().flatten() {
-        return Some(problem(format!(
-            "a renewal of {old} is already in progress (application {application})"
-        )));
-    }
     if licence.kind != record.kind().as_str() || licence.holder_id != record.holder_id() {
         return Some(problem(
             "the licence belongs to another holder or kind".into(),

@@ -223,11 +223,31 @@ pub enum Recorded {
     Failed(LedgerError),
 }
 
+/// `GET /healthz`: 200 while the ledger accepts appends; 503 once a flush failed after a
+/// commit, until the service is restarted and the ledger audited.
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if state.ledger.healthy() {
+        "ok".into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "error": "ledger_stopped",
+                "detail": "a flush failed after a commit; restart the service and run `licreg log audit`",
+            })),
+        )
+            .into_response()
+    }
+}
+
 /// The router with every route, limit and header.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(licences::index))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
         .route("/metrics", get(metrics::get))
         .route("/v", get(page::verify_page))
         .route("/v1/plates/{plate}", get(page::plate))

@@ -1,0 +1,268 @@
+//! Decisions in log order, under real concurrency: commands racing on one licence are decided
+//! against the state at their sequence number, the live view and a rebuild from the ledger agree,
+//! a licence number is never issued twice, and a failed flush stops the ledger instead of
+//! guessing.
+
+mod harness;
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use harness::*;
+use licreg::registry::LicenceStatus;
+use serde_json::{json, Value};
+
+/// How often each race is run; each run is a fresh registry.
+const ROUNDS: usize = 6;
+
+async fn status_of(h: &Harness, number: &str) -> LicenceStatus {
+    h.state.read_view().licence(number).unwrap().unwrap().status
+}
+
+/// Rebuilds the view from the ledger and checks it is byte for byte the live one.
+fn assert_rebuild_matches(h: &Harness) {
+    let live = h.state.read_view().digest().unwrap();
+    h.state.ledger.rebuild_view().unwrap();
+    assert_eq!(h.state.read_view().digest().unwrap(), live, "rebuild differs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_racing_a_police_alert_stays_revoked_live_and_after_a_rebuild() {
+    for round in 0..ROUNDS {
+        let h = Arc::new(harness().await);
+        let (_, driver) = h.apply("driver", DRIVER).await;
+        let number = driver["licence_number"].as_str().unwrap().to_string();
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let revoke = {
+            let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                h.call(
+                    Method::POST,
+                    &format!("/v1/licences/{number}/revoke"),
+                    Some(OFFICER),
+                    Some(json!({"reason": "fraud"})),
+                )
+                .await
+            })
+        };
+        let alert = {
+            let (h, barrier) = (h.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let alert = json!({"alert_id": format!("PS-{round}"), "type": "drink_driving",
+                                   "subject": {"citizen_id": "35020319900101123X"}});
+                h.call(Method::POST, "/v1/alerts", Some(AGENCY), Some(alert))
+                    .await
+            })
+        };
+        let (revoked, alerted) = (revoke.await.unwrap(), alert.await.unwrap());
+        assert_eq!(revoked.0, StatusCode::OK, "{}", revoked.1);
+        assert_eq!(alerted.0, StatusCode::CREATED, "{}", alerted.1);
+        assert_eq!(status_of(&h, &number).await, LicenceStatus::Revoked);
+        assert_rebuild_matches(&h);
+        assert_eq!(status_of(&h, &number).await, LicenceStatus::Revoked);
+        let (code, body) = h
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{number}/reinstate"),
+                Some(OFFICER),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("revoked"), "{body}");
+        let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
+        assert!(report.is_clean(), "{:?}", report.problems);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_renewals_at_once_issue_one_licence() {
+    for _ in 0..ROUNDS {
+        let h = Arc::new(harness().await);
+        let (_, platform) = h.apply("platform", PLATFORM_EXAMPLE).await;
+        let number = platform["licence_number"].as_str().unwrap().to_string();
+        let expires = h.state.read_view().licence(&number).unwrap().unwrap().expires;
+        h.clock.set(expires - 30 * 86_400);
+        let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        let tasks: Vec<_> = (0..3)
+            .map(|_| {
+                let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    h.call(
+                        Method::POST,
+                        &format!("/v1/licences/{number}/renew"),
+                        Some(PORTAL),
+                        Some(json!({})),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut answers: Vec<(StatusCode, Value)> = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        let issued: Vec<&Value> = answers
+            .iter()
+            .filter(|(code, body)| *code == StatusCode::CREATED && body["status"] == "issued")
+            .map(|(_, body)| body)
+            .collect();
+        assert_eq!(issued.len(), 1, "{answers:?}");
+        for (code, body) in answers.iter().filter(|(c, _)| *c != StatusCode::CREATED) {
+            assert_eq!(*code, StatusCode::CONFLICT, "{body}");
+            assert!(
+                body["detail"].as_str().unwrap().contains(&number),
+                "the refusal names the licence: {body}"
+            );
+        }
+        let new_number = issued[0]["licence_number"].as_str().unwrap();
+        assert_eq!(status_of(&h, &number).await, LicenceStatus::Superseded);
+        assert_eq!(status_of(&h, new_number).await, LicenceStatus::Valid);
+        // Exactly one renewal entry, so exactly one new credential on the status list.
+        let renewals = (0..h.state.ledger.size())
+            .filter(|seq| {
+                h.state.ledger.entry(licreg::ledger::Seq(*seq)).unwrap().event
+                    == licreg::ledger::EventType::Renewal
+            })
+            .count();
+        assert_eq!(renewals, 1);
+        assert_rebuild_matches(&h);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reissues_supersede_once_each() {
+    let h = Arc::new(harness().await);
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    let barrier = Arc::new(tokio::sync::Barrier::new(4));
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                h.call(
+                    Method::POST,
+                    &format!("/v1/licences/{number}/reissue"),
+                    Some(PORTAL),
+                    Some(json!({})),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let (code, body) = task.await.unwrap();
+        match code {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_rebuild_matches(&h);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reissues_stop_with_a_clear_refusal_at_the_last_version() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let mut number = driver["licence_number"].as_str().unwrap().to_string();
+    let mut seen = std::collections::BTreeSet::from([number.clone()]);
+    let mut refusal = None;
+    for _ in 0..256 {
+        let (code, body) = h
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{number}/reissue"),
+                Some(PORTAL),
+                Some(json!({})),
+            )
+            .await;
+        if code != StatusCode::CREATED {
+            refusal = Some((code, body));
+            break;
+        }
+        let next = body["number"].as_str().unwrap().to_string();
+        assert_ne!(next, number);
+        assert!(seen.insert(next.clone()), "{next} issued twice");
+        number = next;
+    }
+    let (code, body) = refusal.expect("the version limit refuses a reissue");
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "version_limit", "{body}");
+    assert_eq!(seen.len(), usize::from(licreg::registry::MAX_LICENCE_VERSION));
+    assert_eq!(status_of(&h, &number).await, LicenceStatus::Valid);
+    let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_stops_the_ledger_and_reuses_no_sequence_number() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    let acknowledged = h.state.ledger.size();
+    h.state.ledger.inject_flush_failure();
+    let (code, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{number}/suspend"),
+            Some(OFFICER),
+            Some(json!({"reason": "check"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, body) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "ledger_stopped");
+    // Nothing more is appended, not even what would otherwise succeed.
+    let (code, _) = h
+        .call(
+            Method::POST,
+            &format!("/v1/licences/{number}/revoke"),
+            Some(OFFICER),
+            Some(json!({"reason": "fraud"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(matches!(
+        h.state
+            .ledger
+            .append(licreg::ledger::NewEntry {
+                event: licreg::ledger::EventType::Report,
+                actor: "test".into(),
+                subjects: vec![],
+                body: vec![0xA0],
+            })
+            .unwrap_err(),
+        licreg::ledger::LedgerError::Poisoned
+    ));
+    // Restarted, the ledger audits clean, holds the acknowledged entries, and numbers on.
+    let dir = h._dir.path().to_path_buf();
+    let Harness { router, state, .. } = h;
+    drop(router);
+    drop(state);
+    let key = licreg::keys::LogKey {
+        origin: "test.example/ledger".into(),
+        key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+    };
+    let ledger = licreg::registry::open_ledger(
+        &dir,
+        Some(key),
+        Arc::new(licreg::clock::FixedClock::at(NOW)),
+    )
+    .unwrap();
+    let size = ledger.size();
+    assert!(size >= acknowledged, "{size} < {acknowledged}");
+    let report = licreg::ledger::audit(&ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let view = licreg::registry::View::new(&ledger).unwrap();
+    let before = view.digest().unwrap();
+    ledger.rebuild_view().unwrap();
+    assert_eq!(view.digest().unwrap(), before);
+}
