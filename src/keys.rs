@@ -355,6 +355,37 @@ fn read_private_pem(path: &Path) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(&text).map_err(|_| KeyError::BadPem(path.to_path_buf()))
 }
 
+/// Creates a directory (and its parents) for personal data: mode 0700 where it is created.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates (or truncates) a file for personal data, readable by its owner only (0600).
+pub fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // An existing file keeps its old mode through `open`; make it private too.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Replaces a public file atomically (write, sync, rename).
 pub fn write_public_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let tmp = path.with_extension("tmp");

@@ -20,6 +20,7 @@ pub mod model;
 pub mod qr;
 pub mod registry;
 pub mod rules;
+pub mod sample;
 pub mod service;
 pub mod status_list;
 pub mod witness;

@@ -1,6 +1,7 @@
 //! Command-line interface. Scripts depend on these exact command forms; see README.md.
 
 mod demo;
+mod import;
 mod issue;
 mod log_cmd;
 mod serve;
@@ -160,6 +161,23 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
     },
+    /// Migrate existing licences from a JSON Lines file (one record per line, with its
+    /// `legacy_number`); the service must be stopped. Exit 0, or 3 if some lines were rejected.
+    Import {
+        /// The service's data dir (ledger in DIR/ledger, keys in DIR/keys, created if missing).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_parser = parse_kind)]
+        kind: LicenceKind,
+        /// Public base URL of the verification page, for the QR URLs in FILE.issued.jsonl.
+        #[arg(long, default_value = DEFAULT_BASE_URL)]
+        base_url: String,
+        /// Origin line of the log, if the import creates it.
+        #[arg(long, default_value = DEFAULT_ORIGIN)]
+        origin: String,
+        /// JSON Lines file, or - for standard input.
+        file: PathBuf,
+    },
     /// Build a working example: keys, a ledger and one licence of each kind.
     Demo {
         #[arg(long)]
@@ -256,6 +274,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Log { data, action } => log_cmd::run(&data, action, clock),
         Command::Demo { out, base_url } => demo::run(&out, &base_url, clock),
+        Command::Import {
+            data,
+            kind,
+            base_url,
+            origin,
+            file,
+        } => import::run(&import::ImportArgs {
+            data,
+            kind,
+            file,
+            base_url,
+            origin,
+            clock,
+        }),
         Command::Serve {
             config,
             demo,

@@ -13,4 +13,4 @@ pub mod tiles;
 pub use audit::{audit, AuditReport, Problem};
 pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};
 pub use projection::{ApplyError, Projection, ViewTx};
-pub use store::{Appended, Ledger, LedgerError};
+pub use store::{Appended, Ledger, LedgerError, Pending};

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod bodies;
 pub mod event;
 pub mod ids;
+pub mod import;
 pub mod licence;
 pub mod refusal;
 pub mod rows;
