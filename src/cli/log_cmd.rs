@@ -44,7 +44,12 @@ fn resolve_target(ledger: &Ledger, target: &str) -> anyhow::Result<Seq> {
         }
         return Ok(Seq(seq));
     }
-    let issuing = [EventType::Issue, EventType::Renewal, EventType::Reissue];
+    let issuing = [
+        EventType::Issue,
+        EventType::Renewal,
+        EventType::Reissue,
+        EventType::Import,
+    ];
     for seq in ledger
         .history(SubjectKind::Licence, target)?
         .into_iter()
