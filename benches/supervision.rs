@@ -110,7 +110,10 @@ fn main() {
     state.ledger.rebuild_view().expect("rebuild");
     let replay = started.elapsed().as_secs_f64();
     let counts = state.read_view().licence_counts().expect("counts");
-    assert_eq!(counts["vehicle"]["valid"] + counts.get("driver").map_or(0, |c| c["valid"]), licences);
+    assert_eq!(
+        counts["vehicle"]["valid"] + counts.get("driver").map_or(0, |c| c["valid"]),
+        licences
+    );
     println!(
         "read + decode every body (baseline): {:.2} s = {:.0} entries/s ({bytes} value bytes)",
         baseline,

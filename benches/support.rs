@@ -11,7 +11,6 @@ use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
 use licreg::clock::SystemClock;
 use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
-use licreg::ledger::Ledger;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};

@@ -46,7 +46,10 @@ pub fn plate(n: u64) -> String {
 
 /// A VIN unique for each `n` below 33 million.
 pub fn vin(n: u64) -> String {
-    let plant = PLANTS.chars().nth(((n / 1_000_000) % 33) as usize).unwrap_or('1');
+    let plant = PLANTS
+        .chars()
+        .nth(((n / 1_000_000) % 33) as usize)
+        .unwrap_or('1');
     let body = format!("LGXC16DF0N{plant}{:06}", n % 1_000_000);
     Vin::with_check(&body)
         .map(|v| v.as_str().to_string())

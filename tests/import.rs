@@ -72,14 +72,27 @@ fn good_bad_and_duplicate_lines_then_a_rerun() {
     unnumbered.as_object_mut().unwrap().remove("legacy_number");
     lines.push(unnumbered.to_string());
     // 10: another legacy number for a citizen who already holds a valid certificate.
-    lines.push(licreg::sample::import_line(licreg::sample::driver(2), "OLD-TWIN"));
+    lines.push(licreg::sample::import_line(
+        licreg::sample::driver(2),
+        "OLD-TWIN",
+    ));
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
 
-    let run = licreg(&["import", "--data", path(&data), "--kind", "driver", path(&file)]);
+    let run = licreg(&[
+        "import",
+        "--data",
+        path(&data),
+        "--kind",
+        "driver",
+        path(&file),
+    ]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run));
     assert_eq!(last_line(&run), "imported 5, skipped 1, rejected 4");
     let rejects = jsonl(&dir.path().join("drivers.jsonl.rejects.jsonl"));
-    let lines_rejected: Vec<u64> = rejects.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let lines_rejected: Vec<u64> = rejects
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(lines_rejected, vec![6, 8, 9, 10]);
     let fields: Vec<&str> = rejects[0]["problems"]
         .as_array()
@@ -87,7 +100,10 @@ fn good_bad_and_duplicate_lines_then_a_rerun() {
         .iter()
         .map(|p| p["field"].as_str().unwrap())
         .collect();
-    assert!(fields.contains(&"citizen_id") && fields.contains(&"licence_class"), "{fields:?}");
+    assert!(
+        fields.contains(&"citizen_id") && fields.contains(&"licence_class"),
+        "{fields:?}"
+    );
     assert_eq!(rejects[0]["legacy_number"], "OLD-BAD");
     assert_eq!(rejects[1]["problems"][0]["rule"], "json");
     assert_eq!(rejects[2]["problems"][0]["field"], "legacy_number");
@@ -102,15 +118,30 @@ fn good_bad_and_duplicate_lines_then_a_rerun() {
     }
 
     // Again: nothing twice, the bad lines rejected again, the issued file complete.
-    let again = licreg(&["import", "--data", path(&data), "--kind", "driver", path(&file)]);
+    let again = licreg(&[
+        "import",
+        "--data",
+        path(&data),
+        "--kind",
+        "driver",
+        path(&file),
+    ]);
     assert_eq!(again.status.code(), Some(3), "{}", text(&again));
     assert_eq!(last_line(&again), "imported 0, skipped 6, rejected 4");
-    assert_eq!(jsonl(&dir.path().join("drivers.jsonl.issued.jsonl")), issued);
+    assert_eq!(
+        jsonl(&dir.path().join("drivers.jsonl.issued.jsonl")),
+        issued
+    );
 
     // The new credentials verify offline with the registry's keys.
     let keys = data.join("keys");
     for row in &issued {
-        let verify = licreg(&["verify", "--keys", path(&keys), row["qr_url"].as_str().unwrap()]);
+        let verify = licreg(&[
+            "verify",
+            "--keys",
+            path(&keys),
+            row["qr_url"].as_str().unwrap(),
+        ]);
         assert!(verify.status.success(), "{}", text(&verify));
         assert!(text(&verify).contains("verdict: VALID"));
     }
@@ -170,7 +201,14 @@ fn a_sigkilled_import_resumes_without_issuing_anything_twice() {
     const LINES: u64 = 6_000;
     std::fs::write(&file, drivers(LINES).join("\n") + "\n").unwrap();
     let mut child = Command::new(BIN)
-        .args(["import", "--data", path(&data), "--kind", "driver", path(&file)])
+        .args([
+            "import",
+            "--data",
+            path(&data),
+            "--kind",
+            "driver",
+            path(&file),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -180,7 +218,11 @@ fn a_sigkilled_import_resumes_without_issuing_anything_twice() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let size = std::fs::read_dir(&ledger)
-            .map(|d| d.flatten().map(|e| e.metadata().map_or(0, |m| m.len())).sum::<u64>())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.metadata().map_or(0, |m| m.len()))
+                    .sum::<u64>()
+            })
             .unwrap_or(0);
         if size > 2 << 20 {
             break;
@@ -191,7 +233,14 @@ fn a_sigkilled_import_resumes_without_issuing_anything_twice() {
     let killed = child.wait_with_output().unwrap();
     let finished = String::from_utf8_lossy(&killed.stdout).contains("imported");
 
-    let run = licreg(&["import", "--data", path(&data), "--kind", "driver", path(&file)]);
+    let run = licreg(&[
+        "import",
+        "--data",
+        path(&data),
+        "--kind",
+        "driver",
+        path(&file),
+    ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let counts: Vec<u64> = last_line(&run)
         .split(|c: char| !c.is_ascii_digit())
@@ -204,9 +253,15 @@ fn a_sigkilled_import_resumes_without_issuing_anything_twice() {
         assert!(counts[1] > 0, "the first run got somewhere before the kill");
     }
     let issued = jsonl(&dir.path().join("drivers.jsonl.issued.jsonl"));
-    let numbers: std::collections::BTreeSet<&str> =
-        issued.iter().map(|r| r["number"].as_str().unwrap()).collect();
-    assert_eq!(numbers.len() as u64, LINES, "every line has its own licence");
+    let numbers: std::collections::BTreeSet<&str> = issued
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers.len() as u64,
+        LINES,
+        "every line has its own licence"
+    );
     let audit = licreg(&["log", "--data", path(&ledger), "audit"]);
     assert!(text(&audit).contains("audit: CLEAN"), "{}", text(&audit));
     let checkpoint = licreg(&["log", "--data", path(&ledger), "checkpoint"]);
@@ -223,7 +278,14 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
         .map(|i| licreg::sample::import_line(licreg::sample::vehicle(i), &format!("VEH-{i}")))
         .collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let run = licreg(&["import", "--data", path(&data), "--kind", "vehicle", path(&file)]);
+    let run = licreg(&[
+        "import",
+        "--data",
+        path(&data),
+        "--kind",
+        "vehicle",
+        path(&file),
+    ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let issued = jsonl(&dir.path().join("vehicles.jsonl.issued.jsonl"));
 
@@ -233,7 +295,13 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
         .unwrap()
         .port();
     let mut serve = Command::new(BIN)
-        .args(["serve", "--data", path(&data), "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--data",
+            path(&data),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -269,9 +337,20 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
         .unwrap();
     assert_eq!(by_plate["valid"], true, "{by_plate}");
     // While the service runs, an import says what to do.
-    let busy = licreg(&["import", "--data", path(&data), "--kind", "vehicle", path(&file)]);
+    let busy = licreg(&[
+        "import",
+        "--data",
+        path(&data),
+        "--kind",
+        "vehicle",
+        path(&file),
+    ]);
     assert_eq!(busy.status.code(), Some(2), "{}", text(&busy));
-    assert!(text(&busy).contains("stop `licreg serve`"), "{}", text(&busy));
+    assert!(
+        text(&busy).contains("stop `licreg serve`"),
+        "{}",
+        text(&busy)
+    );
     let _ = serve.kill();
     let _ = serve.wait();
 }

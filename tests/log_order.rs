@@ -23,7 +23,11 @@ async fn status_of(h: &Harness, number: &str) -> LicenceStatus {
 fn assert_rebuild_matches(h: &Harness) {
     let live = h.state.read_view().digest().unwrap();
     h.state.ledger.rebuild_view().unwrap();
-    assert_eq!(h.state.read_view().digest().unwrap(), live, "rebuild differs");
+    assert_eq!(
+        h.state.read_view().digest().unwrap(),
+        live,
+        "rebuild differs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,7 +75,10 @@ async fn a_revocation_racing_a_police_alert_stays_revoked_live_and_after_a_rebui
             )
             .await;
         assert_eq!(code, StatusCode::CONFLICT, "{body}");
-        assert!(body["detail"].as_str().unwrap().contains("revoked"), "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("revoked"),
+            "{body}"
+        );
         let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
         assert!(report.is_clean(), "{:?}", report.problems);
     }
@@ -83,7 +90,13 @@ async fn three_renewals_at_once_issue_one_licence() {
         let h = Arc::new(harness().await);
         let (_, platform) = h.apply("platform", PLATFORM_EXAMPLE).await;
         let number = platform["licence_number"].as_str().unwrap().to_string();
-        let expires = h.state.read_view().licence(&number).unwrap().unwrap().expires;
+        let expires = h
+            .state
+            .read_view()
+            .licence(&number)
+            .unwrap()
+            .unwrap()
+            .expires;
         h.clock.set(expires - 30 * 86_400);
         let barrier = Arc::new(tokio::sync::Barrier::new(3));
         let tasks: Vec<_> = (0..3)
@@ -124,7 +137,11 @@ async fn three_renewals_at_once_issue_one_licence() {
         // Exactly one renewal entry, so exactly one new credential on the status list.
         let renewals = (0..h.state.ledger.size())
             .filter(|seq| {
-                h.state.ledger.entry(licreg::ledger::Seq(*seq)).unwrap().event
+                h.state
+                    .ledger
+                    .entry(licreg::ledger::Seq(*seq))
+                    .unwrap()
+                    .event
                     == licreg::ledger::EventType::Renewal
             })
             .count();
@@ -195,7 +212,10 @@ async fn reissues_stop_with_a_clear_refusal_at_the_last_version() {
     let (code, body) = refusal.expect("the version limit refuses a reissue");
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "version_limit", "{body}");
-    assert_eq!(seen.len(), usize::from(licreg::registry::MAX_LICENCE_VERSION));
+    assert_eq!(
+        seen.len(),
+        usize::from(licreg::registry::MAX_LICENCE_VERSION)
+    );
     assert_eq!(status_of(&h, &number).await, LicenceStatus::Valid);
     let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);

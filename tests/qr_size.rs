@@ -39,17 +39,16 @@ fn driver_and_vehicle_credentials_fit_version_10_m() {
             env!("CARGO_MANIFEST_DIR")
         );
         let record = LicenceRecord::parse_json(kind, &std::fs::read(path).unwrap()).unwrap();
-        let issued =
-            licreg::issuance::issue(
-                &ledger,
-                serial as u64 + 1,
-                &signer,
-                &record,
-                "test",
-                BASE_URL,
-                1_800_000_000,
-            )
-            .unwrap();
+        let issued = licreg::issuance::issue(
+            &ledger,
+            serial as u64 + 1,
+            &signer,
+            &record,
+            "test",
+            BASE_URL,
+            1_800_000_000,
+        )
+        .unwrap();
         let code = licreg::qr::encode_url(&issued.url).unwrap();
         let version = code.version().value();
         println!(

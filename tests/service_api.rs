@@ -246,7 +246,13 @@ async fn renewal_opens_90_days_before_expiry_and_runs_the_checks_again() {
         )
         .await;
     assert_eq!(code, StatusCode::CONFLICT, "{body}");
-    let expires = h.state.read_view().licence(&number).unwrap().unwrap().expires;
+    let expires = h
+        .state
+        .read_view()
+        .licence(&number)
+        .unwrap()
+        .unwrap()
+        .expires;
     h.clock.set(expires - 30 * 86_400);
     let (code, body) = h
         .call(
@@ -545,7 +551,12 @@ async fn state_is_rebuilt_from_the_ledger_after_a_restart() {
         licreg::service::registry::LicenceStatus::Suspended
     );
     let application = licence.application_id.unwrap();
-    assert!(h.state.read_view().application(&application).unwrap().is_some());
+    assert!(h
+        .state
+        .read_view()
+        .application(&application)
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]

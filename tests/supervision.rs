@@ -150,7 +150,10 @@ async fn a_confirmed_report_becomes_a_credit_record_and_then_refuses_the_holder(
     let live = h.state.read_view().digest().unwrap();
     h.state.ledger.rebuild_view().unwrap();
     assert_eq!(h.state.read_view().digest().unwrap(), live);
-    assert_eq!(h.state.read_view().credit_records(OWNER_ID).unwrap().len(), 1);
+    assert_eq!(
+        h.state.read_view().credit_records(OWNER_ID).unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -121,7 +121,9 @@ fn sha256_of(path: &Path) -> anyhow::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("reading {}", path.display()))?;
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -160,7 +162,9 @@ fn open(args: &ImportArgs) -> anyhow::Result<(Ledger, CredentialSigner)> {
 
 fn is_locked(e: &LedgerError) -> bool {
     let text = e.to_string().to_ascii_lowercase();
-    text.contains("lock") || text.contains("temporarily unavailable") || text.contains("would block")
+    text.contains("lock")
+        || text.contains("temporarily unavailable")
+        || text.contains("would block")
 }
 
 fn output(base: &Path, suffix: &str) -> anyhow::Result<(PathBuf, BufWriter<File>)> {
@@ -190,12 +194,18 @@ fn import_file(args: &ImportArgs, input: &Path, out_base: &Path) -> anyhow::Resu
         signer: Arc::new(signer),
         view: view.clone(),
         ids,
-        actor: format!("import:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())),
+        actor: format!(
+            "import:{}",
+            std::env::var("USER").unwrap_or_else(|_| "operator".into())
+        ),
         now: args.clock.now_unix(),
     };
     let counts = pipeline(input, worker, &ledger, &view, args, &mut outputs, &bar)?;
     outputs.issued.flush().context("writing the issued file")?;
-    outputs.rejects.flush().context("writing the rejects file")?;
+    outputs
+        .rejects
+        .flush()
+        .context("writing the rejects file")?;
     bar.finish_and_clear();
     ledger.flush().context("flushing the ledger")?;
     eprintln!(
@@ -218,10 +228,8 @@ fn import_file(args: &ImportArgs, input: &Path, out_base: &Path) -> anyhow::Resu
 fn progress(total_bytes: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total_bytes);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "importing {bar:30} {percent}% {msg}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("importing {bar:30} {percent}% {msg}, ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(500));
     bar
@@ -244,13 +252,16 @@ impl Worker {
         let text = match text {
             Ok(text) => text,
             Err(len) => {
-                let message = format!("the line is {len} bytes, over the {MAX_IMPORT_LINE_BYTES}-byte limit");
+                let message =
+                    format!("the line is {len} bytes, over the {MAX_IMPORT_LINE_BYTES}-byte limit");
                 return Checked::Rejected(line, None, vec![problem("", "length", message)]);
             }
         };
         let mut value: Value = match serde_json::from_slice(text) {
             Ok(value) => value,
-            Err(e) => return Checked::Rejected(line, None, vec![problem("", "json", e.to_string())]),
+            Err(e) => {
+                return Checked::Rejected(line, None, vec![problem("", "json", e.to_string())])
+            }
         };
         let legacy = legacy_number(&mut value);
         let mut problems: Vec<Problem> = Vec::new();
@@ -280,34 +291,68 @@ impl Worker {
         match self.view.imported_as(self.kind, &legacy) {
             Ok(Some(number)) => return Checked::Skipped(legacy, number),
             Ok(None) => {}
-            Err(e) => return Checked::Rejected(line, Some(legacy), vec![problem("", "registry", e.to_string())]),
+            Err(e) => {
+                return Checked::Rejected(
+                    line,
+                    Some(legacy),
+                    vec![problem("", "registry", e.to_string())],
+                )
+            }
         }
         let Some(serial) = self.ids.next_serial() else {
-            return Checked::Rejected(line, Some(legacy), vec![problem("", "registry", "licence serials are exhausted")]);
+            return Checked::Rejected(
+                line,
+                Some(legacy),
+                vec![problem("", "registry", "licence serials are exhausted")],
+            );
         };
         let slot = Slot {
             serial,
             status_index: self.ids.next_status_index(self.kind),
         };
-        match import::prepare(&self.signer, record, &legacy, &self.sha, slot, &self.actor, self.now) {
+        match import::prepare(
+            &self.signer,
+            record,
+            &legacy,
+            &self.sha,
+            slot,
+            &self.actor,
+            self.now,
+        ) {
             Ok(prepared) => Checked::Ready(line, legacy, Box::new(prepared)),
-            Err(e) => Checked::Rejected(line, Some(legacy), vec![problem("", "number", e.to_string())]),
+            Err(e) => Checked::Rejected(
+                line,
+                Some(legacy),
+                vec![problem("", "number", e.to_string())],
+            ),
         }
     }
 }
 
 /// Takes `legacy_number` out of the record (it is not part of the licence record).
 fn legacy_number(value: &mut Value) -> Result<String, Problem> {
-    let found = value.as_object_mut().and_then(|o| o.remove("legacy_number"));
+    let found = value
+        .as_object_mut()
+        .and_then(|o| o.remove("legacy_number"));
     match found {
-        Some(Value::String(text)) if !text.trim().is_empty() && text.len() <= MAX_LEGACY_NUMBER_BYTES && !text.chars().any(char::is_control) => Ok(text),
+        Some(Value::String(text))
+            if !text.trim().is_empty()
+                && text.len() <= MAX_LEGACY_NUMBER_BYTES
+                && !text.chars().any(char::is_control) =>
+        {
+            Ok(text)
+        }
         Some(Value::String(_)) => Err(problem(
             "legacy_number",
             "length",
             format!("must be 1 to {MAX_LEGACY_NUMBER_BYTES} bytes of printable text"),
         )),
         Some(_) => Err(problem("legacy_number", "type", "must be a string")),
-        None => Err(problem("legacy_number", "required", "legacy_number is required")),
+        None => Err(problem(
+            "legacy_number",
+            "required",
+            "legacy_number is required",
+        )),
     }
 }
 
@@ -335,7 +380,9 @@ fn read_chunks(input: &Path, chunks: crossbeam_channel::Sender<Chunk>) -> anyhow
             let text = if buf.last() != Some(&b'\n') && buf.len() > MAX_IMPORT_LINE_BYTES {
                 // Skip the rest of an overlong line.
                 let mut rest = Vec::new();
-                let skipped = reader.read_until(b'\n', &mut rest).context("reading the input")?;
+                let skipped = reader
+                    .read_until(b'\n', &mut rest)
+                    .context("reading the input")?;
                 bytes += skipped as u64;
                 Err(buf.len() + skipped)
             } else {
@@ -393,6 +440,7 @@ fn pipeline(
         in_flight: VecDeque::new(),
         counts: Counts::default(),
         started: Instant::now(),
+        logged: Instant::now(),
     };
     let mut waiting: BTreeMap<usize, (Vec<Checked>, u64)> = BTreeMap::new();
     let mut next = 0usize;
@@ -404,6 +452,7 @@ fn pipeline(
             }
             bar.inc(bytes);
             bar.set_message(loader.rate());
+            loader.log_progress(bar);
             next += 1;
         }
     }
@@ -411,7 +460,9 @@ fn pipeline(
         loader.settle_oldest(outputs)?;
     }
     for handle in workers {
-        handle.join().map_err(|_| anyhow::anyhow!("an import worker panicked"))?;
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("an import worker panicked"))?;
     }
     reader
         .join()
@@ -427,9 +478,27 @@ struct Loader<'a> {
     in_flight: VecDeque<(u64, String, Box<PreparedImport>, Pending)>,
     counts: Counts,
     started: Instant,
+    /// When progress was last written as a line (for logs, where the bar is hidden).
+    logged: Instant,
 }
 
+/// How often progress is written as a line when standard error is not a terminal.
+const PROGRESS_LINE_INTERVAL: Duration = Duration::from_secs(10);
+
 impl Loader<'_> {
+    fn log_progress(&mut self, bar: &indicatif::ProgressBar) {
+        if bar.is_hidden() && self.logged.elapsed() >= PROGRESS_LINE_INTERVAL {
+            self.logged = Instant::now();
+            eprintln!(
+                "import: {:.0}s, {}, {}/{} bytes",
+                self.started.elapsed().as_secs_f64(),
+                self.rate(),
+                bar.position(),
+                bar.length().unwrap_or(0)
+            );
+        }
+    }
+
     fn rate(&self) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         format!(
@@ -468,7 +537,8 @@ impl Loader<'_> {
             Ok(_) => {
                 self.counts.imported += 1;
                 let url = licreg::qr::verification_url(self.base_url, &prepared.credential);
-                issued_line(outputs, &legacy, prepared.number.as_str(), &prepared.number.short_serial().to_string(), &url)
+                let short = prepared.number.short_serial();
+                issued_line(outputs, &legacy, prepared.number.as_str(), short.as_ref(), &url)
             }
             Err(e) => match Refusal::of(&e) {
                 Some(Refusal::AlreadyImported { number, .. }) => {

@@ -79,7 +79,15 @@ pub fn issue_one(
         .context("reading the registry view")?
         .next_serial()
         .context("licence serials are exhausted")?;
-    match issuance::issue(ledger, serial, &signer, record, "cli", base_url, clock.now_unix()) {
+    match issuance::issue(
+        ledger,
+        serial,
+        &signer,
+        record,
+        "cli",
+        base_url,
+        clock.now_unix(),
+    ) {
         Err(issuance::IssueError::Ledger(e)) if licreg::registry::Refusal::of(&e).is_some() => {
             anyhow::bail!("the registry refused the licence: {e}")
         }

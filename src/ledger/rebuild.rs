@@ -21,7 +21,12 @@ fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LedgerError> {
     match tree.get(key)? {
         None => Ok(None),
         Some(v) => Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(
-            |_| LedgerError::Storage(format!("meta {} is not 8 bytes", String::from_utf8_lossy(key))),
+            |_| {
+                LedgerError::Storage(format!(
+                    "meta {} is not 8 bytes",
+                    String::from_utf8_lossy(key)
+                ))
+            },
         )?))),
     }
 }
@@ -107,7 +112,11 @@ fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError>
         let job = tx.into_writes();
         writes.extend(job);
     }
-    let mut batches: Vec<sled::Batch> = shared.trees.iter().map(|_| sled::Batch::default()).collect();
+    let mut batches: Vec<sled::Batch> = shared
+        .trees
+        .iter()
+        .map(|_| sled::Batch::default())
+        .collect();
     for ((table, key), value) in writes {
         match value {
             Some(value) => batches[TREE_VIEW_FIRST + table].insert(key, value),

@@ -42,7 +42,7 @@ pub const MAX_ENTRIES_PER_APPEND: usize = 64;
 /// keeps a one-million-entry audit off the page-materialisation path.
 const LEDGER_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 /// zstd level of sled's page compression (1 fastest .. 22 smallest).
-const LEDGER_COMPRESSION_LEVEL: i32 = 3;
+const LEDGER_COMPRESSION_LEVEL: i32 = 1;
 /// Requests that may wait for the writer before callers block.
 const QUEUE_DEPTH: usize = 16 * 1024;
 
@@ -828,7 +828,10 @@ fn commit(
 }
 
 /// Writes one batch per tree in a single sled transaction.
-pub(crate) fn apply_batches(trees: &[sled::Tree], writes: &[sled::Batch]) -> Result<(), LedgerError> {
+pub(crate) fn apply_batches(
+    trees: &[sled::Tree],
+    writes: &[sled::Batch],
+) -> Result<(), LedgerError> {
     let outcome: Result<(), TransactionError<()>> = trees.transaction(|views| {
         for (view, batch) in views.iter().zip(writes) {
             view.apply_batch(batch)?;

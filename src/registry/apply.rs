@@ -70,13 +70,21 @@ fn counter(tx: &ViewTx<'_>, name: &str) -> Result<u64, ApplyError> {
 
 fn add_counter(tx: &mut ViewTx<'_>, name: &str, delta: i64) -> Applied {
     let value = counter(tx, name)?.saturating_add_signed(delta);
-    tx.put(t::META, name.as_bytes().to_vec(), value.to_be_bytes().to_vec());
+    tx.put(
+        t::META,
+        name.as_bytes().to_vec(),
+        value.to_be_bytes().to_vec(),
+    );
     Ok(())
 }
 
 fn raise_counter(tx: &mut ViewTx<'_>, name: &str, at_least: u64) -> Applied {
     if counter(tx, name)? < at_least {
-        tx.put(t::META, name.as_bytes().to_vec(), at_least.to_be_bytes().to_vec());
+        tx.put(
+            t::META,
+            name.as_bytes().to_vec(),
+            at_least.to_be_bytes().to_vec(),
+        );
     }
     Ok(())
 }
@@ -86,7 +94,10 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
         Event::Application(body) => application(tx, entry, body),
         Event::AgencyAnswer(body) => {
             let mut app = waiting_application(tx, &body.application_id)?;
-            app.steps.push(step(entry, Some(format!("{}: {}", body.agency, body.outcome))));
+            app.steps.push(step(
+                entry,
+                Some(format!("{}: {}", body.agency, body.outcome)),
+            ));
             app.updated_ms = entry.timestamp_ms;
             app.answers.insert(
                 body.agency.clone(),
@@ -102,7 +113,10 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
         Event::Decision(body) => {
             let mut app = waiting_application(tx, &body.application_id)?;
             let before = app.status;
-            app.steps.push(step(entry, Some(format!("{} ({})", body.outcome, body.policy))));
+            app.steps.push(step(
+                entry,
+                Some(format!("{} ({})", body.outcome, body.policy)),
+            ));
             app.updated_ms = entry.timestamp_ms;
             app.reasons = body.reasons.clone();
             let stage = match body.outcome.as_str() {
@@ -264,7 +278,11 @@ fn application(tx: &mut ViewTx<'_>, entry: &Entry, body: &ApplicationBody) -> Ap
     if body.accepted {
         count(tx, &body.kind, entry.timestamp_ms, Stage::Accepted)?;
     }
-    let detail = if body.accepted { "accepted" } else { "not accepted" };
+    let detail = if body.accepted {
+        "accepted"
+    } else {
+        "not accepted"
+    };
     let app = ApplicationView {
         id: id.clone(),
         kind: body.kind.clone(),
@@ -449,10 +467,10 @@ fn supersede(
     let old_parsed: LicenceNumber = old_number
         .parse()
         .map_err(|_| Refusal::Invalid(format!("stored number {old_number} does not parse")))?;
-    if old_parsed.version() >= super::MAX_LICENCE_VERSION {
+    if u16::from(old_parsed.version()) >= super::MAX_LICENCE_VERSION {
         return Err(Refusal::VersionLimit {
             number: old_number.to_string(),
-            max: u16::from(super::MAX_LICENCE_VERSION),
+            max: super::MAX_LICENCE_VERSION,
         }
         .into());
     }
@@ -460,11 +478,9 @@ fn supersede(
         && old_parsed.issuer() == new.issuer()
         && old_parsed.kind() == new.kind();
     if !same_licence || new.version() != old_parsed.version().saturating_add(1) {
-        return Err(Refusal::Invalid(format!(
-            "{} does not follow {old_number}",
-            new.as_str()
-        ))
-        .into());
+        return Err(
+            Refusal::Invalid(format!("{} does not follow {old_number}", new.as_str())).into(),
+        );
     }
     let at = i64::try_from(entry.timestamp_ms / 1000).unwrap_or(i64::MAX);
     let from = licence::effective(old.status, old.expires, at);
@@ -498,7 +514,11 @@ fn claim(tx: &mut ViewTx<'_>, key: &str, number: &str, at: i64) -> Applied {
             .into());
         }
     }
-    tx.put(t::UNIQUE, key.as_bytes().to_vec(), number.as_bytes().to_vec());
+    tx.put(
+        t::UNIQUE,
+        key.as_bytes().to_vec(),
+        number.as_bytes().to_vec(),
+    );
     Ok(())
 }
 
@@ -528,7 +548,10 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
         claim(tx, key, &body.number, at)?;
     }
     if let Some(index) = body.status_index {
-        if tx.get(t::STATUS_BITS, &t::status_bit_key(kind, index))?.is_some() {
+        if tx
+            .get(t::STATUS_BITS, &t::status_bit_key(kind, index))?
+            .is_some()
+        {
             return Err(Refusal::StatusIndexTaken(index).into());
         }
         raise_counter(tx, &meta::next_status_index(kind), index.saturating_add(1))?;
@@ -536,7 +559,10 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
     raise_counter(tx, meta::MAX_SERIAL, number.serial())?;
     let record = &body.record;
     let holder_id = holder_of(record);
-    let plate = record.get("plate").and_then(|v| v.as_str()).map(str::to_string);
+    let plate = record
+        .get("plate")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     let licence = LicenceView {
         number: body.number.clone(),
         short_serial: claims.serial.to_string(),

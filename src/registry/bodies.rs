@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::issuance::IssueBody;
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
 use crate::model::FieldError;
-pub use crate::issuance::IssueBody;
 
 /// `application`: an application received, accepted or not, with every formal problem.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -35,7 +35,10 @@ pub struct Allocators {
 
 impl Allocators {
     pub fn load(view: &View) -> Result<Self, ViewError> {
-        let status = |kind| view.counter(&meta::next_status_index(kind)).map(AtomicU64::new);
+        let status = |kind| {
+            view.counter(&meta::next_status_index(kind))
+                .map(AtomicU64::new)
+        };
         Ok(Allocators {
             serial: AtomicU64::new(view.counter(meta::MAX_SERIAL)? + 1),
             application: AtomicU64::new(view.counter(meta::MAX_APPLICATION)? + 1),
@@ -56,7 +59,10 @@ impl Allocators {
     /// A new application id for `year`.
     pub fn next_application_id(&self, year: i32) -> String {
         let number = self.application.fetch_add(1, Ordering::SeqCst);
-        format!("A{year:04}{number:0width$}", width = APPLICATION_NUMBER_DIGITS)
+        format!(
+            "A{year:04}{number:0width$}",
+            width = APPLICATION_NUMBER_DIGITS
+        )
     }
 
     /// A status-list position for a new credential of `kind`.

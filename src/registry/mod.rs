@@ -37,9 +37,9 @@ use crate::clock::Clock;
 use crate::keys::LogKey;
 use crate::ledger::{Ledger, LedgerError};
 
-/// Highest version a licence number can carry (three digits, kept in a `u8`): a licence at this
-/// version cannot be reissued or renewed again, and the refusal says so.
-pub const MAX_LICENCE_VERSION: u8 = u8::MAX;
+/// Highest version a licence number carries (three digits in the number, kept in a `u8`): a
+/// licence at this version cannot be reissued or renewed again, and the refusal says so.
+pub const MAX_LICENCE_VERSION: u16 = 255;
 
 /// Opens the ledger with the registry's view kept in step (rebuilding the view first if it is
 /// missing or of an older format).

@@ -58,9 +58,9 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Malformed(_) | Refusal::Invalid(_) => "invalid",
-            Refusal::NoSuchLicence(_) | Refusal::NoSuchApplication(_) | Refusal::NoSuchReport(_) => {
-                "not_found"
-            }
+            Refusal::NoSuchLicence(_)
+            | Refusal::NoSuchApplication(_)
+            | Refusal::NoSuchReport(_) => "not_found",
             Refusal::Transition { .. } => "transition",
             Refusal::NumberIssued(_) | Refusal::StatusIndexTaken(_) => "number_taken",
             Refusal::Taken { .. } => "already_licensed",

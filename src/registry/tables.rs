@@ -130,8 +130,5 @@ pub mod meta {
 }
 
 pub fn u64_value(bytes: &[u8]) -> u64 {
-    bytes
-        .try_into()
-        .map(u64::from_be_bytes)
-        .unwrap_or_default()
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or_default()
 }

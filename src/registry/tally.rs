@@ -114,4 +114,3 @@ pub fn percentile(histogram: &BTreeMap<u64, u64>, percent: u64) -> Option<u64> {
         (seen >= rank).then_some(*value)
     })
 }
-

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use super::bodies::{CreditRecordBody, IssueBody};
 use super::event::Event;
 use super::licence::LicenceStatus;
-use super::rows::{
-    AlertView, ApplicationView, HistoryRow, LicenceView, ReportStatus, ReportView,
-};
+use super::rows::{AlertView, ApplicationView, HistoryRow, LicenceView, ReportStatus, ReportView};
 use super::tables as t;
 use super::tally::{Counts, Tally};
 use crate::ids::LicenceKind;
@@ -162,7 +160,10 @@ impl View {
         match Event::decode(entry.event, &entry.body) {
             Ok(event) => event.issued().cloned().ok_or_else(|| ViewError::Corrupt {
                 table: "entries",
-                reason: format!("entry {} does not issue {}", licence.issue_seq, licence.number),
+                reason: format!(
+                    "entry {} does not issue {}",
+                    licence.issue_seq, licence.number
+                ),
             }),
             Err(e) => Err(ViewError::Corrupt {
                 table: "entries",
@@ -218,7 +219,11 @@ impl View {
     pub fn expired_by(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let end = u64::try_from(now).unwrap_or(0).to_be_bytes();
         let mut out = Vec::new();
-        for item in self.trees[t::EXPIRING].range(..end.to_vec()).keys().take(limit) {
+        for item in self.trees[t::EXPIRING]
+            .range(..end.to_vec())
+            .keys()
+            .take(limit)
+        {
             let key = item?;
             out.push(text(key.get(9..).unwrap_or_default()));
         }
@@ -228,7 +233,11 @@ impl View {
     /// Licences per kind per stored status (expiry counts once the sweep has logged it).
     pub fn licence_counts(&self) -> Result<BTreeMap<String, BTreeMap<String, u64>>> {
         let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
+        for kind in [
+            LicenceKind::Driver,
+            LicenceKind::Vehicle,
+            LicenceKind::Platform,
+        ] {
             for status in LicenceStatus::ALL {
                 let n = self.counter(&t::meta::count(kind.as_str(), status))?;
                 if n > 0 {
@@ -266,7 +275,10 @@ impl View {
             Ok(Event::Application(body)) => Ok(body.record),
             _ => Err(ViewError::Corrupt {
                 table: "entries",
-                reason: format!("entry {} is not application {}", app.application_seq, app.id),
+                reason: format!(
+                    "entry {} is not application {}",
+                    app.application_seq, app.id
+                ),
             }),
         }
     }
@@ -351,7 +363,7 @@ impl View {
             let seq = t::u64_value(key.get(key.len().saturating_sub(8)..).unwrap_or_default());
             all.push((seq, decode(t::CREDIT, &value)?));
         }
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         Ok(all.into_iter().map(|(_, r)| r).collect())
     }
 
@@ -381,5 +393,8 @@ impl View {
 
 fn split_pair(key: &[u8]) -> (String, String) {
     let at = key.iter().position(|b| *b == 0).unwrap_or(key.len());
-    (text(&key[..at]), text(key.get(at + 1..).unwrap_or_default()))
+    (
+        text(&key[..at]),
+        text(key.get(at + 1..).unwrap_or_default()),
+    )
 }

@@ -15,12 +15,12 @@ use serde_json::json;
 use super::auth::{Caller, Role, RoleKind};
 use super::error::{json_rejection, ApiError};
 use super::events::{self, StatusBody};
-pub use crate::registry::bodies::{AlertBody, AlertSubject};
 use super::licences::effective_status;
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::ids::{CitizenId, CreditCode, Plate};
 use crate::ledger::{EventType, Subject, SubjectKind};
+pub use crate::registry::bodies::{AlertBody, AlertSubject};
 use crate::rules::AlertAction;
 
 /// Longest alert id, type or detail, in characters.
@@ -231,6 +231,10 @@ pub async fn list(
             ));
         }
     }
-    let alerts = latest(state.read_view(), query.action.as_deref(), MAX_LISTED_ALERTS)?;
+    let alerts = latest(
+        state.read_view(),
+        query.action.as_deref(),
+        MAX_LISTED_ALERTS,
+    )?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }

@@ -145,7 +145,9 @@ fn not_accepted(id: &str, problems: Vec<FieldError>) -> Response {
 }
 
 fn new_application_id(state: &AppState) -> Result<String, ApiError> {
-    Ok(state.ids.next_application_id(state.clock.now().date().year()))
+    Ok(state
+        .ids
+        .next_application_id(state.clock.now().date().year()))
 }
 
 /// Schema, field rules and registry checks, all at once.

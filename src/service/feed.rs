@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
-use crate::registry::event::{licence_change, LicenceChange};
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::clock::rfc3339;
 use crate::ledger::{Entry, EventType, Seq};
+use crate::registry::event::{licence_change, LicenceChange};
 
 /// Most events one page returns.
 pub const MAX_PAGE_EVENTS: usize = 1000;

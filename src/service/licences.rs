@@ -301,13 +301,14 @@ async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Resp
 
 /// The version a reissue or renewal of `old` gets, or the refusal at the named limit.
 pub fn next_version(old: &LicenceNumber) -> Result<u8, ApiError> {
-    old.version()
-        .checked_add(1)
-        .filter(|v| *v <= crate::registry::MAX_LICENCE_VERSION)
+    let max = crate::registry::MAX_LICENCE_VERSION;
+    u8::try_from(u16::from(old.version()) + 1)
+        .ok()
+        .filter(|v| u16::from(*v) <= max)
         .ok_or_else(|| {
             ApiError::Refused(crate::registry::Refusal::VersionLimit {
                 number: old.as_str().to_string(),
-                max: u16::from(crate::registry::MAX_LICENCE_VERSION),
+                max,
             })
         })
 }

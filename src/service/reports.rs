@@ -18,11 +18,11 @@ use time::Date;
 use super::auth::{Caller, RoleKind};
 use super::error::{json_rejection, ApiError};
 use super::events;
-pub use crate::registry::bodies::{CreditRecordBody, ReviewBody};
 use super::registry::View;
 use super::AppState;
 use crate::ids::{CitizenId, CreditCode};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
+pub use crate::registry::bodies::{CreditRecordBody, ReviewBody};
 use crate::rules::credit::CreditSubject;
 
 /// Longest review note, in characters.

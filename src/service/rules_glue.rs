@@ -4,10 +4,10 @@
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use super::applications::{holds_licence, revocations};
-use super::events::ReasonBody;
-use super::registry::ApplicationView;
 use super::error::ApiError;
+use super::events::ReasonBody;
 use super::licences::effective_status;
+use super::registry::ApplicationView;
 use super::AppState;
 use crate::clock::Clock;
 use crate::ids::LicenceKind;
@@ -69,9 +69,7 @@ fn registry_facts(
             }
             held
         }
-        _ => {
-            renewal_of.is_none() && holds_licence(state, &holder, record.kind())?
-        }
+        _ => renewal_of.is_none() && holds_licence(state, &holder, record.kind())?,
     };
     let mut facts = RegistryFacts {
         holder_has_valid_licence_of_kind: already_licensed,

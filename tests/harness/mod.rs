@@ -44,7 +44,8 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         origin: "test.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = licreg::registry::open_ledger(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
+    let ledger =
+        licreg::registry::open_ledger(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),

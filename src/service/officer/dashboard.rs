@@ -251,7 +251,12 @@ pub async fn page(
     ));
     body.push_str(&side_tables(&stats));
     body.push_str(&funnel_table(&stats));
-    Ok(Html(html::page("统计", "dashboard", Some(&officer.csrf), &body)))
+    Ok(Html(html::page(
+        "统计",
+        "dashboard",
+        Some(&officer.csrf),
+        &body,
+    )))
 }
 
 #[cfg(test)]

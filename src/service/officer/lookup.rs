@@ -96,7 +96,12 @@ pub async fn lookup(
         body.push_str(&flash(error, true));
     }
     if q.is_empty() || q.len() > MAX_QUERY_BYTES {
-        return Ok(Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body)));
+        return Ok(Html(html::page(
+            "证照查询",
+            "lookup",
+            Some(&officer.csrf),
+            &body,
+        )));
     }
     let licences = matches(&state, q)?;
     if licences.is_empty() {
@@ -109,7 +114,12 @@ pub async fn lookup(
     if let Some(holder) = licences.first().map(|l| l.holder_id.clone()) {
         holder_section(&state, &holder, &mut body)?;
     }
-    Ok(Html(html::page("证照查询", "lookup", Some(&officer.csrf), &body)))
+    Ok(Html(html::page(
+        "证照查询",
+        "lookup",
+        Some(&officer.csrf),
+        &body,
+    )))
 }
 
 fn licence_section(

@@ -65,7 +65,11 @@ pub async fn queue(
     let now_ms = u64::try_from(state.clock.now_unix_ms()).unwrap_or(0);
     let (open_ids, finished_ids) = {
         let view = state.read_view();
-        let open: Vec<String> = view.open_applications()?.into_iter().map(|a| a.id).collect();
+        let open: Vec<String> = view
+            .open_applications()?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
         let finished: Vec<String> = view
             .recently_finished(RECENT_FINISHED)?
             .into_iter()
@@ -110,7 +114,12 @@ pub async fn queue(
     }
     body.push_str("</table><p class=\"muted\">黄灯：剩余时限不足 20%；红灯：已超时。Yellow: within 20% of the limit; red: late.</p>");
     alerts_section(&state, &mut body)?;
-    Ok(Html(html::page("申请队列", "queue", Some(&officer.csrf), &body)))
+    Ok(Html(html::page(
+        "申请队列",
+        "queue",
+        Some(&officer.csrf),
+        &body,
+    )))
 }
 
 /// Alerts shown under the queue.
@@ -320,7 +329,12 @@ fn reports_page(
     }
     body.push_str("</table>");
     credit_list(state, view, &mut body)?;
-    Ok(html::page("乘客举报", "reports", Some(&officer.csrf), &body))
+    Ok(html::page(
+        "乘客举报",
+        "reports",
+        Some(&officer.csrf),
+        &body,
+    ))
 }
 
 /// Credit records shown on the reports page, newest first.
