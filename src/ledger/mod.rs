@@ -9,6 +9,7 @@ pub mod projection;
 mod rebuild;
 pub mod store;
 pub mod tiles;
+mod writer;
 
 pub use audit::{audit, AuditReport, Problem};
 pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};

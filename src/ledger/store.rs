@@ -26,10 +26,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
-use super::projection::{ApplyError, NoProjection, Projection, ViewTx, Writes};
+use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
 use crate::clock::Clock;
 use crate::keys::LogKey;
-use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, CompactRange, Hash, NodeStore};
 use crate::log::note::{NoteSigner, VerifierKey};
 use crate::log::proof::TlogProof;
@@ -53,7 +52,7 @@ pub(crate) const TREE_META: usize = 3;
 pub(crate) const TREE_INDEX_FIRST: usize = 4;
 /// The projection's tables follow the four index trees.
 pub(crate) const TREE_VIEW_FIRST: usize = TREE_INDEX_FIRST + SubjectKind::ALL.len();
-const META_SIZE: &[u8] = b"size";
+pub(crate) const META_SIZE: &[u8] = b"size";
 const META_VKEY: &[u8] = b"log_vkey";
 /// How many entries the view has applied: equal to the log size after every commit.
 pub(crate) const META_VIEW_APPLIED: &[u8] = b"view_applied";
@@ -106,7 +105,7 @@ pub struct Appended {
     pub tree_size: u64,
 }
 
-type AppendResult = Result<Vec<Appended>, LedgerError>;
+pub(crate) type AppendResult = Result<Vec<Appended>, LedgerError>;
 
 /// An append queued with [`Ledger::submit`].
 pub struct Pending(Receiver<AppendResult>);
@@ -119,13 +118,13 @@ impl Pending {
 }
 
 /// Where the writer sends its answer: a blocking caller or an async task.
-enum Reply {
+pub(crate) enum Reply {
     Blocking(Sender<AppendResult>),
     Async(tokio::sync::oneshot::Sender<AppendResult>),
 }
 
 impl Reply {
-    fn send(self, result: AppendResult) {
+    pub(crate) fn send(self, result: AppendResult) {
         // A caller that gave up waiting is not an error for the writer.
         match self {
             Reply::Blocking(tx) => {
@@ -138,32 +137,32 @@ impl Reply {
     }
 }
 
-struct Job {
-    entries: Vec<NewEntry>,
-    reply: Reply,
+pub(crate) struct Job {
+    pub(crate) entries: Vec<NewEntry>,
+    pub(crate) reply: Reply,
 }
 
 /// The tree head as readers see it.
 #[derive(Debug, Clone)]
-struct Head {
-    size: u64,
-    range: CompactRange,
-    last_leaf: Hash,
-    checkpoint: Option<String>,
+pub(crate) struct Head {
+    pub(crate) size: u64,
+    pub(crate) range: CompactRange,
+    pub(crate) last_leaf: Hash,
+    pub(crate) checkpoint: Option<String>,
 }
 
 pub(crate) struct Shared {
     pub(crate) db: sled::Db,
     pub(crate) trees: Vec<sled::Tree>,
-    head: RwLock<Head>,
+    pub(crate) head: RwLock<Head>,
     pub(crate) origin: String,
     pub(crate) vkey: VerifierKey,
     writable: bool,
-    projection: Arc<dyn Projection>,
+    pub(crate) projection: Arc<dyn Projection>,
     /// Set when a flush failed after a commit; nothing is appended after that.
-    poisoned: AtomicBool,
+    pub(crate) poisoned: AtomicBool,
     /// Test hook: make the next flush fail after its transaction committed.
-    fail_next_flush: AtomicBool,
+    pub(crate) fail_next_flush: AtomicBool,
 }
 
 /// The registry's ledger. Cloning shares the same store and writer.
@@ -293,7 +292,14 @@ impl Ledger {
                 Some(
                     std::thread::Builder::new()
                         .name("ledger-writer".into())
-                        .spawn(move || writer_loop(&writer_shared, &signer, clock.as_ref(), &jobs))
+                        .spawn(move || {
+                            super::writer::writer_loop(
+                                &writer_shared,
+                                &signer,
+                                clock.as_ref(),
+                                &jobs,
+                            )
+                        })
                         .map_err(|e| open_err(e.to_string()))?,
                 )
             }
@@ -636,195 +642,6 @@ fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
         last_leaf,
         checkpoint,
     })
-}
-
-fn writer_loop(shared: &Shared, signer: &NoteSigner, clock: &dyn Clock, jobs: &Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        let mut count = batch[0].entries.len();
-        while count < MAX_GROUP_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    count += job.entries.len();
-                    batch.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let head = match shared.head.read() {
-            Ok(h) => h.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        match commit(shared, signer, clock, head, &batch) {
-            Ok((new_head, results)) => {
-                match shared.head.write() {
-                    Ok(mut h) => *h = new_head,
-                    Err(p) => *p.into_inner() = new_head,
-                }
-                for (job, result) in batch.into_iter().zip(results) {
-                    job.reply.send(result);
-                }
-            }
-            Err(Failure::Flush(message)) => {
-                // The transaction may or may not be on disk: stop rather than guess.
-                shared.poisoned.store(true, Ordering::SeqCst);
-                tracing::error!(error = %message, "ledger flush failed; appends stopped");
-                for job in batch {
-                    job.reply.send(Err(LedgerError::Poisoned));
-                }
-                for job in jobs.try_iter() {
-                    job.reply.send(Err(LedgerError::Poisoned));
-                }
-                return;
-            }
-            Err(Failure::Before(e)) => {
-                let message = e.to_string();
-                for job in batch {
-                    job.reply.send(Err(LedgerError::Storage(message.clone())));
-                }
-            }
-        }
-    }
-}
-
-/// How a group commit failed: before anything was written, or at the flush after the commit.
-enum Failure {
-    Before(LedgerError),
-    Flush(String),
-}
-
-impl From<LedgerError> for Failure {
-    fn from(e: LedgerError) -> Self {
-        Failure::Before(e)
-    }
-}
-
-type CommitOutcome = (Head, Vec<AppendResult>);
-
-/// One job's entries, built and applied to the view but not yet in the tree.
-type Built = Vec<(Entry, Vec<u8>, Hash)>;
-
-/// Builds a job's entries on top of `head` and applies each to the view as of the entry before.
-fn build_job(
-    shared: &Shared,
-    head: &Head,
-    view_writes: &Writes,
-    job: &Job,
-    timestamp_ms: u64,
-) -> Result<Result<(Built, Writes), LedgerError>, LedgerError> {
-    let mut tx = ViewTx::new(&shared.trees[TREE_VIEW_FIRST..], view_writes);
-    let mut built = Vec::with_capacity(job.entries.len());
-    let (mut size, mut last) = (head.size, head.last_leaf);
-    for new in &job.entries {
-        let entry = Entry {
-            seq: Seq(size),
-            timestamp_ms,
-            event: new.event,
-            actor: new.actor.clone(),
-            subjects: new.subjects.clone(),
-            body: new.body.clone(),
-            prev_hash: last,
-        };
-        match shared.projection.apply(&mut tx, &entry) {
-            Ok(()) => {}
-            Err(ApplyError::Refused(why)) => return Ok(Err(LedgerError::Refused(why))),
-            Err(ApplyError::Storage(e)) => return Err(LedgerError::Storage(e)),
-        }
-        let bytes = entry.encode();
-        let leaf = merkle::leaf_hash(&bytes);
-        size += 1;
-        last = leaf;
-        built.push((entry, bytes, leaf));
-    }
-    Ok(Ok((built, tx.into_writes())))
-}
-
-/// Sequences a group of jobs and writes it in one transaction plus one flush.
-fn commit(
-    shared: &Shared,
-    signer: &NoteSigner,
-    clock: &dyn Clock,
-    mut head: Head,
-    batch: &[Job],
-) -> Result<CommitOutcome, Failure> {
-    let mut writes: Vec<sled::Batch> = shared
-        .trees
-        .iter()
-        .map(|_| sled::Batch::default())
-        .collect();
-    let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
-    let start_size = head.size;
-    let mut view_writes = Writes::new();
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        let (built, job_writes) = match build_job(shared, &head, &view_writes, job, timestamp_ms)? {
-            Ok(done) => done,
-            Err(refused) => {
-                results.push(Err(refused));
-                continue;
-            }
-        };
-        view_writes.extend(job_writes);
-        let mut appended = Vec::with_capacity(built.len());
-        for (entry, bytes, leaf) in built {
-            writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
-            let created = head
-                .range
-                .append(leaf)
-                .map_err(|e| LedgerError::Storage(e.to_string()))?;
-            for (level, index, hash) in created {
-                writes[TREE_NODES].insert(&node_key(level, index), &hash);
-            }
-            for subject in &entry.subjects {
-                let slot = TREE_INDEX_FIRST + kind_slot(subject.kind);
-                writes[slot].insert(index_key(&subject.key, entry.seq.0), &[]);
-            }
-            appended.push(Appended {
-                seq: entry.seq,
-                leaf_hash: leaf,
-                timestamp_ms,
-                tree_size: 0,
-            });
-            head.size += 1;
-            head.last_leaf = leaf;
-        }
-        results.push(Ok(appended));
-    }
-    if head.size == start_size {
-        // Every job was refused: nothing to write.
-        return Ok((head, results));
-    }
-    for ((table, key), value) in view_writes {
-        match value {
-            Some(value) => writes[TREE_VIEW_FIRST + table].insert(key, value),
-            None => writes[TREE_VIEW_FIRST + table].remove(key),
-        }
-    }
-    writes[TREE_META].insert(META_VIEW_APPLIED, &head.size.to_be_bytes());
-    let checkpoint = Checkpoint {
-        origin: shared.origin.clone(),
-        size: head.size,
-        root: head.range.root(),
-        extensions: Vec::new(),
-    };
-    let note = checkpoint
-        .sign(signer)
-        .map_err(|e| LedgerError::Key(e.to_string()))?;
-    writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
-    writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
-    apply_batches(&shared.trees, &writes)?;
-    if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
-        return Err(Failure::Flush("injected flush failure".into()));
-    }
-    shared
-        .db
-        .flush()
-        .map_err(|e| Failure::Flush(e.to_string()))?;
-    head.checkpoint = Some(note);
-    for appended in results.iter_mut().flatten().flatten() {
-        appended.tree_size = head.size;
-    }
-    Ok((head, results))
 }
 
 /// Writes one batch per tree in a single sled transaction.

@@ -1,0 +1,216 @@
+//! The ledger writer: one thread that sequences appends with group commit.
+//!
+//! It drains its queue, applies each append to the projection against the state at its
+//! sequence number (refusing contradictions before numbering), extends the tree, signs one
+//! checkpoint, writes everything in one transaction and flushes once before answering. A flush
+//! that fails after the commit stops the writer for good (see `store`).
+
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::Receiver;
+
+use super::entry::{Entry, Seq};
+use super::projection::{ApplyError, ViewTx, Writes};
+use super::store::{
+    apply_batches, index_key, kind_slot, node_key, AppendResult, Appended, Head, Job, LedgerError,
+    Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
+    TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
+};
+use crate::clock::Clock;
+use crate::log::checkpoint::Checkpoint;
+use crate::log::merkle::{self, Hash};
+use crate::log::note::NoteSigner;
+
+pub(crate) fn writer_loop(
+    shared: &Shared,
+    signer: &NoteSigner,
+    clock: &dyn Clock,
+    jobs: &Receiver<Job>,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        let mut count = batch[0].entries.len();
+        while count < MAX_GROUP_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    count += job.entries.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let head = match shared.head.read() {
+            Ok(h) => h.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match commit(shared, signer, clock, head, &batch) {
+            Ok((new_head, results)) => {
+                match shared.head.write() {
+                    Ok(mut h) => *h = new_head,
+                    Err(p) => *p.into_inner() = new_head,
+                }
+                for (job, result) in batch.into_iter().zip(results) {
+                    job.reply.send(result);
+                }
+            }
+            Err(Failure::Flush(message)) => {
+                // The transaction may or may not be on disk: stop rather than guess.
+                shared.poisoned.store(true, Ordering::SeqCst);
+                tracing::error!(error = %message, "ledger flush failed; appends stopped");
+                for job in batch {
+                    job.reply.send(Err(LedgerError::Poisoned));
+                }
+                for job in jobs.try_iter() {
+                    job.reply.send(Err(LedgerError::Poisoned));
+                }
+                return;
+            }
+            Err(Failure::Before(e)) => {
+                let message = e.to_string();
+                for job in batch {
+                    job.reply.send(Err(LedgerError::Storage(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// How a group commit failed: before anything was written, or at the flush after the commit.
+enum Failure {
+    Before(LedgerError),
+    Flush(String),
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Failure::Before(e)
+    }
+}
+
+type CommitOutcome = (Head, Vec<AppendResult>);
+
+/// One job's entries, built and applied to the view but not yet in the tree.
+type Built = Vec<(Entry, Vec<u8>, Hash)>;
+
+/// Builds a job's entries on top of `head` and applies each to the view as of the entry before.
+fn build_job(
+    shared: &Shared,
+    head: &Head,
+    view_writes: &Writes,
+    job: &Job,
+    timestamp_ms: u64,
+) -> Result<Result<(Built, Writes), LedgerError>, LedgerError> {
+    let mut tx = ViewTx::new(&shared.trees[TREE_VIEW_FIRST..], view_writes);
+    let mut built = Vec::with_capacity(job.entries.len());
+    let (mut size, mut last) = (head.size, head.last_leaf);
+    for new in &job.entries {
+        let entry = Entry {
+            seq: Seq(size),
+            timestamp_ms,
+            event: new.event,
+            actor: new.actor.clone(),
+            subjects: new.subjects.clone(),
+            body: new.body.clone(),
+            prev_hash: last,
+        };
+        match shared.projection.apply(&mut tx, &entry) {
+            Ok(()) => {}
+            Err(ApplyError::Refused(why)) => return Ok(Err(LedgerError::Refused(why))),
+            Err(ApplyError::Storage(e)) => return Err(LedgerError::Storage(e)),
+        }
+        let bytes = entry.encode();
+        let leaf = merkle::leaf_hash(&bytes);
+        size += 1;
+        last = leaf;
+        built.push((entry, bytes, leaf));
+    }
+    Ok(Ok((built, tx.into_writes())))
+}
+
+/// Sequences a group of jobs and writes it in one transaction plus one flush.
+fn commit(
+    shared: &Shared,
+    signer: &NoteSigner,
+    clock: &dyn Clock,
+    mut head: Head,
+    batch: &[Job],
+) -> Result<CommitOutcome, Failure> {
+    let mut writes: Vec<sled::Batch> = shared
+        .trees
+        .iter()
+        .map(|_| sled::Batch::default())
+        .collect();
+    let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
+    let start_size = head.size;
+    let mut view_writes = Writes::new();
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let (built, job_writes) = match build_job(shared, &head, &view_writes, job, timestamp_ms)? {
+            Ok(done) => done,
+            Err(refused) => {
+                results.push(Err(refused));
+                continue;
+            }
+        };
+        view_writes.extend(job_writes);
+        let mut appended = Vec::with_capacity(built.len());
+        for (entry, bytes, leaf) in built {
+            writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
+            let created = head
+                .range
+                .append(leaf)
+                .map_err(|e| LedgerError::Storage(e.to_string()))?;
+            for (level, index, hash) in created {
+                writes[TREE_NODES].insert(&node_key(level, index), &hash);
+            }
+            for subject in &entry.subjects {
+                let slot = TREE_INDEX_FIRST + kind_slot(subject.kind);
+                writes[slot].insert(index_key(&subject.key, entry.seq.0), &[]);
+            }
+            appended.push(Appended {
+                seq: entry.seq,
+                leaf_hash: leaf,
+                timestamp_ms,
+                tree_size: 0,
+            });
+            head.size += 1;
+            head.last_leaf = leaf;
+        }
+        results.push(Ok(appended));
+    }
+    if head.size == start_size {
+        // Every job was refused: nothing to write.
+        return Ok((head, results));
+    }
+    for ((table, key), value) in view_writes {
+        match value {
+            Some(value) => writes[TREE_VIEW_FIRST + table].insert(key, value),
+            None => writes[TREE_VIEW_FIRST + table].remove(key),
+        }
+    }
+    writes[TREE_META].insert(META_VIEW_APPLIED, &head.size.to_be_bytes());
+    let checkpoint = Checkpoint {
+        origin: shared.origin.clone(),
+        size: head.size,
+        root: head.range.root(),
+        extensions: Vec::new(),
+    };
+    let note = checkpoint
+        .sign(signer)
+        .map_err(|e| LedgerError::Key(e.to_string()))?;
+    writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
+    writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
+    apply_batches(&shared.trees, &writes)?;
+    if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
+        return Err(Failure::Flush("injected flush failure".into()));
+    }
+    shared
+        .db
+        .flush()
+        .map_err(|e| Failure::Flush(e.to_string()))?;
+    head.checkpoint = Some(note);
+    for appended in results.iter_mut().flatten().flatten() {
+        appended.tree_size = head.size;
+    }
+    Ok((head, results))
+}
