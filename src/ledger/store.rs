@@ -644,13 +644,43 @@ fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
     })
 }
 
-/// Writes one batch per tree in a single sled transaction.
-pub(crate) fn apply_batches(
-    trees: &[sled::Tree],
-    writes: &[sled::Batch],
-) -> Result<(), LedgerError> {
-    let outcome: Result<(), TransactionError<()>> = trees.transaction(|views| {
-        for (view, batch) in views.iter().zip(writes) {
+/// One sled batch per tree, remembering which trees were written.
+pub(crate) struct Batches {
+    batches: Vec<sled::Batch>,
+    touched: Vec<bool>,
+}
+
+impl Batches {
+    pub(crate) fn new(trees: usize) -> Self {
+        Batches {
+            batches: (0..trees).map(|_| sled::Batch::default()).collect(),
+            touched: vec![false; trees],
+        }
+    }
+
+    pub(crate) fn insert(&mut self, tree: usize, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.batches[tree].insert(key.as_ref(), value.as_ref());
+        self.touched[tree] = true;
+    }
+
+    pub(crate) fn remove(&mut self, tree: usize, key: impl AsRef<[u8]>) {
+        self.batches[tree].remove(key.as_ref());
+        self.touched[tree] = true;
+    }
+}
+
+/// Writes one batch per tree in a single sled transaction. Only the trees a commit touches
+/// take part: each tree in a sled transaction costs set-up and commit work even when empty.
+pub(crate) fn apply_batches(trees: &[sled::Tree], writes: &Batches) -> Result<(), LedgerError> {
+    let (touched, batches): (Vec<sled::Tree>, Vec<&sled::Batch>) = trees
+        .iter()
+        .zip(&writes.batches)
+        .zip(&writes.touched)
+        .filter(|(_, touched)| **touched)
+        .map(|((tree, batch), _)| (tree.clone(), batch))
+        .unzip();
+    let outcome: Result<(), TransactionError<()>> = touched.as_slice().transaction(|views| {
+        for (view, batch) in views.iter().zip(&batches) {
             view.apply_batch(batch)?;
         }
         Ok::<(), ConflictableTransactionError<()>>(())

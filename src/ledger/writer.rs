@@ -12,9 +12,9 @@ use crossbeam_channel::Receiver;
 use super::entry::{Entry, Seq};
 use super::projection::{ApplyError, ViewTx, Writes};
 use super::store::{
-    apply_batches, index_key, kind_slot, node_key, AppendResult, Appended, Head, Job, LedgerError,
-    Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
-    TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
+    apply_batches, index_key, kind_slot, node_key, AppendResult, Appended, Batches, Head, Job,
+    LedgerError, Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS,
+    TREE_ENTRIES, TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
 };
 use crate::clock::Clock;
 use crate::log::checkpoint::Checkpoint;
@@ -135,11 +135,7 @@ fn commit(
     mut head: Head,
     batch: &[Job],
 ) -> Result<CommitOutcome, Failure> {
-    let mut writes: Vec<sled::Batch> = shared
-        .trees
-        .iter()
-        .map(|_| sled::Batch::default())
-        .collect();
+    let mut writes = Batches::new(shared.trees.len());
     let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
     let start_size = head.size;
     let mut view_writes = Writes::new();
@@ -155,17 +151,17 @@ fn commit(
         view_writes.extend(job_writes);
         let mut appended = Vec::with_capacity(built.len());
         for (entry, bytes, leaf) in built {
-            writes[TREE_ENTRIES].insert(&entry.seq.0.to_be_bytes(), bytes);
+            writes.insert(TREE_ENTRIES, entry.seq.0.to_be_bytes(), bytes);
             let created = head
                 .range
                 .append(leaf)
                 .map_err(|e| LedgerError::Storage(e.to_string()))?;
             for (level, index, hash) in created {
-                writes[TREE_NODES].insert(&node_key(level, index), &hash);
+                writes.insert(TREE_NODES, node_key(level, index), hash);
             }
             for subject in &entry.subjects {
                 let slot = TREE_INDEX_FIRST + kind_slot(subject.kind);
-                writes[slot].insert(index_key(&subject.key, entry.seq.0), &[]);
+                writes.insert(slot, index_key(&subject.key, entry.seq.0), []);
             }
             appended.push(Appended {
                 seq: entry.seq,
@@ -184,11 +180,11 @@ fn commit(
     }
     for ((table, key), value) in view_writes {
         match value {
-            Some(value) => writes[TREE_VIEW_FIRST + table].insert(key, value),
-            None => writes[TREE_VIEW_FIRST + table].remove(key),
+            Some(value) => writes.insert(TREE_VIEW_FIRST + table, key, value),
+            None => writes.remove(TREE_VIEW_FIRST + table, key),
         }
     }
-    writes[TREE_META].insert(META_VIEW_APPLIED, &head.size.to_be_bytes());
+    writes.insert(TREE_META, META_VIEW_APPLIED, head.size.to_be_bytes());
     let checkpoint = Checkpoint {
         origin: shared.origin.clone(),
         size: head.size,
@@ -198,8 +194,8 @@ fn commit(
     let note = checkpoint
         .sign(signer)
         .map_err(|e| LedgerError::Key(e.to_string()))?;
-    writes[TREE_CHECKPOINTS].insert(&head.size.to_be_bytes(), note.as_bytes());
-    writes[TREE_META].insert(META_SIZE, &head.size.to_be_bytes());
+    writes.insert(TREE_CHECKPOINTS, head.size.to_be_bytes(), note.as_bytes());
+    writes.insert(TREE_META, META_SIZE, head.size.to_be_bytes());
     apply_batches(&shared.trees, &writes)?;
     if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
         return Err(Failure::Flush("injected flush failure".into()));
