@@ -19,8 +19,10 @@ use licreg::clock::Clock;
 use licreg::ids::LicenceKind;
 use licreg::keys::CredentialSigner;
 use licreg::ledger::{Ledger, LedgerError, Pending};
-use licreg::model::{FieldError, LicenceRecord};
+use licreg::model::LicenceRecord;
 use licreg::registry::import::{self, PreparedImport, Slot, MAX_LEGACY_NUMBER_BYTES};
+// A rejected line's problems have the shape applications log them in.
+use licreg::registry::bodies::Problem;
 use licreg::registry::{Allocators, Refusal, View};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -42,24 +44,6 @@ pub struct ImportArgs {
     pub base_url: String,
     pub origin: String,
     pub clock: Arc<dyn Clock>,
-}
-
-/// One problem with a line, as the rejects file lists it.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Problem {
-    field: String,
-    rule: String,
-    message: String,
-}
-
-impl From<&FieldError> for Problem {
-    fn from(e: &FieldError) -> Self {
-        Problem {
-            field: e.field.clone(),
-            rule: e.rule.to_string(),
-            message: e.message.clone(),
-        }
-    }
 }
 
 fn problem(field: &str, rule: &str, message: impl Into<String>) -> Problem {

@@ -321,15 +321,7 @@ impl Ledger {
 
     /// Appends several entries atomically, in order; returns once they are flushed.
     pub fn append_all(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, LedgerError> {
-        self.check_appendable(&entries)?;
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        self.queue
-            .send(Job {
-                entries,
-                reply: Reply::Blocking(reply),
-            })
-            .map_err(|_| LedgerError::WriterGone)?;
-        answer.recv().map_err(|_| LedgerError::WriterGone)?
+        self.submit(entries)?.wait()
     }
 
     /// Queues an atomic append without waiting for it; [`Pending::wait`] gives its answer. Lets
