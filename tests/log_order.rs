@@ -286,3 +286,52 @@ async fn a_failed_flush_stops_the_ledger_and_reuses_no_sequence_number() {
     ledger.rebuild_view().unwrap();
     assert_eq!(view.digest().unwrap(), before);
 }
+
+/// A vehicle record: the example with another plate and VIN.
+fn vehicle_with(plate: &str, vin: &str) -> String {
+    let mut record: Value = serde_json::from_str(VEHICLE).unwrap();
+    record["plate"] = plate.into();
+    record["vin"] = vin.into();
+    record.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_valid_certificate_per_plate_and_vin_but_many_cars_per_owner() {
+    // Vehicle registration knows both of the owner's cars.
+    let text = include_str!("../schemas/examples/agencies/vehicle_registration.json");
+    let mut records: Value = serde_json::from_str(text).unwrap();
+    let first = records["records"]["闽DD12345"].clone();
+    records["records"]["闽DD54321"] = first;
+    let records = licreg::agency::sim::Records::parse(&records.to_string(), None).unwrap();
+    let addr = licreg::agency::sim::spawn_local(records).await.unwrap();
+    let agencies = [("vehicle_registration".to_string(), format!("http://{addr}"))];
+    let h = harness_with(agencies.into_iter().collect()).await;
+    let (code, first) = h.apply("vehicle", VEHICLE).await;
+    assert_eq!(code, StatusCode::CREATED, "{first}");
+    let plate = first["licence_number"].as_str().unwrap().to_string();
+    // The same plate with another VIN (and the example's owner): refused, with the reason.
+    let other_vin = licreg::sample::vin(77);
+    let (code, body) = h
+        .apply("vehicle", &vehicle_with("闽DD12345", &other_vin))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("already_licensed"), "{body}");
+    // The same VIN on another plate: refused too.
+    let (code, body) = h
+        .apply("vehicle", &vehicle_with("闽DD54321", "LGXC16DF0N1000001"))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The owner's second car, another plate and VIN: issued.
+    let (code, body) = h
+        .apply("vehicle", &vehicle_with("闽DD54321", &other_vin))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "issued", "{body}");
+    assert_ne!(body["licence_number"].as_str().unwrap(), plate);
+    let holder = h
+        .state
+        .read_view()
+        .licences_of_holder("35020319900101123X")
+        .unwrap();
+    assert_eq!(holder.iter().filter(|l| l.kind == "vehicle").count(), 2);
+}

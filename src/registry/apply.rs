@@ -133,7 +133,9 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
                 "incomplete" => ApplicationStatus::Incomplete,
                 _ => app.status,
             };
-            if app.status == ApplicationStatus::Refused {
+            // A renewal holds its licence only while it waits for agencies: once refused or
+            // left incomplete for an officer, another renewal may be filed.
+            if app.status != ApplicationStatus::Checking {
                 end_renewal(tx, &app)?;
             }
             save_application(tx, entry, &app, before)
