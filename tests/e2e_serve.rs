@@ -604,3 +604,86 @@ async fn a_police_alert_suspends_and_reaches_a_platform_stream_at_once() {
         .contains("<svg id=\"chart-months\""));
     stop(server);
 }
+
+/// The real binary, a revocation and a police alert fired together on one licence, several
+/// times: whatever order the writer takes them in, the licence ends revoked, stays revoked after
+/// a SIGKILL and restart, and cannot be reinstated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_racing_an_alert_stays_revoked_across_a_sigkill() {
+    let client = reqwest::Client::new();
+    let (_agencies, urls) = start_agencies(&client).await;
+    for round in 0..3 {
+        // A revoked driver may not apply again, so each round is a fresh registry.
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let config = write_config(dir.path(), port, &urls, 0, "http://127.0.0.1:9");
+        let mut server = start_server(&client, &config, &data, port).await;
+        let (status, driver) = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/applications?wait=true"),
+            PORTAL,
+            json!({"kind": "driver", "record": example("driver")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{driver}");
+        let number = driver["licence_number"].as_str().unwrap().to_string();
+        let revoke = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/licences/{number}/revoke"),
+            OFFICER,
+            json!({"reason": "fraud"}),
+        );
+        let alert = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/alerts"),
+            POLICE,
+            json!({"alert_id": format!("PS-RACE-{round}"), "type": "drink_driving",
+                   "subject": {"citizen_id": "35020319900101123X"}}),
+        );
+        let ((revoked, body), (alerted, answer)) = tokio::join!(revoke, alert);
+        assert_eq!(revoked, 200, "{body}");
+        assert_eq!(alerted, 201, "{answer}");
+        let status_url = format!("{base}/v1/licences/{number}/status");
+        let status_of = || async {
+            let body: Value = client
+                .get(&status_url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["status"].as_str().unwrap().to_string()
+        };
+        assert_eq!(status_of().await, "revoked");
+        let _ = server.0.kill(); // SIGKILL: no shutdown, no final flush
+        let _ = server.0.wait();
+        server = start_server(&client, &config, &data, port).await;
+        assert_eq!(status_of().await, "revoked", "after restart");
+        let (status, body) = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{base}/v1/licences/{number}/reinstate"),
+            OFFICER,
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        stop(server);
+        let audit = Command::new(BIN)
+            .args([
+                "log",
+                "--data",
+                data.join("ledger").to_str().unwrap(),
+                "audit",
+            ])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&audit.stdout).contains("audit: CLEAN"));
+    }
+}
