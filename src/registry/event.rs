@@ -237,3 +237,35 @@ pub fn licence_change(entry: &crate::ledger::Entry) -> Option<LicenceChange> {
 pub fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, String> {
     serde_cbor::to_vec(body).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_body_of_another_event_is_refused_with_its_type() {
+        let body = encode_body(&StatusBody {
+            number: "L1".into(),
+            reason: "r".into(),
+            platform: None,
+        })
+        .unwrap();
+        assert!(Event::decode(EventType::Suspension, &body).is_ok());
+        let err = Event::decode(EventType::Issue, &body).unwrap_err();
+        assert_eq!(err.event, EventType::Issue);
+    }
+
+    proptest! {
+        // The same property as fuzz/fuzz_targets/event_body.rs, run in every test run.
+        #[test]
+        fn any_decoded_body_encodes_back(pick in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let event_type = EventType::ALL[usize::from(pick) % EventType::ALL.len()];
+            if let Ok(event) = Event::decode(event_type, &body) {
+                prop_assert_eq!(event.event_type(), event_type);
+                let entry = event.entry("test", Vec::new()).unwrap();
+                prop_assert!(Event::decode(entry.event, &entry.body).is_ok());
+            }
+        }
+    }
+}
