@@ -8,6 +8,20 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+/// China Standard Time, UTC+8: the one time zone of licence validity days, statistics days and
+/// every time shown to people. Everything that needs it goes through [`china_time`].
+pub const CHINA_STANDARD_TIME: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => time::UtcOffset::UTC,
+};
+
+/// The moment `unix` seconds in China Standard Time (the epoch for values out of range).
+pub fn china_time(unix: UnixSeconds) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(CHINA_STANDARD_TIME)
+}
+
 /// Seconds since the Unix epoch (UTC). Persisted values use this width.
 pub type UnixSeconds = i64;
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use time::{Date, PrimitiveDateTime, Time, UtcOffset};
+use time::{Date, PrimitiveDateTime, Time};
 
 use crate::clock::UnixSeconds;
 use crate::credential::{self, Claims};
@@ -17,8 +17,6 @@ use crate::log::proof::TlogProof;
 use crate::model::{mask_name, LicenceRecord};
 use crate::qr;
 
-/// Licence validity days are calendar days in China Standard Time.
-const CHINA_STANDARD_TIME_HOURS: i8 = 8;
 /// Version of a licence number when first issued; reissues count up.
 pub const FIRST_VERSION: u8 = 1;
 
@@ -64,9 +62,9 @@ pub struct Issued {
 
 /// Unix time of 00:00:00 on `day` in China Standard Time.
 pub fn start_of_day(day: Date) -> UnixSeconds {
-    let offset = UtcOffset::from_hms(CHINA_STANDARD_TIME_HOURS, 0, 0).unwrap_or(UtcOffset::UTC);
+    // Licence validity days are calendar days in China Standard Time.
     PrimitiveDateTime::new(day, Time::MIDNIGHT)
-        .assume_offset(offset)
+        .assume_offset(crate::clock::CHINA_STANDARD_TIME)
         .unix_timestamp()
 }
 

@@ -5,9 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// China Standard Time, for calendar days.
-const CST_OFFSET_MS: u64 = 8 * 3_600_000;
-
 /// One bucket of the funnel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -93,10 +90,8 @@ impl Tally {
 
 /// `YYYY-MM-DD` in China Standard Time.
 pub fn day_of(at_ms: u64) -> String {
-    let seconds = i64::try_from((at_ms + CST_OFFSET_MS) / 1000).unwrap_or(0);
-    let date = time::OffsetDateTime::from_unix_timestamp(seconds)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
+    let seconds = i64::try_from(at_ms / 1000).unwrap_or(0);
+    let date = crate::clock::china_time(seconds).date();
     crate::rules::show_date(date)
 }
 

@@ -1,7 +1,7 @@
 //! Where the service meets the pure rules engine: it gathers the answers and registry facts the
 //! engine needs and turns its decision into what the ledger logs.
 
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 use super::applications::{holds_licence, revocations};
 use super::error::ApiError;
@@ -16,11 +16,7 @@ use crate::rules::{self, AgencyFacts, AgencyName, Answers, Outcome, Policy, Regi
 
 /// Today's date in China Standard Time.
 pub fn today(clock: &dyn Clock) -> Date {
-    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    OffsetDateTime::from_unix_timestamp(clock.now_unix())
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset)
-        .date()
+    crate::clock::china_time(clock.now_unix()).date()
 }
 
 /// Agency names the policy requires for `kind`.

@@ -24,10 +24,7 @@ pub fn escape(text: &str) -> String {
 /// `YYYY-MM-DD HH:MM` in China Standard Time.
 pub fn time(at_ms: u64) -> String {
     let seconds = i64::try_from(at_ms / 1000).unwrap_or(0);
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let t = time::OffsetDateTime::from_unix_timestamp(seconds)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
+    let t = crate::clock::china_time(seconds);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
         t.year(),
