@@ -213,21 +213,18 @@ fn a_sigkilled_import_resumes_without_issuing_anything_twice() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill once the ledger has grown past its first commits, while lines are still coming.
+    // Kill once licences are committed: the issued file gets a line only after its licence's
+    // append is acknowledged, so a growing issued file means durable imports, while lines are
+    // still coming.
     let ledger = data.join("ledger");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let issued_file = dir.path().join("drivers.jsonl.issued.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        let size = std::fs::read_dir(&ledger)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.metadata().map_or(0, |m| m.len()))
-                    .sum::<u64>()
-            })
-            .unwrap_or(0);
-        if size > 2 << 20 {
+        let size = std::fs::metadata(&issued_file).map_or(0, |m| m.len());
+        if size > 64 << 10 {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap(); // SIGKILL
     let killed = child.wait_with_output().unwrap();
