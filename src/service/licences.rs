@@ -317,7 +317,11 @@ pub fn next_version(old: &LicenceNumber) -> Result<u8, ApiError> {
 pub fn renewal_open(licence: &LicenceView, now: i64) -> Result<(), String> {
     let status = effective_status(licence, now);
     if !matches!(status, LicenceStatus::Valid | LicenceStatus::Expired) {
-        return Err("only a valid or expired licence can be renewed".into());
+        return Err(format!(
+            "licence {} is {}: only a valid or expired licence can be renewed",
+            licence.number,
+            status.as_str()
+        ));
     }
     let opens = licence.expires - RENEWAL_WINDOW_DAYS * 86_400;
     if now < opens {
