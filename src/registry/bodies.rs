@@ -80,7 +80,7 @@ pub struct StatusBody {
     pub platform: Option<String>,
 }
 
-/// Builds a ledger entry with a CBOR body.
+/// Builds a ledger entry whose body is `body` in the one CBOR encoding every body has.
 pub fn entry<T: Serialize>(
     event: EventType,
     actor: &str,
@@ -91,7 +91,7 @@ pub fn entry<T: Serialize>(
         event,
         actor: actor.to_string(),
         subjects,
-        body: serde_cbor::to_vec(body).map_err(|e| e.to_string())?,
+        body: super::event::encode_body(body)?,
     })
 }
 

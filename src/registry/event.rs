@@ -191,7 +191,7 @@ mod erased {
     }
     impl<T: serde::Serialize> Encode for T {
         fn cbor(&self) -> Result<Vec<u8>, String> {
-            serde_cbor::to_vec(self).map_err(|e| e.to_string())
+            super::encode_body(self)
         }
     }
 }

@@ -63,18 +63,10 @@ pub struct Tally {
 
 impl Tally {
     pub fn count(&mut self, kind: &str, at_ms: u64, stage: Stage) {
-        let counts = self
-            .daily
+        self.daily
             .entry((kind.to_string(), day_of(at_ms)))
-            .or_default();
-        let field = match stage {
-            Stage::Received => &mut counts.received,
-            Stage::Accepted => &mut counts.accepted,
-            Stage::Approved => &mut counts.approved,
-            Stage::Refused => &mut counts.refused,
-            Stage::Issued => &mut counts.issued,
-        };
-        *field += 1;
+            .or_default()
+            .bump(stage);
     }
 
     pub fn processed(&mut self, kind: &str, submitted_ms: u64, decided_ms: u64) {
