@@ -176,7 +176,7 @@ pub fn prepare(
         event: context.event.unwrap_or(EventType::Issue),
         actor: actor.to_string(),
         subjects,
-        body: serde_cbor::to_vec(&body).map_err(|e| IssueError::Encode(e.to_string()))?,
+        body: crate::ledger::encode_body(&body).map_err(IssueError::Encode)?,
     };
     Ok(Prepared {
         number,

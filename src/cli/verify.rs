@@ -170,8 +170,10 @@ pub fn receipt(args: &ReceiptArgs) -> anyhow::Result<ExitCode> {
         verified.cosignatures.len()
     );
     let entry = licreg::ledger::Entry::decode(proof.extra.as_deref().unwrap_or_default())?;
-    let body: licreg::issuance::IssueBody =
-        serde_cbor::from_slice(&entry.body).context("the logged entry is not an issue record")?;
+    let event = licreg::registry::Event::decode(entry.event, &entry.body)?;
+    let body = event
+        .issued()
+        .context("the logged entry does not issue a licence")?;
     println!(
         "logged: {} licence {} by {}",
         body.kind, body.number, entry.actor

@@ -1,6 +1,7 @@
 //! The logged entry: one event in the registry's history, as the exact bytes that are hashed.
 //!
-//! An entry is a CBOR array `[seq, timestamp_ms, event, actor, subjects, body, prev_hash]`. The
+//! An entry is a CBOR array `[version, seq, timestamp_ms, event, actor, subjects, body, prev_hash]`,
+//! `version` being [`ENTRY_FORMAT_VERSION`] and `event` the event's code. The
 //! Merkle leaf is `SHA-256(0x00 ‖ entry bytes)`, and `prev_hash` is the previous entry's leaf hash,
 //! so the entries also form a hash chain. `subjects` names the licences, holders and plates the
 //! event concerns; the index trees are derived from it, which is what lets the audit check them.
@@ -9,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::log::merkle::Hash;
+
+/// The entry format this build writes and reads. A later format gets a new number and its own
+/// decoder beside this one, so entries already logged keep decoding.
+pub const ENTRY_FORMAT_VERSION: u8 = 1;
 
 /// Largest encoded entry accepted for append or decode.
 pub const MAX_ENTRY_BYTES: usize = 64 * 1024 - 1;
@@ -30,8 +35,9 @@ impl std::fmt::Display for Seq {
 }
 
 macro_rules! event_types {
-    ($($variant:ident => $name:literal),+ $(,)?) => {
-        /// What happened. The wire names are stable: they are part of the logged bytes.
+    ($($variant:ident => $name:literal = $code:literal),+ $(,)?) => {
+        /// What happened. The codes are stable: they are part of the logged bytes. The names are
+        /// what people and the JSON APIs see.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum EventType { $($variant),+ }
 
@@ -45,30 +51,39 @@ macro_rules! event_types {
             pub fn parse(name: &str) -> Option<Self> {
                 match name { $($name => Some(EventType::$variant),)+ _ => None }
             }
+
+            /// The event's code in the logged entry.
+            pub fn code(self) -> u8 {
+                match self { $(EventType::$variant => $code),+ }
+            }
+
+            pub fn from_code(code: u8) -> Option<Self> {
+                match code { $($code => Some(EventType::$variant),)+ _ => None }
+            }
         }
     };
 }
 
 event_types! {
-    Application => "application",
-    AgencyAnswer => "agency_answer",
-    Decision => "decision",
-    Issue => "issue",
-    Suspension => "suspension",
-    Reinstatement => "reinstatement",
-    Revocation => "revocation",
-    Renewal => "renewal",
-    Reissue => "reissue",
-    Rebind => "rebind",
-    Cancellation => "cancellation",
-    Expiry => "expiry",
-    Access => "access",
-    Alert => "alert",
-    Report => "report",
-    CreditRecord => "credit_record",
-    KeyChange => "key_change",
-    ReportReview => "report_review",
-    Import => "import",
+    Application => "application" = 1,
+    AgencyAnswer => "agency_answer" = 2,
+    Decision => "decision" = 3,
+    Issue => "issue" = 4,
+    Suspension => "suspension" = 5,
+    Reinstatement => "reinstatement" = 6,
+    Revocation => "revocation" = 7,
+    Renewal => "renewal" = 8,
+    Reissue => "reissue" = 9,
+    Rebind => "rebind" = 10,
+    Cancellation => "cancellation" = 11,
+    Expiry => "expiry" = 12,
+    Access => "access" = 13,
+    Alert => "alert" = 14,
+    Report => "report" = 15,
+    CreditRecord => "credit_record" = 16,
+    KeyChange => "key_change" = 17,
+    ReportReview => "report_review" = 18,
+    Import => "import" = 19,
 }
 
 impl std::fmt::Display for EventType {
@@ -141,8 +156,10 @@ pub enum EntryError {
     TooLarge { found: usize, limit: usize },
     #[error("entry is not well-formed CBOR: {0}")]
     Cbor(String),
-    #[error("unknown event type {0:?}")]
-    UnknownEvent(String),
+    #[error("unknown event code {0}")]
+    UnknownEvent(u8),
+    #[error("entry format version {found} is not one this build reads (it reads {ENTRY_FORMAT_VERSION})")]
+    UnsupportedVersion { found: u64 },
     #[error("entry field {field} is invalid: {reason}")]
     Field {
         field: &'static str,
@@ -174,9 +191,10 @@ pub struct Entry {
 
 #[derive(Serialize, Deserialize)]
 struct EntryWire(
+    u8,
     u64,
     u64,
-    String,
+    u8,
     String,
     Vec<(u8, String)>,
     ByteBuf,
@@ -226,9 +244,10 @@ impl Entry {
     /// The exact bytes that are logged and hashed.
     pub fn encode(&self) -> Vec<u8> {
         let wire = EntryWire(
+            ENTRY_FORMAT_VERSION,
             self.seq.0,
             self.timestamp_ms,
-            self.event.as_str().to_string(),
+            self.event.code(),
             self.actor.clone(),
             self.subjects
                 .iter()
@@ -249,11 +268,15 @@ impl Entry {
                 limit: MAX_ENTRY_BYTES,
             });
         }
-        let wire: EntryWire =
-            serde_cbor::from_slice(bytes).map_err(|e| EntryError::Cbor(e.to_string()))?;
-        let event = EventType::parse(&wire.2).ok_or(EntryError::UnknownEvent(wire.2.clone()))?;
+        let wire: EntryWire = serde_cbor::from_slice(bytes).map_err(|e| wire_error(bytes, e))?;
+        if wire.0 != ENTRY_FORMAT_VERSION {
+            return Err(EntryError::UnsupportedVersion {
+                found: u64::from(wire.0),
+            });
+        }
+        let event = EventType::from_code(wire.3).ok_or(EntryError::UnknownEvent(wire.3))?;
         let subjects = wire
-            .4
+            .5
             .into_iter()
             .map(|(code, key)| {
                 SubjectKind::from_code(code)
@@ -264,9 +287,9 @@ impl Entry {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        check_texts(&wire.3, &subjects)?;
+        check_texts(&wire.4, &subjects)?;
         let prev_hash: Hash = wire
-            .6
+            .7
             .into_vec()
             .try_into()
             .map_err(|_| EntryError::Field {
@@ -274,15 +297,39 @@ impl Entry {
                 reason: "must be 32 bytes",
             })?;
         Ok(Entry {
-            seq: Seq(wire.0),
-            timestamp_ms: wire.1,
+            seq: Seq(wire.1),
+            timestamp_ms: wire.2,
             event,
-            actor: wire.3,
+            actor: wire.4,
             subjects,
-            body: wire.5.into_vec(),
+            body: wire.6.into_vec(),
             prev_hash,
         })
     }
+}
+
+/// Serialises an event body the way every entry body is serialised: packed CBOR, where a struct
+/// is a map keyed by each field's position (0, 1, …) rather than its name, and an enum variant by
+/// its index. Field order is therefore part of the format: new fields go last, and anything else
+/// is a new [`ENTRY_FORMAT_VERSION`]. Bodies are decoded by `registry::Event::decode` only.
+pub fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, String> {
+    serde_cbor::ser::to_vec_packed(body).map_err(|e| e.to_string())
+}
+
+/// Names what is wrong with bytes that are not a current-format entry: another format version
+/// (read from the array's first item, whatever its shape) or plain bad CBOR.
+fn wire_error(bytes: &[u8], error: serde_cbor::Error) -> EntryError {
+    // The size limit was checked before, so this second parse stays bounded.
+    if let Ok(serde_cbor::Value::Array(items)) = serde_cbor::from_slice(bytes) {
+        if let Some(serde_cbor::Value::Integer(found)) = items.first() {
+            if *found != i128::from(ENTRY_FORMAT_VERSION) {
+                return EntryError::UnsupportedVersion {
+                    found: u64::try_from(*found).unwrap_or(u64::MAX),
+                };
+            }
+        }
+    }
+    EntryError::Cbor(error.to_string())
 }
 
 #[cfg(test)]
@@ -312,23 +359,46 @@ mod tests {
     }
 
     #[test]
-    fn event_names_round_trip() {
+    fn event_names_and_codes_round_trip_and_codes_are_distinct() {
+        let mut codes = std::collections::BTreeSet::new();
         for event in EventType::ALL {
             assert_eq!(EventType::parse(event.as_str()), Some(*event));
+            assert_eq!(EventType::from_code(event.code()), Some(*event));
+            assert!(codes.insert(event.code()), "{event} shares its code");
         }
     }
 
     #[test]
-    fn trailing_bytes_and_unknown_events_are_refused() {
+    fn the_wire_form_starts_with_the_format_version_and_the_event_code() {
+        let bytes = sample().encode();
+        // An array of eight, version 1, then seq 42 (0x18 0x2a), then the timestamp.
+        assert_eq!(&bytes[..4], &[0x88, ENTRY_FORMAT_VERSION, 0x18, 0x2a]);
+        let issue_code = EventType::Issue.code();
+        assert_eq!(
+            bytes[13], issue_code,
+            "event code after the 9-byte timestamp"
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_unknown_events_and_other_versions_are_refused() {
         let mut bytes = sample().encode();
         bytes.push(0);
-        assert!(Entry::decode(&bytes).is_err());
+        assert!(matches!(Entry::decode(&bytes), Err(EntryError::Cbor(_))));
         let mut entry = sample().encode();
-        let at = entry.windows(5).position(|w| w == b"issue").unwrap();
-        entry[at] = b'j';
+        entry[13] = 0x17;
+        assert_eq!(Entry::decode(&entry), Err(EntryError::UnknownEvent(0x17)));
+        let mut future = sample().encode();
+        future[1] = 2;
         assert_eq!(
-            Entry::decode(&entry),
-            Err(EntryError::UnknownEvent("jssue".into()))
+            Entry::decode(&future),
+            Err(EntryError::UnsupportedVersion { found: 2 })
+        );
+        // A later format may change the shape too: still named by its version.
+        let other_shape = serde_cbor::to_vec(&(7u8, "anything")).unwrap();
+        assert_eq!(
+            Entry::decode(&other_shape),
+            Err(EntryError::UnsupportedVersion { found: 7 })
         );
     }
 

@@ -12,6 +12,9 @@ pub mod tiles;
 mod writer;
 
 pub use audit::{audit, AuditReport, Problem};
-pub use entry::{Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind};
+pub use entry::{
+    encode_body, Entry, EntryError, EventType, NewEntry, Seq, Subject, SubjectKind,
+    ENTRY_FORMAT_VERSION,
+};
 pub use projection::{ApplyError, Projection, ViewTx};
 pub use store::{Appended, Ledger, LedgerError, Pending};

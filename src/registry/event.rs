@@ -5,7 +5,6 @@
 //! read an entry the same way. A body that does not decode is refused before it is logged.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::bodies::{
     AgencyAnswerBody, AlertBody, ApplicationBody, CreditRecordBody, DecisionBody, ImportBody,
@@ -233,10 +232,7 @@ pub fn licence_change(entry: &crate::ledger::Entry) -> Option<LicenceChange> {
     })
 }
 
-/// Serialises any body the way every entry body is serialised.
-pub fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, String> {
-    serde_cbor::to_vec(body).map_err(|e| e.to_string())
-}
+pub use crate::ledger::encode_body;
 
 #[cfg(test)]
 mod tests {

@@ -125,9 +125,12 @@ def check_receipt(kind_dir, credential, vkey):
     assert origin == vkey[0]
     leaf = hashlib.sha256(b"\x00" + entry).digest()
     verify_inclusion(leaf, index, int(size), proof, base64.b64decode(root))
+    # docs/ledger.md: [version, seq, timestamp_ms, event, actor, subjects, body, prev_hash];
+    # event 4 is `issue`, whose packed body keeps the credential under key 4.
     logged = cbor2.loads(entry)
-    body = cbor2.loads(logged[5])
-    assert logged[2] == "issue" and body["credential"] == credential, "receipt is for this credential"
+    assert logged[0] == 1, f"entry format version {logged[0]}"
+    body = cbor2.loads(logged[6])
+    assert logged[3] == 4 and body[4] == credential, "receipt is for this credential"
 
 
 def main():

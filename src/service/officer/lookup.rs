@@ -19,7 +19,7 @@ use crate::ledger::{Entry, EventType, Seq, SubjectKind};
 use crate::service::licences::{effective_status, transition, ActionBody};
 use crate::service::registry::{LicenceStatus, LicenceView};
 use crate::service::reports;
-use crate::service::{events, AppState};
+use crate::service::AppState;
 
 /// Most history rows shown for one lookup.
 pub const MAX_HISTORY_ROWS: usize = 500;
@@ -248,60 +248,36 @@ fn history_table(state: &AppState, mut seqs: Vec<Seq>, body: &mut String) {
 
 /// What an entry says, in one line.
 fn describe(entry: &Entry) -> String {
-    use crate::service::events::{AgencyAnswerBody, ApplicationBody, DecisionBody};
-    let decode = |entry: &Entry| -> Option<String> {
-        Some(match entry.event {
-            EventType::Application => {
-                let b: ApplicationBody = serde_cbor::from_slice(&entry.body).ok()?;
-                if b.accepted {
-                    "受理 accepted".into()
-                } else {
-                    format!("不予受理：{} 项问题", b.problems.len())
-                }
-            }
-            EventType::AgencyAnswer => {
-                let b: AgencyAnswerBody = serde_cbor::from_slice(&entry.body).ok()?;
-                format!("{}: {} ({})", b.agency, b.outcome, b.via)
-            }
-            EventType::Decision => {
-                let b: DecisionBody = serde_cbor::from_slice(&entry.body).ok()?;
-                let reasons: Vec<String> = b.reasons.iter().map(|r| r.message.clone()).collect();
-                format!("{} ({}) {}", b.outcome, b.policy, reasons.join("；"))
-            }
-            EventType::Issue | EventType::Renewal | EventType::Reissue => {
-                let b: crate::issuance::IssueBody = serde_cbor::from_slice(&entry.body).ok()?;
-                b.number
-            }
-            EventType::Alert => {
-                let b: crate::service::alerts::AlertBody =
-                    serde_cbor::from_slice(&entry.body).ok()?;
-                format!("{} {} → {}", b.agency, b.alert_type, b.action)
-            }
-            EventType::CreditRecord => {
-                let b: reports::CreditRecordBody = serde_cbor::from_slice(&entry.body).ok()?;
-                format!(
-                    "{}（{}）至 {}",
-                    b.behaviour_zh,
-                    b.against,
-                    b.barred_until.unwrap_or_else(|| "—".into())
-                )
-            }
-            EventType::Report => {
-                let b: crate::service::page::Report = serde_cbor::from_slice(&entry.body).ok()?;
-                b.reason
-            }
-            EventType::ReportReview => {
-                let b: reports::ReviewBody = serde_cbor::from_slice(&entry.body).ok()?;
-                format!("#{} {}：{}", b.report_id, b.outcome, b.note)
-            }
-            _ => {
-                serde_cbor::from_slice::<events::StatusBody>(&entry.body)
-                    .ok()?
-                    .reason
-            }
-        })
+    use crate::registry::Event;
+    let Ok(event) = Event::decode(entry.event, &entry.body) else {
+        return String::new();
     };
-    decode(entry).unwrap_or_default()
+    if let Some(issued) = event.issued() {
+        return issued.number.clone();
+    }
+    if let Some((status, _)) = event.status_change() {
+        return status.reason.clone();
+    }
+    match event {
+        Event::Application(b) if b.accepted => "受理 accepted".into(),
+        Event::Application(b) => format!("不予受理：{} 项问题", b.problems.len()),
+        Event::AgencyAnswer(b) => format!("{}: {} ({})", b.agency, b.outcome, b.via),
+        Event::Decision(b) => {
+            let reasons: Vec<&str> = b.reasons.iter().map(|r| r.message.as_str()).collect();
+            format!("{} ({}) {}", b.outcome, b.policy, reasons.join("；"))
+        }
+        Event::Alert(b) => format!("{} {} → {}", b.agency, b.alert_type, b.action),
+        Event::CreditRecord(b) => format!(
+            "{}（{}）至 {}",
+            b.behaviour_zh,
+            b.against,
+            b.barred_until.as_deref().unwrap_or("—")
+        ),
+        Event::Report(b) => b.reason,
+        Event::ReportReview(b) => format!("#{} {}：{}", b.report_id, b.outcome, b.note),
+        Event::Access(b) => b.reason,
+        _ => String::new(),
+    }
 }
 
 #[derive(Deserialize)]
