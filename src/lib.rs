@@ -21,6 +21,7 @@ pub mod qr;
 pub mod registry;
 pub mod rules;
 pub mod sample;
+pub mod schemas;
 pub mod service;
 pub mod status_list;
 pub mod witness;

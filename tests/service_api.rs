@@ -275,7 +275,7 @@ async fn renewal_opens_90_days_before_expiry_and_runs_the_checks_again() {
         .await;
     assert_eq!(old["status"], "superseded");
     h.clock.set(expires + 86_400 * 3650);
-    let swept = service::licences::sweep_expired(&h.state).await.unwrap();
+    let swept = h.state.registry.expire_due().await.unwrap();
     assert_eq!(swept, 1, "the renewed licence expires ten years on");
 }
 

@@ -195,10 +195,10 @@ async fn a_platform_behaviour_falls_on_the_vehicles_platform() {
     let id = body["report_id"].as_u64().unwrap();
     let path = format!("/v1/reports/{id}/review");
     let confirm = |citizen: Option<&str>| json!({"outcome": "confirm", "note": "查实", "behaviour": "refuse_passenger", "citizen_id": citizen});
-    let (status, _) = h
+    let (status, why) = h
         .call(Method::POST, &path, Some(OFFICER), Some(confirm(None)))
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::CONFLICT, "{why}");
     let (status, body) = h
         .call(
             Method::POST,

@@ -252,7 +252,7 @@ impl Worker {
         if let Err(p) = &legacy {
             problems.push(p.clone());
         }
-        let schema = licreg::service::schemas::validate(self.kind, &value);
+        let schema = licreg::schemas::validate(self.kind, &value);
         problems.extend(schema.iter().map(Problem::from));
         let record = match LicenceRecord::parse(self.kind, &value) {
             Ok(record) => Some(record),

@@ -311,13 +311,7 @@ fn application(tx: &mut ViewTx<'_>, entry: &Entry, body: &ApplicationBody) -> Ap
 fn waiting_application(tx: &ViewTx<'_>, id: &str) -> Result<ApplicationView, ApplyError> {
     let app: ApplicationView = get(tx, t::APPLICATIONS, id.as_bytes())?
         .ok_or_else(|| Refusal::NoSuchApplication(id.to_string()))?;
-    if app.status != ApplicationStatus::Checking {
-        return Err(Refusal::ApplicationNotWaiting {
-            id: id.to_string(),
-            status: app.status,
-        }
-        .into());
-    }
+    app.ensure_waiting()?;
     Ok(app)
 }
 

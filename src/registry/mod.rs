@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod bodies;
+pub mod commands;
 pub mod event;
 pub mod ids;
 pub mod import;
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use apply::RegistryProjection;
+pub use commands::{CommandError, Registry, RegistryParts};
 pub use event::Event;
 pub use ids::Allocators;
 pub use licence::{LicenceEvent, LicenceStatus};

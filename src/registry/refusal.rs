@@ -42,7 +42,7 @@ pub enum Refusal {
     AlertExists(String),
     #[error("no report {0}")]
     NoSuchReport(u64),
-    #[error("report {0} has already been reviewed")]
+    #[error("report {0} was already reviewed")]
     ReportReviewed(u64),
     #[error("legacy licence {legacy_number} was already imported as {number}")]
     AlreadyImported {
@@ -51,6 +51,14 @@ pub enum Refusal {
     },
     #[error("licence {0} has not reached the end of its validity")]
     NotYetExpired(String),
+    #[error("licence {0} is not a vehicle licence: only vehicle licences are bound to a platform")]
+    NotBindable(String),
+    #[error("{0}")]
+    RenewalNotOpen(String),
+    #[error("{0}")]
+    NotAttributable(String),
+    #[error("the licences of {0} kept changing while the alert was applied; send it again")]
+    Contended(String),
 }
 
 impl Refusal {
@@ -72,6 +80,10 @@ impl Refusal {
             Refusal::ReportReviewed(_) => "already_reviewed",
             Refusal::AlreadyImported { .. } => "already_imported",
             Refusal::NotYetExpired(_) => "not_expired",
+            Refusal::NotBindable(_) => "not_bindable",
+            Refusal::RenewalNotOpen(_) => "renewal_not_open",
+            Refusal::Contended(_) => "contended",
+            Refusal::NotAttributable(_) => "not_attributable",
         }
     }
 

@@ -47,6 +47,27 @@ pub struct LicenceView {
     pub unique_keys: Vec<String>,
 }
 
+impl LicenceView {
+    /// The status at `at` (Unix seconds): a valid or suspended licence past its end is expired
+    /// even before the sweep logs it.
+    pub fn status_at(&self, at: crate::clock::UnixSeconds) -> LicenceStatus {
+        super::licence::effective(self.status, self.expires, at)
+    }
+}
+
+impl ApplicationView {
+    /// Refuses unless the application still waits for answers or a decision.
+    pub fn ensure_waiting(&self) -> Result<(), super::Refusal> {
+        if self.status == ApplicationStatus::Checking {
+            return Ok(());
+        }
+        Err(super::Refusal::ApplicationNotWaiting {
+            id: self.id.clone(),
+            status: self.status,
+        })
+    }
+}
+
 /// Where an application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -6,8 +6,6 @@
 //! same atomic append as the decision. An agency that does not answer leaves the application
 //! visibly waiting until its deadline; it may answer later through `/v1/agency-answers`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -20,19 +18,17 @@ use serde_json::Value;
 
 use super::auth::{Caller, RoleKind};
 use super::error::{json_rejection, ApiError};
-use super::events::{self, AgencyAnswerBody, ApplicationBody, DecisionBody, Problem};
-use super::registry::{ApplicationStatus, ApplicationView, LicenceStatus};
-use super::{rules_glue, AppState};
+use super::registry::{ApplicationStatus, ApplicationView};
+use super::AppState;
 use crate::agency::CheckRequest;
 use crate::ids::LicenceKind;
-use crate::issuance::{self, IssueContext};
-use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
 use crate::model::{FieldError, LicenceRecord};
 use crate::qr;
+use crate::registry::commands::{self, AgencyAnswer, AnswerOutcome, Submitted};
+use crate::registry::CommandError;
 use crate::rules::{Light, Stage};
 
-/// Longest an application id may be.
-pub const MAX_APPLICATION_ID_BYTES: usize = 64;
+pub use crate::registry::commands::MAX_APPLICATION_ID_BYTES;
 /// Most applications one listing returns.
 pub const MAX_LISTED: usize = 500;
 /// Longest a submitter waits with `?wait=true`, in milliseconds.
@@ -84,52 +80,49 @@ pub async fn submit(
             Some("kind"),
         )
     })?;
-    let id = new_application_id(&state)?;
-    let review = formal_review(
-        &state,
-        kind,
-        submission.record.clone(),
-        submission.renewal_of.as_deref(),
-    );
-    let (record, problems) = match review {
-        Ok(record) => (Some(record), Vec::new()),
-        Err(problems) => (None, problems),
-    };
-    let body = ApplicationBody {
-        application_id: id.clone(),
-        kind: kind.as_str().to_string(),
-        record: submission.record,
-        accepted: record.is_some(),
-        problems: problems.iter().map(Problem::from).collect(),
-        renewal_of: submission.renewal_of.clone(),
-    };
-    let mut subjects = vec![events::application_subject(&id)];
-    if let Some(record) = &record {
-        subjects.push(Subject::new(SubjectKind::Holder, record.holder_id()));
-    }
-    let entry = events::entry(EventType::Application, &caller.actor(), subjects, &body)
-        .map_err(ApiError::internal)?;
-    state.record(vec![entry]).await?;
-    let Some(record) = record else {
-        return Ok(not_accepted(&id, problems));
+    let submitted = state
+        .registry
+        .submit(
+            &caller.actor(),
+            commands::Submission {
+                kind,
+                record: submission.record,
+                renewal_of: submission.renewal_of,
+            },
+        )
+        .await?;
+    respond_submitted(&state, submitted, query.wait).await
+}
+
+/// Answers a logged application: 422 with every problem, or 201 with the application while its
+/// agency checks run (waiting for them when asked to).
+pub async fn respond_submitted(
+    state: &AppState,
+    submitted: Submitted,
+    wait: bool,
+) -> Result<Response, ApiError> {
+    let id = submitted.id;
+    let record = match submitted.review {
+        Ok(record) => record,
+        Err(problems) => return Ok(not_accepted(&id, problems)),
     };
     let task_state = state.clone();
     let task_id = id.clone();
     let task = tokio::spawn(async move {
         let result = run_checks(task_state, task_id.clone(), record).await;
         if let Err(e) = &result {
-            tracing::error!(application = %task_id, error = ?e, "agency checks failed");
+            tracing::error!(application = %task_id, error = %e, "agency checks failed");
         }
         result
     });
-    if query.wait {
+    if wait {
         let waited =
             tokio::time::timeout(std::time::Duration::from_millis(MAX_WAIT_MS), task).await;
         if let Ok(Ok(Err(e))) = waited {
-            return Err(e);
+            return Err(e.into());
         }
     }
-    let response = respond(&state, &id)?;
+    let response = respond(state, &id)?;
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
 
@@ -142,73 +135,6 @@ fn not_accepted(id: &str, problems: Vec<FieldError>) -> Response {
         "problems": problems,
     });
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-}
-
-fn new_application_id(state: &AppState) -> Result<String, ApiError> {
-    Ok(state
-        .ids
-        .next_application_id(state.clock.now().date().year()))
-}
-
-/// Schema, field rules and registry checks, all at once.
-fn formal_review(
-    state: &AppState,
-    kind: LicenceKind,
-    mut record: Value,
-    renewal_of: Option<&str>,
-) -> Result<LicenceRecord, Vec<FieldError>> {
-    let today = rules_glue::today(state.clock.as_ref());
-    if let Some(obj) = record.as_object_mut() {
-        // Validity comes from the policy; a placeholder lets the record parse until then.
-        for field in ["valid_from", "valid_until"] {
-            obj.entry(field)
-                .or_insert_with(|| Value::String(today.to_string()));
-        }
-    }
-    let mut problems = super::schemas::validate(kind, &record);
-    let parsed = match LicenceRecord::parse(kind, &record) {
-        Ok(parsed) => Some(parsed),
-        Err(errors) => {
-            for error in errors.0 {
-                if !problems.iter().any(|p| p.field == error.field) {
-                    problems.push(error);
-                }
-            }
-            None
-        }
-    };
-    if let Some(parsed) = &parsed {
-        problems.extend(rules_glue::formal(state, parsed, renewal_of, today));
-        if let Some(old) = renewal_of {
-            problems.extend(check_renewal_of(state, parsed, old));
-        }
-    }
-    match parsed {
-        Some(parsed) if problems.is_empty() => Ok(parsed),
-        _ => Err(problems),
-    }
-}
-
-/// A renewal must name a licence of the same kind and holder that is open for renewal.
-fn check_renewal_of(state: &AppState, record: &LicenceRecord, old: &str) -> Option<FieldError> {
-    let problem = |message: String| FieldError {
-        field: "renewal_of".into(),
-        rule: "renewal",
-        message,
-    };
-    let licence = match state.read_view().licence(old) {
-        Ok(Some(licence)) => licence,
-        Ok(None) => return Some(problem(format!("no licence {old}"))),
-        Err(e) => return Some(problem(format!("the registry could not read {old}: {e}"))),
-    };
-    if licence.kind != record.kind().as_str() || licence.holder_id != record.holder_id() {
-        return Some(problem(
-            "the licence belongs to another holder or kind".into(),
-        ));
-    }
-    super::licences::renewal_open(&licence, state.clock.now_unix())
-        .err()
-        .map(problem)
 }
 
 /// The subject identifiers an agency is asked about.
@@ -233,18 +159,19 @@ fn subject_of(record: &LicenceRecord) -> serde_json::Map<String, Value> {
     subject
 }
 
-/// Asks every required agency in parallel, logs each answer, then decides if all are in.
+/// Asks every required agency in parallel (the I/O edge), then hands the answers to the
+/// registry, which logs them and decides if all are in.
 pub async fn run_checks(
     state: AppState,
     id: String,
     record: LicenceRecord,
-) -> Result<(), ApiError> {
+) -> Result<(), CommandError> {
     let request = CheckRequest {
         application_id: id.clone(),
         kind: record.kind().as_str().to_string(),
         subject: subject_of(&record),
     };
-    let required = rules_glue::required_agencies(&state.policy, record.kind());
+    let required = commands::required_agencies(&state.policy, record.kind());
     let calls = required.iter().map(|agency| {
         let state = state.clone();
         let request = request.clone();
@@ -258,185 +185,42 @@ pub async fn run_checks(
         }
     });
     let results = futures::future::join_all(calls).await;
-    let mut entries = Vec::with_capacity(results.len());
+    let mut answers = Vec::with_capacity(results.len());
     for (agency, result) in results {
         let (outcome, facts, detail, metric) = match result {
-            Ok(answer) => match rules_glue::check_facts(&agency, &answer.facts) {
-                Ok(()) => ("answered", answer.facts, None, "answered"),
-                Err(e) => ("failed", answer.facts, Some(e), "invalid_facts"),
+            Ok(answer) => match commands::check_facts(&agency, &answer.facts) {
+                Ok(()) => (AnswerOutcome::Answered, answer.facts, None, "answered"),
+                Err(e) => (
+                    AnswerOutcome::Failed,
+                    answer.facts,
+                    Some(e),
+                    "invalid_facts",
+                ),
             },
             Err(crate::agency::AgencyError::NoRecord) => (
-                "answered",
+                AnswerOutcome::Answered,
                 Value::Null,
                 Some("no record".into()),
                 "no_record",
             ),
-            Err(e) => ("failed", Value::Null, Some(e.to_string()), "failed"),
+            Err(e) => (
+                AnswerOutcome::Failed,
+                Value::Null,
+                Some(e.to_string()),
+                "failed",
+            ),
         };
         state.metrics.agency_call(&agency, metric);
-        entries.push(answer_entry(&id, &agency, outcome, facts, "call", detail)?);
+        answers.push(AgencyAnswer {
+            agency,
+            outcome,
+            facts,
+            via: "call",
+            detail,
+        });
     }
-    state.record(entries).await?;
-    decide_if_ready(&state, &id).await
-}
-
-fn answer_entry(
-    id: &str,
-    agency: &str,
-    outcome: &str,
-    facts: Value,
-    via: &str,
-    detail: Option<String>,
-) -> Result<NewEntry, ApiError> {
-    let body = AgencyAnswerBody {
-        application_id: id.to_string(),
-        agency: agency.to_string(),
-        outcome: outcome.to_string(),
-        facts,
-        via: via.to_string(),
-        detail,
-    };
-    events::entry(
-        EventType::AgencyAnswer,
-        &format!("agency:{agency}"),
-        vec![events::application_subject(id)],
-        &body,
-    )
-    .map_err(ApiError::internal)
-}
-
-/// Decides once every required agency has answered; issues on approval in the same append.
-pub async fn decide_if_ready(state: &AppState, id: &str) -> Result<(), ApiError> {
-    let _guard = state.lock(id).await;
-    let app = state.read_view().application(id)?;
-    let Some(app) = app else {
-        return Err(ApiError::NotFound(format!("application {id}")));
-    };
-    if app.status != ApplicationStatus::Checking {
-        return Ok(());
-    }
-    let kind: LicenceKind = app
-        .kind
-        .parse()
-        .map_err(|_| ApiError::internal("stored kind"))?;
-    let required = rules_glue::required_agencies(&state.policy, kind);
-    let all_answered = required.iter().all(|a| {
-        app.answers
-            .get(a)
-            .is_some_and(|ans| ans.outcome == "answered")
-    });
-    if !all_answered {
-        return Ok(());
-    }
-    let today = rules_glue::today(state.clock.as_ref());
-    let submitted = state.read_view().application_record(&app)?;
-    let record = LicenceRecord::parse(kind, &with_today(&submitted, today))
-        .map_err(|e| ApiError::internal(format!("stored record no longer parses: {e}")))?;
-    let decided = rules_glue::evaluate(state, &record, &app, today)?;
-    let body = DecisionBody {
-        application_id: id.to_string(),
-        outcome: decided.outcome.clone(),
-        reasons: decided.reasons.clone(),
-        policy: decided.policy.clone(),
-    };
-    let mut entries = vec![events::entry(
-        EventType::Decision,
-        "rules",
-        vec![events::application_subject(id)],
-        &body,
-    )
-    .map_err(ApiError::internal)?];
-    if let Some((from, until)) = decided.validity {
-        entries.push(issue_entry(state, &app, &submitted, kind, from, until)?);
-    }
-    match state.try_record(entries).await {
-        Ok(_) => Ok(()),
-        // Approved, but the registry changed meanwhile (the plate was licensed, the licence
-        // being renewed was revoked): the application is refused with that reason.
-        Err(super::Recorded::Refused(refusal)) if decided.validity.is_some() => {
-            refuse_for(state, id, &decided.policy, &refusal).await
-        }
-        Err(super::Recorded::Refused(refusal)) => Err(ApiError::from(refusal)),
-        Err(super::Recorded::Failed(e)) => Err(ApiError::internal(e)),
-    }
-}
-
-/// Logs a refusal of an approved application whose issuance the registry refused.
-async fn refuse_for(
-    state: &AppState,
-    id: &str,
-    policy: &str,
-    refusal: &crate::registry::Refusal,
-) -> Result<(), ApiError> {
-    let body = DecisionBody {
-        application_id: id.to_string(),
-        outcome: "refused".into(),
-        reasons: vec![super::events::ReasonBody {
-            rule: format!("registry_{}", refusal.code()),
-            agency: None,
-            message: refusal.to_string(),
-        }],
-        policy: policy.to_string(),
-    };
-    let entry = events::entry(
-        EventType::Decision,
-        "rules",
-        vec![events::application_subject(id)],
-        &body,
-    )
-    .map_err(ApiError::internal)?;
-    state.record(vec![entry]).await.map(|_| ())
-}
-
-fn with_today(record: &Value, today: time::Date) -> Value {
-    let mut record = record.clone();
-    if let Some(obj) = record.as_object_mut() {
-        for field in ["valid_from", "valid_until"] {
-            obj.entry(field)
-                .or_insert_with(|| Value::String(today.to_string()));
-        }
-    }
-    record
-}
-
-fn issue_entry(
-    state: &AppState,
-    app: &ApplicationView,
-    submitted: &Value,
-    kind: LicenceKind,
-    from: time::Date,
-    until: time::Date,
-) -> Result<NewEntry, ApiError> {
-    let mut record = submitted.clone();
-    if let Some(obj) = record.as_object_mut() {
-        obj.insert("valid_from".into(), Value::String(from.to_string()));
-        obj.insert("valid_until".into(), Value::String(until.to_string()));
-    }
-    let record = LicenceRecord::parse(kind, &record)
-        .map_err(|e| ApiError::internal(format!("decided record does not parse: {e}")))?;
-    let mut context = IssueContext {
-        application_id: Some(app.id.clone()),
-        status_index: Some(state.next_status_index(kind)),
-        ..IssueContext::default()
-    };
-    if let Some(old) = &app.renewal_of {
-        if let Some(licence) = state.read_view().licence(old)? {
-            let number: crate::ids::LicenceNumber =
-                licence.number.parse().map_err(ApiError::internal)?;
-            context.supersedes = Some(licence.number.clone());
-            context.serial = Some(number.serial());
-            context.version = Some(super::licences::next_version(&number)?);
-            context.event = Some(EventType::Renewal);
-        }
-    }
-    let serial = state
-        .ids
-        .next_serial()
-        .ok_or_else(|| ApiError::internal("licence serials exhausted"))?;
-    let now = state.clock.now_unix();
-    let prepared = issuance::prepare(serial, &state.signer, &record, "rules", now, &context)
-        .map_err(ApiError::internal)?;
-    Ok(prepared.entry)
+    state.registry.record_answers(&id, answers).await?;
+    state.registry.decide_if_ready(&id).await
 }
 
 /// The API view of an application, with the credential once issued.
@@ -448,7 +232,7 @@ pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiErr
     let kind: Option<LicenceKind> = app.kind.parse().ok();
     let waiting_for = match (app.status, kind) {
         (ApplicationStatus::Checking, Some(kind)) => {
-            rules_glue::required_agencies(&state.policy, kind)
+            commands::required_agencies(&state.policy, kind)
                 .into_iter()
                 .filter(|a| {
                     app.answers
@@ -575,59 +359,12 @@ pub async fn agency_answer(
         return Err(ApiError::Forbidden("agency"));
     };
     let Json(pushed) = body.map_err(json_rejection)?;
-    let status = state
-        .read_view()
-        .application(&pushed.application_id)?
-        .map(|a| a.status);
-    match status {
-        None => {
-            return Err(ApiError::NotFound(format!(
-                "application {}",
-                pushed.application_id
-            )))
-        }
-        Some(ApplicationStatus::Checking) => {}
-        Some(_) => {
-            return Err(ApiError::Conflict(
-                "the application is no longer waiting for answers".into(),
-            ))
-        }
+    if pushed.application_id.len() > MAX_APPLICATION_ID_BYTES {
+        return Err(ApiError::NotFound("application".into()));
     }
-    rules_glue::check_facts(&agency, &pushed.facts)
-        .map_err(|e| ApiError::bad("invalid_facts", e, Some("facts")))?;
-    let entry = answer_entry(
-        &pushed.application_id,
-        &agency,
-        "answered",
-        pushed.facts,
-        "push",
-        None,
-    )?;
-    state.record(vec![entry]).await?;
-    decide_if_ready(&state, &pushed.application_id).await?;
+    state
+        .registry
+        .push_answer(&agency, &pushed.application_id, pushed.facts)
+        .await?;
     respond(&state, &pushed.application_id).map(Json)
-}
-
-/// Whether a holder already has a licence of `kind` that counts (valid or suspended).
-pub fn holds_licence(
-    state: &AppState,
-    holder_id: &str,
-    kind: LicenceKind,
-) -> Result<bool, ApiError> {
-    Ok(state
-        .read_view()
-        .licences_of_holder(holder_id)?
-        .iter()
-        .any(|l| l.kind == kind.as_str() && l.status.holds()))
-}
-
-/// Revocation dates of a holder's licences, for the look-back rule.
-pub fn revocations(state: &AppState, holder_id: &str) -> Result<BTreeMap<String, u64>, ApiError> {
-    Ok(state
-        .read_view()
-        .licences_of_holder(holder_id)?
-        .into_iter()
-        .filter(|l| l.status == LicenceStatus::Revoked)
-        .map(|l| (l.number, l.since_ms))
-        .collect())
 }

@@ -3,12 +3,11 @@
 //! waiting for the exam centre (so the officers' queue has a live item), and one passenger
 //! report for the report queue.
 
-use axum::extract::{Query, State};
-use axum::Json;
-
-use super::applications::{self, Submission, SubmitQuery};
+use super::applications;
 use super::auth::{Caller, Role};
 use super::AppState;
+use crate::ids::LicenceKind;
+use crate::registry::commands::{PassengerReport, Submission};
 
 const EXAMPLES: [(&str, &str); 5] = [
     ("driver", include_str!("../../schemas/examples/driver.json")),
@@ -33,12 +32,13 @@ const EXAMPLES: [(&str, &str); 5] = [
 /// The demo passenger report: on the demo vehicle's plate.
 const DEMO_REPORT: (&str, &str) = ("闽DD12345", "司机要求线下付款并加价");
 
-/// Submits the examples once (on an empty ledger) and describes what happened.
+/// Submits the examples once (on an empty ledger) through the registry's commands, runs their
+/// agency checks to the end, and describes what happened.
 pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
     if state.ledger.size() > 0 {
         return Ok(vec!["demo data already present".to_string()]);
     }
-    let portal = Caller { role: Role::Portal };
+    let portal = Caller { role: Role::Portal }.actor();
     let mut lines = Vec::new();
     for (kind, text) in EXAMPLES {
         let mut record: serde_json::Value =
@@ -47,42 +47,27 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
             obj.remove("valid_from");
             obj.remove("valid_until");
         }
+        let kind: LicenceKind = kind.parse().map_err(super::ApiError::internal)?;
         let submission = Submission {
-            kind: kind.to_string(),
+            kind,
             record,
             renewal_of: None,
         };
-        let response = applications::submit(
-            State(state.clone()),
-            portal.clone(),
-            Query(SubmitQuery { wait: true }),
-            Ok(Json(submission)),
-        )
-        .await?;
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .map_err(super::ApiError::internal)?;
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        lines.push(describe(state, kind, &value));
+        let submitted = state.registry.submit(&portal, submission).await?;
+        if let Ok(record) = submitted.review {
+            applications::run_checks(state.clone(), submitted.id.clone(), record).await?;
+        }
+        let response = applications::respond(state, &submitted.id)?;
+        let value = serde_json::to_value(&response).map_err(super::ApiError::internal)?;
+        lines.push(describe(state, kind.as_str(), &value));
     }
     let (plate, reason) = DEMO_REPORT;
-    let report = super::page::Report {
-        plate: plate.to_string(),
+    let report = PassengerReport {
+        plate: plate.parse().map_err(super::ApiError::internal)?,
         reason: reason.to_string(),
         contact: None,
     };
-    let entry = super::events::entry(
-        crate::ledger::EventType::Report,
-        "passenger",
-        vec![crate::ledger::Subject::new(
-            crate::ledger::SubjectKind::Plate,
-            plate,
-        )],
-        &report,
-    )
-    .map_err(super::ApiError::internal)?;
-    let appended = state.record(vec![entry]).await?;
-    let id = appended.first().map(|a| a.seq.0).unwrap_or_default();
+    let id = state.registry.report(report).await?;
     lines.push(format!(
         "passenger report {id} on {plate}: waiting in the officers' report queue"
     ));

@@ -69,6 +69,21 @@ impl From<crate::registry::Refusal> for ApiError {
     }
 }
 
+impl From<crate::registry::CommandError> for ApiError {
+    fn from(e: crate::registry::CommandError) -> Self {
+        use crate::registry::CommandError as E;
+        match e {
+            E::Invalid {
+                field,
+                rule,
+                message,
+            } => ApiError::bad(rule, message, Some(field)),
+            E::Refused(refusal) => ApiError::Refused(refusal),
+            E::Storage(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<crate::registry::ViewError> for ApiError {
     fn from(e: crate::registry::ViewError) -> Self {
         ApiError::internal(e)

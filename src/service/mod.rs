@@ -24,15 +24,13 @@ pub mod page;
 pub mod ratelimit;
 pub mod registry;
 pub mod reports;
-pub mod rules_glue;
-pub mod schemas;
+pub use crate::schemas;
 pub mod stats;
 pub mod status;
 pub mod verify;
 pub mod witnessing;
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -44,7 +42,8 @@ use crate::agency::AgencyClient;
 use crate::clock::Clock;
 use crate::keys::{CredentialSigner, TrustList};
 use crate::ledger::{Appended, Entry, Ledger, LedgerError, NewEntry};
-use crate::registry::{Allocators, Refusal};
+use crate::registry::commands::Observer;
+use crate::registry::{Allocators, Registry, RegistryParts};
 use crate::rules::Policy;
 
 pub use auth::{Caller, Clients, Role, RoleKind};
@@ -55,8 +54,6 @@ use registry::View;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest body of the bulk endpoints (up to 1,000 orders or credentials).
 pub const MAX_BULK_BODY_BYTES: usize = 1024 * 1024;
-/// Independent locks for per-licence and per-application critical sections.
-const LOCK_SHARDS: usize = 256;
 
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -66,6 +63,8 @@ pub struct AppState {
     pub view: View,
     /// Serials, application ids and status-list positions, seeded from the view.
     pub ids: Arc<Allocators>,
+    /// Every change to the registry goes through its commands.
+    pub registry: Registry,
     pub clients: Arc<Clients>,
     pub signer: Arc<CredentialSigner>,
     pub trust: Arc<TrustList>,
@@ -74,8 +73,6 @@ pub struct AppState {
     pub agency_client: AgencyClient,
     pub clock: Arc<dyn Clock>,
     pub public_base_url: Arc<str>,
-    locks: Arc<[tokio::sync::Mutex<()>; LOCK_SHARDS]>,
-    hasher: std::collections::hash_map::RandomState,
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// A stricter limit for passenger reports.
     pub report_limiter: Arc<ratelimit::RateLimiter>,
@@ -114,35 +111,49 @@ impl AppState {
     pub fn new(parts: StateParts) -> Result<Self, LedgerError> {
         let view = View::new(&parts.ledger).map_err(|e| LedgerError::Storage(e.to_string()))?;
         let ids = Allocators::load(&view).map_err(|e| LedgerError::Storage(e.to_string()))?;
+        let ids = Arc::new(ids);
+        let signer = Arc::new(parts.signer);
+        let policy = Arc::new(parts.policy);
+        let feed = tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0;
+        let status_cache: Arc<std::sync::Mutex<status::Cache>> = Arc::default();
+        let metrics: Arc<metrics::Metrics> = Arc::default();
+        let registry = Registry::new(RegistryParts {
+            ledger: parts.ledger.clone(),
+            view: view.clone(),
+            ids: ids.clone(),
+            signer: signer.clone(),
+            clock: parts.clock.clone(),
+            policy: policy.clone(),
+            observer: observer(feed.clone(), status_cache.clone(), metrics.clone()),
+        });
         Ok(AppState {
             ledger: parts.ledger,
             view,
-            ids: Arc::new(ids),
+            ids,
+            registry,
             clients: Arc::new(parts.clients),
-            signer: Arc::new(parts.signer),
+            signer,
             trust: Arc::new(parts.trust),
-            policy: Arc::new(parts.policy),
+            policy,
             agencies: Arc::new(parts.agencies),
             agency_client: parts.agency_client,
             clock: parts.clock,
             public_base_url: Arc::from(parts.public_base_url.as_str()),
-            locks: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
-            hasher: std::collections::hash_map::RandomState::new(),
             limiter: Arc::new(ratelimit::RateLimiter::default()),
             report_limiter: Arc::new(ratelimit::RateLimiter::new(
                 page::REPORT_BURST,
                 page::REPORTS_PER_MINUTE / 60.0,
             )),
-            feed: tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0,
+            feed,
             compliance: Arc::default(),
-            metrics: Arc::default(),
+            metrics,
             sessions: Arc::default(),
             login_limiter: Arc::new(ratelimit::RateLimiter::new(
                 officer::LOGIN_BURST,
                 officer::LOGINS_PER_MINUTE / 60.0,
             )),
             cosigned: Arc::default(),
-            status_cache: Arc::default(),
+            status_cache,
         })
     }
 
@@ -156,71 +167,34 @@ impl AppState {
         self.ids.next_status_index(kind)
     }
 
-    /// Serialises work on one licence or application; different keys run in parallel.
-    pub async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        let mut hasher = self.hasher.build_hasher();
-        key.hash(&mut hasher);
-        let shard = (std::hash::Hasher::finish(&hasher) as usize) % LOCK_SHARDS;
-        self.locks[shard].lock().await
-    }
-
-    /// Appends entries durably. The ledger writer applies them to the view in log order first
-    /// and refuses them (409 with the reason) if they contradict the state at their sequence
-    /// number; the feed hears of status changes once they are on disk.
+    /// Appends entries through the registry (decided again in log order by the writer).
     pub async fn record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
-        self.try_record(entries).await.map_err(|e| match e {
-            Recorded::Refused(refusal) => ApiError::from(refusal),
-            Recorded::Failed(e) => ApiError::internal(e),
-        })
+        Ok(self.registry.append(entries).await?)
     }
+}
 
-    /// [`AppState::record`], keeping a refusal typed so a command can decide again.
-    pub async fn try_record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, Recorded> {
-        let appended = match self.ledger.append_all_async(entries.clone()).await {
-            Ok(appended) => appended,
-            Err(e) => {
-                return Err(match Refusal::of(&e) {
-                    Some(refusal) => Recorded::Refused(refusal.clone()),
-                    None => Recorded::Failed(e),
-                })
-            }
-        };
-        self.metrics.appends.fetch_add(
-            u64::try_from(appended.len()).unwrap_or(0),
+/// What the service does once an append is durable: status changes go to the live stream, and
+/// the signed status lists are rebuilt on their next request.
+fn observer(
+    feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
+    status_cache: Arc<std::sync::Mutex<status::Cache>>,
+    metrics: Arc<metrics::Metrics>,
+) -> Observer {
+    Arc::new(move |entries: &[Entry]| {
+        metrics.appends.fetch_add(
+            u64::try_from(entries.len()).unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,
         );
-        let mut changes = Vec::new();
-        for (new, done) in entries.into_iter().zip(&appended) {
-            let entry = Entry {
-                seq: done.seq,
-                timestamp_ms: done.timestamp_ms,
-                event: new.event,
-                actor: new.actor,
-                subjects: new.subjects,
-                body: new.body,
-                prev_hash: [0; 32],
-            };
-            changes.extend(feed::changes(&entry));
-        }
+        let changes: Vec<_> = entries.iter().flat_map(feed::changes).collect();
         if !changes.is_empty() {
-            let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = status_cache.lock().unwrap_or_else(|p| p.into_inner());
             *cache = Default::default();
         }
         for change in changes {
             // No subscribers is not an error.
-            let _ = self.feed.send(change);
+            let _ = feed.send(change);
         }
-        Ok(appended)
-    }
-}
-
-/// Why an append did not land.
-#[derive(Debug)]
-pub enum Recorded {
-    /// The registry refused it in log order.
-    Refused(Refusal),
-    /// Storage failed.
-    Failed(LedgerError),
+    })
 }
 
 /// `GET /healthz`: 200 while the ledger accepts appends; 503 once a flush failed after a

@@ -15,12 +15,11 @@ use super::ratelimit::ClientAddr;
 use super::registry::LicenceStatus;
 use super::AppState;
 use crate::ids::Plate;
-use crate::ledger::{EventType, Subject, SubjectKind};
+use crate::registry::commands::PassengerReport;
 
 /// The page, built in: no framework, no external resources.
 pub const VERIFY_PAGE: &str = include_str!("../../assets/verify.html");
-/// Longest free-text field of a report, in characters.
-pub const MAX_REPORT_TEXT_CHARS: usize = 64;
+pub use crate::registry::commands::MAX_REPORT_TEXT_CHARS;
 /// Reports a client address may send at once, and per minute after that.
 pub const REPORT_BURST: f64 = 5.0;
 pub const REPORTS_PER_MINUTE: f64 = 5.0;
@@ -78,27 +77,11 @@ pub async fn report(
         .plate
         .parse()
         .map_err(|e: crate::ids::IdError| ApiError::bad(e.rule(), e.to_string(), Some("plate")))?;
-    for (field, text) in [
-        ("reason", Some(&report.reason)),
-        ("contact", report.contact.as_ref()),
-    ] {
-        if let Some(text) = text {
-            super::error::check_text(field, text, MAX_REPORT_TEXT_CHARS)?;
-        }
-    }
-    let body = Report {
-        plate: plate.as_str().to_string(),
+    let report = PassengerReport {
+        plate,
         reason: report.reason,
         contact: report.contact,
     };
-    let entry = super::events::entry(
-        EventType::Report,
-        "passenger",
-        vec![Subject::new(SubjectKind::Plate, plate.as_str())],
-        &body,
-    )
-    .map_err(ApiError::internal)?;
-    let appended = state.record(vec![entry]).await?;
-    let id = appended.first().map(|a| a.seq.0).unwrap_or_default();
+    let id = state.registry.report(report).await?;
     Ok((StatusCode::CREATED, Json(json!({ "report_id": id }))).into_response())
 }

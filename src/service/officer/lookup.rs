@@ -200,7 +200,7 @@ fn holder_section(
         .ledger
         .history(SubjectKind::Holder, holder)
         .unwrap_or_default();
-    let today = crate::service::rules_glue::today(state.clock.as_ref());
+    let today = crate::registry::commands::today(state.clock.as_ref());
     let barred = reports::barred_until(state.read_view(), holder, today)?;
     let _ = write!(
         body,

@@ -346,7 +346,7 @@ fn credit_list(
     view: &crate::service::registry::View,
     body: &mut String,
 ) -> Result<(), crate::service::ApiError> {
-    let today = reports::iso(crate::service::rules_glue::today(state.clock.as_ref()));
+    let today = reports::iso(crate::registry::commands::today(state.clock.as_ref()));
     let mut records = view.all_credit_records()?;
     records.sort_by(|a, b| b.confirmed_on.cmp(&a.confirmed_on));
     let _ = write!(

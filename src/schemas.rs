@@ -1,7 +1,7 @@
 //! Validation of submitted records against the JSON Schemas in `schemas/`.
 //!
 //! The same schema files are published for applicants' software; the service compiles the
-//! embedded copies once and reports every schema violation with the field it concerns.
+//! embedded copies once (for the service and `licreg import` alike) and reports every schema violation with the field it concerns.
 
 use std::sync::OnceLock;
 
@@ -10,9 +10,9 @@ use serde_json::Value;
 use crate::ids::LicenceKind;
 use crate::model::FieldError;
 
-const DRIVER: &str = include_str!("../../schemas/driver.schema.json");
-const VEHICLE: &str = include_str!("../../schemas/vehicle.schema.json");
-const PLATFORM: &str = include_str!("../../schemas/platform.schema.json");
+const DRIVER: &str = include_str!("../schemas/driver.schema.json");
+const VEHICLE: &str = include_str!("../schemas/vehicle.schema.json");
+const PLATFORM: &str = include_str!("../schemas/platform.schema.json");
 
 type Validators = [Option<jsonschema::Validator>; 3];
 
@@ -63,7 +63,7 @@ mod tests {
     fn embedded_schemas_compile_and_name_fields() {
         assert!(validators().iter().all(Option::is_some));
         let mut record: Value =
-            serde_json::from_str(include_str!("../../schemas/examples/vehicle.json")).unwrap();
+            serde_json::from_str(include_str!("../schemas/examples/vehicle.json")).unwrap();
         assert!(validate(LicenceKind::Vehicle, &record).is_empty());
         record["seats"] = Value::from(40);
         let errors = validate(LicenceKind::Vehicle, &record);
