@@ -20,7 +20,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::routing::get;
 use serde_json::json;
 
 #[path = "support.rs"]
@@ -203,22 +202,12 @@ fn audit(ledger: &Path) -> f64 {
     seconds
 }
 
-async fn bare_handler() -> String {
-    let app = axum::Router::new().route(
-        "/v1/licences/{number}/status",
-        get(|| async {
-            axum::Json(json!({"number": "1.2.156.3005.2.11100000000013338W901.11350200MB00000004.0000000002.001.W",
+/// The same JSON the registry answers for a licence, from a handler that looks nothing up.
+fn bare_body() -> serde_json::Value {
+    json!({"number": "1.2.156.3005.2.11100000000013338W901.11350200MB00000004.0000000002.001.W",
                 "short_serial": "D0000000002001K", "kind": "driver", "status": "valid",
                 "since": "2026-11-23T13:16:28Z", "reason": null, "valid_from": "2026-10-31T16:00:00Z",
-                "valid_until": "2032-10-31T15:59:59Z", "platform": null}))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    format!("http://{addr}")
+                "valid_until": "2032-10-31T15:59:59Z", "platform": null})
 }
 
 fn main() {
@@ -280,7 +269,7 @@ fn main() {
             .pool_max_idle_per_host(64)
             .build()
             .expect("client");
-        let bare = bare_handler().await;
+        let bare = support::bare_status_server(bare_body()).await;
         // Real short serials, spread over the whole import.
         let issued = std::fs::read_to_string(dir.join("drivers.jsonl.issued.jsonl"))
             .expect("issued file");

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::routing::get;
 use licreg::agency::sim::{self, Records};
 use licreg::service::boot;
 use serde_json::{json, Value};
@@ -15,22 +14,12 @@ mod support;
 
 use support::{env_u64, load, registry, report, PLATFORM_TOKEN, TOKEN};
 
-async fn bare_handler() -> String {
-    let app = axum::Router::new().route(
-        "/v1/licences/{number}/status",
-        get(|| async {
-            axum::Json(json!({"number": "1.2.156.3005.2.11100000000013338W902.11350200MB00000004.0000000004.001.K",
+/// The same JSON the registry answers for a licence, from a handler that looks nothing up.
+fn bare_body() -> serde_json::Value {
+    json!({"number": "1.2.156.3005.2.11100000000013338W902.11350200MB00000004.0000000004.001.K",
                 "short_serial": "V0000000004001O", "kind": "vehicle", "status": "valid",
                 "since": "2026-11-23T13:16:28Z", "reason": null, "valid_from": "2026-11-22T16:00:00Z",
-                "valid_until": "2032-03-14T15:59:59Z", "platform": "91350200MA2Y00001N"}))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    format!("http://{addr}")
+                "valid_until": "2032-03-14T15:59:59Z", "platform": "91350200MA2Y00001N"})
 }
 
 async fn agencies() -> BTreeMap<String, String> {
@@ -83,7 +72,7 @@ fn main() {
             .expect("licence")
             .short_serial;
 
-        let bare = bare_handler().await;
+        let bare = support::bare_status_server(bare_body()).await;
         for (name, base) in [
             ("baseline: bare axum handler", bare),
             ("GET /v1/licences/{n}/status", format!("http://{addr}")),

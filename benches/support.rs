@@ -129,3 +129,21 @@ pub fn report(name: &str, outcome: &Outcome) {
         pick(0.99)
     );
 }
+
+/// The status-lookup baseline: a bare axum handler on loopback answering `body` for any
+/// `GET /v1/licences/{number}/status`, with no lookup. Returns its base URL.
+pub async fn bare_status_server(body: serde_json::Value) -> String {
+    let app = axum::Router::new().route(
+        "/v1/licences/{number}/status",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{addr}")
+}
