@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use harness::*;
 use licreg::registry::LicenceStatus;
+use licreg::service::boot;
 use serde_json::{json, Value};
 
 /// How often each race is run; each run is a fresh registry.
@@ -334,4 +335,102 @@ async fn one_valid_certificate_per_plate_and_vin_but_many_cars_per_owner() {
         .licences_of_holder("35020319900101123X")
         .unwrap();
     assert_eq!(holder.iter().filter(|l| l.kind == "vehicle").count(), 2);
+}
+
+/// How many entries of `event` the ledger holds about application `id`.
+fn application_events(h: &Harness, id: &str, event: licreg::ledger::EventType) -> usize {
+    h.state
+        .ledger
+        .history(licreg::ledger::SubjectKind::Application, id)
+        .unwrap()
+        .into_iter()
+        .filter(|seq| h.state.ledger.entry(*seq).unwrap().event == event)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_answers_arriving_together_decide_and_issue_once() {
+    let facts = json!({"licence_class": "C1", "first_licensed": "2015-06-01", "drink_driving": false,
+                       "full_deductions_last_3_cycles": 0, "licence_valid": true});
+    for _ in 0..ROUNDS {
+        let mut agencies = boot::start_demo_agencies().await.unwrap();
+        // Nothing listens on port 9 of loopback: the traffic police answer later, by push.
+        agencies.insert("traffic_police".into(), "http://127.0.0.1:9".into());
+        let h = Arc::new(harness_with(agencies).await);
+        let (_, body) = h.apply("driver", DRIVER).await;
+        assert_eq!(body["status"], "checking", "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let pushes: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, barrier, id, facts) =
+                    (h.clone(), barrier.clone(), id.clone(), facts.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    h.call(
+                        Method::POST,
+                        "/v1/agency-answers",
+                        Some(AGENCY),
+                        Some(json!({"application_id": id, "facts": facts})),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for push in pushes {
+            let (code, body) = push.await.unwrap();
+            // The second may find the application already decided: a 409 naming that.
+            assert!(
+                code == StatusCode::OK || code == StatusCode::CONFLICT,
+                "{code} {body}"
+            );
+        }
+        let decisions = application_events(&h, &id, licreg::ledger::EventType::Decision);
+        let issues = application_events(&h, &id, licreg::ledger::EventType::Issue);
+        assert_eq!((decisions, issues), (1, 1), "one decision, one licence");
+        let app = h.state.read_view().application(&id).unwrap().unwrap();
+        assert_eq!(app.status, licreg::registry::ApplicationStatus::Issued);
+        assert_rebuild_matches(&h);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_officers_reviewing_one_report_at_once_review_it_once() {
+    for _ in 0..ROUNDS {
+        let h = Arc::new(harness().await);
+        let _vehicle = h.apply("vehicle", VEHICLE).await;
+        let (_, report) = h
+            .call(
+                Method::POST,
+                "/v1/reports",
+                None,
+                Some(json!({"plate": "闽DD12345", "reason": "绕路"})),
+            )
+            .await;
+        let path = format!("/v1/reports/{}/review", report["report_id"]);
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let reviews: Vec<_> = ["confirm", "dismiss"]
+            .into_iter()
+            .map(|outcome| {
+                let (h, barrier, path) = (h.clone(), barrier.clone(), path.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let body =
+                        json!({"outcome": outcome, "note": "核查", "behaviour": "overcharge"});
+                    h.call(Method::POST, &path, Some(OFFICER), Some(body)).await
+                })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        for review in reviews {
+            let (code, body) = review.await.unwrap();
+            if code == StatusCode::CONFLICT {
+                assert_eq!(body["error"], "already_reviewed", "{body}");
+            }
+            codes.push(code);
+        }
+        codes.sort();
+        assert_eq!(codes, vec![StatusCode::CREATED, StatusCode::CONFLICT]);
+        assert_rebuild_matches(&h);
+    }
 }

@@ -70,12 +70,21 @@ impl Registry {
         actor: &str,
         submission: Submission,
     ) -> Result<Submitted, CommandError> {
-        let id = self.ids.next_application_id(self.clock.now().date().year());
         let review = self.formal_review(
             submission.kind,
             &submission.record,
             submission.renewal_of.as_deref(),
         );
+        self.log_application(actor, submission, review).await
+    }
+
+    async fn log_application(
+        &self,
+        actor: &str,
+        submission: Submission,
+        review: Result<LicenceRecord, Vec<FieldError>>,
+    ) -> Result<Submitted, CommandError> {
+        let id = self.ids.next_application_id(self.clock.now().date().year());
         let problems = match &review {
             Ok(_) => Vec::new(),
             Err(problems) => problems.iter().map(Problem::from).collect(),
@@ -115,7 +124,16 @@ impl Registry {
             record,
             renewal_of: Some(licence.number),
         };
-        self.submit(actor, submission).await
+        let review = self.formal_review(kind, &submission.record, submission.renewal_of.as_deref());
+        // The licence stopped being renewable since the check above (a concurrent renewal
+        // superseded it, an officer revoked it): refuse, as the check above would have, rather
+        // than log an application that could never be accepted.
+        if let Err(problems) = &review {
+            if let Some(problem) = problems.iter().find(|p| p.field == "renewal_of") {
+                return Err(Refusal::RenewalNotOpen(problem.message.clone()).into());
+            }
+        }
+        self.log_application(actor, submission, review).await
     }
 
     /// Logs the answers of agencies that were asked, in one append.
