@@ -186,6 +186,15 @@ pub enum RoleKind {
 }
 
 impl RoleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleKind::Portal => "portal",
+            RoleKind::Officer => "officer",
+            RoleKind::Platform => "platform",
+            RoleKind::Agency => "agency",
+        }
+    }
+
     fn describe(allowed: &[RoleKind]) -> &'static str {
         match allowed {
             [RoleKind::Portal] => "portal",

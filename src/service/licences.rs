@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{post, MethodRouter};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::applications;
-use super::auth::{Caller, RoleKind};
+use super::auth::Caller;
 use super::error::{json_rejection, ApiError};
 use super::registry::{LicenceStatus, LicenceView};
 use super::AppState;
@@ -88,31 +89,58 @@ pub struct ActionBody {
     pub platform_credit_code: Option<String>,
 }
 
-/// `POST /v1/licences/{number}/{action}`.
-pub async fn action(
+/// `POST /v1/licences/{number}/renew`: a new application for the same record.
+pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
-    Path((number, action)): Path<(String, String)>,
-    body: Result<Json<ActionBody>, JsonRejection>,
+    Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    let allowed: &[RoleKind] = match action.as_str() {
-        "renew" | "reissue" | "rebind" | "cancel" => &[RoleKind::Portal],
-        "suspend" | "reinstate" | "revoke" => &[RoleKind::Officer],
-        _ => return Err(ApiError::NotFound(format!("action {action}"))),
-    };
-    caller.require(allowed)?;
-    let Json(body) = body.map_err(json_rejection)?;
+    let number = checked_number(number)?;
+    let submitted = state.registry.renew(&caller.actor(), &number).await?;
+    applications::respond_submitted(&state, submitted, true).await
+}
+
+/// `POST /v1/licences/{number}/reissue`: a new credential for a lost or damaged licence; the
+/// old one is superseded.
+pub async fn reissue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let number = checked_number(number)?;
+    let reissued = state.registry.reissue(&caller.actor(), &number).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "number": reissued.number.as_str(),
+            "supersedes": reissued.supersedes,
+            "verification_url": qr::verification_url(&state.public_base_url, &reissued.credential),
+            "credential": URL_SAFE_NO_PAD.encode(&reissued.credential),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /v1/licences/{number}/{action}` for one status action (suspend, reinstate, revoke,
+/// cancel, rebind).
+pub fn status_route(action: &'static str) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              caller: Caller,
+              Path(number): Path<String>,
+              body: Result<Json<ActionBody>, JsonRejection>| async move {
+            let Json(body) = body.map_err(json_rejection)?;
+            let number = checked_number(number)?;
+            transition(&state, &caller, &number, action, body).await
+        },
+    )
+}
+
+fn checked_number(number: String) -> Result<String, ApiError> {
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));
     }
-    match action.as_str() {
-        "renew" => {
-            let submitted = state.registry.renew(&caller.actor(), &number).await?;
-            applications::respond_submitted(&state, submitted, true).await
-        }
-        "reissue" => reissue(&state, &caller, &number).await,
-        _ => transition(&state, &caller, &number, &action, body).await,
-    }
+    Ok(number)
 }
 
 /// The status command an action names, with its platform for a rebind.
@@ -162,21 +190,6 @@ pub(crate) async fn transition(
     .into_response())
 }
 
-/// A new credential for a lost or damaged licence; the old one is superseded.
-async fn reissue(state: &AppState, caller: &Caller, number: &str) -> Result<Response, ApiError> {
-    let reissued = state.registry.reissue(&caller.actor(), number).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "number": reissued.number.as_str(),
-            "supersedes": reissued.supersedes,
-            "verification_url": qr::verification_url(&state.public_base_url, &reissued.credential),
-            "credential": URL_SAFE_NO_PAD.encode(&reissued.credential),
-        })),
-    )
-        .into_response())
-}
-
 /// How often the registry looks for licences past their end.
 pub const EXPIRY_SWEEP_SECONDS: u64 = 60;
 
@@ -219,7 +232,6 @@ pub async fn full_record(
     caller: Caller,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[RoleKind::Agency, RoleKind::Officer])?;
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));
     }

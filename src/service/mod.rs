@@ -2,8 +2,9 @@
 //! public status.
 //!
 //! [`app`] builds the router from an [`AppState`], so handler tests drive it with
-//! `tower::ServiceExt::oneshot` and the binary serves the same router. Every route is listed once
-//! in [`ROUTES`], from which `/v1/openapi.json` is generated; a test keeps the two in step.
+//! `tower::ServiceExt::oneshot` and the binary serves the same router. Every route is listed once,
+//! in the table of [`routes`], which yields the router, each route's roles and
+//! `/v1/openapi.json`.
 
 pub mod alerts;
 pub mod applications;
@@ -24,6 +25,7 @@ pub mod page;
 pub mod ratelimit;
 pub mod registry;
 pub mod reports;
+pub mod routes;
 pub use crate::schemas;
 pub mod stats;
 pub mod status;
@@ -37,6 +39,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
+use routes::{Access, Route};
 
 use crate::agency::AgencyClient;
 use crate::clock::Clock;
@@ -219,43 +222,8 @@ async fn health(
 
 /// The router with every route, limit and header.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(licences::index))
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics::get))
-        .route("/v", get(page::verify_page))
-        .route("/v1/plates/{plate}", get(page::plate))
-        .route("/v1/reports", post(page::report).get(reports::list))
-        .route("/v1/reports/{id}/review", post(reports::review))
-        .route("/v1/credit-records", get(reports::records))
-        .route("/v1/stats", get(stats::get))
-        .merge(officer::routes())
-        .route("/v1/openapi.json", get(openapi::document))
-        .route("/v1/keys", get(licences::trust_list))
-        .route("/checkpoint", get(log_http::checkpoint))
-        .route("/v1/log-key", get(log_http::log_key))
-        .route("/tile/{*path}", get(log_http::tile))
-        .route(
-            "/v1/applications",
-            post(applications::submit).get(applications::list),
-        )
-        .route("/v1/applications/{id}", get(applications::show))
-        .route("/v1/agency-answers", post(applications::agency_answer))
-        .route("/v1/alerts", post(alerts::alert).get(alerts::list))
-        .route(
-            "/v1/verify",
-            post(verify::verify).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
-        )
-        .route(
-            "/v1/compliance/check",
-            post(compliance::check).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
-        )
-        .route("/v1/status-lists/{kind}", get(status::list))
-        .route("/v1/events", get(feed::page))
-        .route("/v1/events/stream", get(feed::stream))
-        .route("/v1/licences/{number}", get(licences::full_record))
-        .route("/v1/licences/{number}/status", get(licences::status))
-        .route("/v1/licences/{number}/{action}", post(licences::action))
+    routes::router(&state)
+        .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit_public,
@@ -275,256 +243,99 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Every route: method, path, roles, summary. `/v1/openapi.json` is generated from this.
-pub const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("get", "/", "public", "What this is, with links"),
-    ("get", "/healthz", "public", "Liveness"),
-    (
-        "get",
-        "/metrics",
-        "officer",
-        "Prometheus text: requests, latencies, ledger size, appends, agency calls, signatures",
-    ),
-    (
-        "get",
-        "/v",
-        "public",
-        "Passenger verification page; the credential is in the URL fragment",
-    ),
-    (
-        "get",
-        "/v1/plates/{plate}",
-        "public",
-        "Whether a valid vehicle transport certificate is held for a plate",
-    ),
-    (
-        "post",
-        "/v1/reports",
-        "public",
-        "A passenger report (plate, reason, optional contact), rate-limited",
-    ),
-    (
-        "get",
-        "/v1/reports",
-        "officer",
-        "The report queue, newest first; ?status=open|confirmed|dismissed",
-    ),
-    (
-        "post",
-        "/v1/reports/{id}/review",
-        "officer",
-        "Confirm a report into a credit record (behaviour from the catalogue), or dismiss it",
-    ),
-    (
-        "get",
-        "/v1/credit-records",
-        "officer",
-        "Credit records against ?subject= (citizen id or credit code) and how long they bar",
-    ),
-    (
-        "get",
-        "/v1/stats",
-        "officer",
-        "Funnel per kind per day and month, processing p50/p90, overdue, licences by status, double compliance",
-    ),
-    (
-        "get",
-        "/officer",
-        "officer session",
-        "Officer pages (HTML): application queue with deadline lights",
-    ),
-    (
-        "get",
-        "/officer/login",
-        "public",
-        "Officer sign-in form; POST the token to start a session",
-    ),
-    (
-        "get",
-        "/officer/reports",
-        "officer session",
-        "Report queue with confirm and dismiss forms",
-    ),
-    (
-        "get",
-        "/officer/lookup",
-        "officer session",
-        "Licences by number, ID or plate with the full ledger history and actions",
-    ),
-    (
-        "get",
-        "/officer/dashboard",
-        "officer session",
-        "Statistics as server-drawn SVG charts",
-    ),
-    ("get", "/v1/openapi.json", "public", "This OpenAPI document"),
-    ("get", "/v1/keys", "public", "Trust list of credential keys"),
-    (
-        "get",
-        "/checkpoint",
-        "public",
-        "The log's latest signed checkpoint (C2SP tlog-checkpoint)",
-    ),
-    (
-        "get",
-        "/tile/{path}",
-        "public",
-        "Merkle tiles and entry bundles (C2SP tlog-tiles)",
-    ),
-    (
-        "post",
-        "/v1/applications",
-        "portal",
-        "Submit an application (formal review, then agency checks)",
-    ),
-    (
-        "get",
-        "/v1/applications",
-        "officer",
-        "List applications; ?overdue=true for yellow and red items",
-    ),
-    (
-        "get",
-        "/v1/applications/{id}",
-        "portal, officer",
-        "An application with every step and reason",
-    ),
-    (
-        "post",
-        "/v1/alerts",
-        "agency",
-        "An agency's alert; the policy suspends, revokes or notifies; idempotent by alert_id",
-    ),
-    (
-        "get",
-        "/v1/log-key",
-        "public",
-        "The log's public key (C2SP signed-note verifier key)",
-    ),
-    (
-        "get",
-        "/v1/licences/{number}",
-        "agency, officer",
-        "Full record, credential and tlog-proof receipt; every access is logged",
-    ),
-    (
-        "post",
-        "/v1/verify",
-        "platform, agency, officer",
-        "Up to 1,000 credentials or licence numbers; signatures batch-verified",
-    ),
-    (
-        "post",
-        "/v1/compliance/check",
-        "platform, officer",
-        "Double compliance of up to 1,000 orders at their time, with rates per platform",
-    ),
-    (
-        "get",
-        "/v1/status-lists/{kind}",
-        "public",
-        "Signed bitstring status list of a kind (driver, vehicle, platform)",
-    ),
-    (
-        "get",
-        "/v1/events",
-        "platform, agency, officer",
-        "Status changes read from the ledger; ?after=N pages",
-    ),
-    (
-        "get",
-        "/v1/events/stream",
-        "platform, agency, officer",
-        "Status changes as server-sent events, pushed as they are logged",
-    ),
-    (
-        "post",
-        "/officer/login",
-        "public",
-        "Officer sign-in (form: token); sets the session cookie",
-    ),
-    (
-        "post",
-        "/officer/logout",
-        "officer session",
-        "Sign out (form: csrf)",
-    ),
-    (
-        "get",
-        "/officer/applications/{id}",
-        "officer session",
-        "One application with every step and reason",
-    ),
-    (
-        "post",
-        "/officer/reports/{id}",
-        "officer session",
-        "Confirm or dismiss a report (form: csrf, outcome, behaviour, note, citizen_id)",
-    ),
-    (
-        "post",
-        "/officer/licences/{number}/{action}",
-        "officer session",
-        "Suspend, reinstate or revoke (form: csrf, reason)",
-    ),
-    (
-        "get",
-        "/v1/alerts",
-        "officer",
-        "Agency alerts, newest first; ?action=notice for those left to officers",
-    ),
-    (
-        "post",
-        "/v1/agency-answers",
-        "agency",
-        "An agency's late answer to a check",
-    ),
-    (
-        "get",
-        "/v1/licences/{number}/status",
-        "public",
-        "Status of a licence: valid, suspended, revoked, expired or superseded",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/renew",
-        "portal",
-        "Renew (from 90 days before expiry); the checks run again",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/reissue",
-        "portal",
-        "Reissue a lost or damaged licence; the old credential is superseded",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/rebind",
-        "portal",
-        "Bind a vehicle to another platform",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/cancel",
-        "portal",
-        "Cancel at the holder's request",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/suspend",
-        "officer",
-        "Suspend",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/reinstate",
-        "officer",
-        "Reinstate a suspended licence",
-    ),
-    (
-        "post",
-        "/v1/licences/{number}/revoke",
-        "officer",
-        "Revoke, with a reason",
-    ),
-];
+/// Any path the table does not serve: a JSON 404 like every other error.
+async fn no_route() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// The service's routes outside the officer pages (see [`routes`]).
+fn route_table() -> Vec<Route> {
+    use routes::Access::{Public, Roles};
+    use routes::Method::{Get, Post};
+    use RoleKind::{Agency, Officer, Platform, Portal};
+    const OFFICER: Access = Roles(&[Officer]);
+    const PORTAL: Access = Roles(&[Portal]);
+    let bulk = DefaultBodyLimit::max(MAX_BULK_BODY_BYTES);
+    vec![
+        Route::new(Get, "/", Public, "What this is, with links", get(licences::index)),
+        Route::new(Get, "/healthz", Public, "Liveness", get(health)),
+        Route::new(Get, "/metrics", OFFICER,
+            "Prometheus text: requests, latencies, ledger size, appends, agency calls, signatures",
+            get(metrics::get)),
+        Route::new(Get, "/v", Public,
+            "Passenger verification page; the credential is in the URL fragment",
+            get(page::verify_page)),
+        Route::new(Get, "/v1/plates/{plate}", Public,
+            "Whether a valid vehicle transport certificate is held for a plate", get(page::plate)),
+        Route::new(Post, "/v1/reports", Public,
+            "A passenger report (plate, reason, optional contact), rate-limited", post(page::report)),
+        Route::new(Get, "/v1/reports", OFFICER,
+            "The report queue, newest first; ?status=open|confirmed|dismissed", get(reports::list)),
+        Route::new(Post, "/v1/reports/{id}/review", OFFICER,
+            "Confirm a report into a credit record (behaviour from the catalogue), or dismiss it",
+            post(reports::review)),
+        Route::new(Get, "/v1/credit-records", OFFICER,
+            "Credit records against ?subject= (citizen id or credit code) and how long they bar",
+            get(reports::records)),
+        Route::new(Get, "/v1/stats", OFFICER,
+            "Funnel per kind per day and month, processing p50/p90, overdue, licences by status, double compliance",
+            get(stats::get)),
+        Route::new(Get, "/v1/openapi.json", Public, "This OpenAPI document", get(openapi::document)),
+        Route::new(Get, "/v1/keys", Public, "Trust list of credential keys", get(licences::trust_list)),
+        Route::new(Get, "/checkpoint", Public,
+            "The log's latest signed checkpoint (C2SP tlog-checkpoint)", get(log_http::checkpoint)),
+        Route::new(Get, "/v1/log-key", Public,
+            "The log's public key (C2SP signed-note verifier key)", get(log_http::log_key)),
+        Route::new(Get, "/tile/{*path}", Public,
+            "Merkle tiles (C2SP tlog-tiles); entry bundles only for agencies and officers",
+            get(log_http::tile)),
+        Route::new(Post, "/v1/applications", PORTAL,
+            "Submit an application (formal review, then agency checks)",
+            post(applications::submit)),
+        Route::new(Get, "/v1/applications", OFFICER,
+            "List applications; ?overdue=true for yellow and red items", get(applications::list)),
+        Route::new(Get, "/v1/applications/{id}", Roles(&[Portal, Officer]),
+            "An application with every step and reason", get(applications::show)),
+        Route::new(Post, "/v1/agency-answers", Roles(&[Agency]),
+            "An agency's late answer to a check", post(applications::agency_answer)),
+        Route::new(Post, "/v1/alerts", Roles(&[Agency]),
+            "An agency's alert; the policy suspends, revokes or notifies; idempotent by alert_id",
+            post(alerts::alert)),
+        Route::new(Get, "/v1/alerts", OFFICER,
+            "Agency alerts, newest first; ?action=notice for those left to officers",
+            get(alerts::list)),
+        Route::new(Post, "/v1/verify", Roles(&[Platform, Agency, Officer]),
+            "Up to 1,000 credentials or licence numbers; signatures batch-verified",
+            post(verify::verify).layer(bulk)),
+        Route::new(Post, "/v1/compliance/check", Roles(&[Platform, Officer]),
+            "Double compliance of up to 1,000 orders at their time, with rates per platform",
+            post(compliance::check).layer(bulk)),
+        Route::new(Get, "/v1/status-lists/{kind}", Public,
+            "Signed bitstring status list of a kind (driver, vehicle, platform)", get(status::list)),
+        Route::new(Get, "/v1/events", Roles(feed::FEED_ROLES),
+            "Status changes read from the ledger; ?after=N pages", get(feed::page)),
+        Route::new(Get, "/v1/events/stream", Roles(feed::FEED_ROLES),
+            "Status changes as server-sent events, pushed as they are logged", get(feed::stream)),
+        Route::new(Get, "/v1/licences/{number}", Roles(&[Agency, Officer]),
+            "Full record, credential and tlog-proof receipt; every access is logged",
+            get(licences::full_record)),
+        Route::new(Get, "/v1/licences/{number}/status", Public,
+            "Status of a licence: valid, suspended, revoked, expired or superseded",
+            get(licences::status)),
+        Route::new(Post, "/v1/licences/{number}/renew", PORTAL,
+            "Renew (from 90 days before expiry); the checks run again", post(licences::renew)),
+        Route::new(Post, "/v1/licences/{number}/reissue", PORTAL,
+            "Reissue a lost or damaged licence; the old credential is superseded",
+            post(licences::reissue)),
+        Route::new(Post, "/v1/licences/{number}/rebind", PORTAL,
+            "Bind a vehicle to another platform", licences::status_route("rebind")),
+        Route::new(Post, "/v1/licences/{number}/cancel", PORTAL,
+            "Cancel at the holder's request", licences::status_route("cancel")),
+        Route::new(Post, "/v1/licences/{number}/suspend", OFFICER, "Suspend, with a reason",
+            licences::status_route("suspend")),
+        Route::new(Post, "/v1/licences/{number}/reinstate", OFFICER,
+            "Reinstate a suspended licence", licences::status_route("reinstate")),
+        Route::new(Post, "/v1/licences/{number}/revoke", OFFICER, "Revoke, with a reason",
+            licences::status_route("revoke")),
+    ]
+}

@@ -1,17 +1,19 @@
-//! `/v1/openapi.json`: an OpenAPI 3 document generated from the route table, so the two cannot
-//! drift; a test also checks that every listed route is served.
+//! `/v1/openapi.json`: an OpenAPI 3 document generated from the route table that also builds the
+//! router and checks each route's roles (`service::routes`), so the three cannot drift.
 
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::ROUTES;
+use super::routes;
 
-/// The OpenAPI document for [`ROUTES`].
+/// The OpenAPI document for [`routes::table`].
 pub fn build() -> Value {
     let mut paths = Map::new();
-    for (method, path, roles, summary) in ROUTES {
+    for route in routes::table() {
+        let roles = route.access.describe();
+        let path = route.openapi_path();
         let mut operation = json!({
-            "summary": summary,
+            "summary": route.summary,
             "x-roles": roles,
             "responses": {
                 "200": {"description": "OK"},
@@ -22,10 +24,10 @@ pub fn build() -> Value {
                 "422": {"description": "Invalid data, every problem listed"}
             }
         });
-        if roles.ends_with("session") {
-            operation["security"] = json!([{"session": []}]);
-        } else if *roles != "public" {
-            operation["security"] = json!([{"bearer": []}]);
+        match route.access {
+            routes::Access::Session => operation["security"] = json!([{"session": []}]),
+            routes::Access::Roles(_) => operation["security"] = json!([{"bearer": []}]),
+            routes::Access::Public => {}
         }
         let parameters: Vec<Value> = path
             .split('/')
@@ -36,10 +38,10 @@ pub fn build() -> Value {
             operation["parameters"] = Value::Array(parameters);
         }
         let entry = paths
-            .entry(path.to_string())
+            .entry(path.clone())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(obj) = entry.as_object_mut() {
-            obj.insert(method.to_string(), operation);
+            obj.insert(route.method.as_str().to_string(), operation);
         }
     }
     json!({

@@ -21,13 +21,14 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::auth::{generate_token, Role};
 use super::ratelimit::ClientAddr;
+use super::routes::Route;
 use super::AppState;
 
 pub use html::escape;
@@ -171,17 +172,81 @@ impl FromRequestParts<AppState> for Officer {
 }
 
 /// The officer pages' routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/officer", get(pages::queue))
-        .route("/officer/login", get(login_page).post(login))
-        .route("/officer/logout", post(logout))
-        .route("/officer/applications/{id}", get(pages::application))
-        .route("/officer/reports", get(pages::reports))
-        .route("/officer/reports/{id}", post(pages::review))
-        .route("/officer/lookup", get(lookup::lookup))
-        .route("/officer/licences/{number}/{action}", post(lookup::action))
-        .route("/officer/dashboard", get(dashboard::page))
+pub fn routes() -> Vec<Route> {
+    use crate::service::routes::Access::{Public, Session};
+    use crate::service::routes::Method::{Get, Post};
+    vec![
+        Route::new(
+            Get,
+            "/officer",
+            Session,
+            "Officer pages (HTML): application queue with deadline lights",
+            get(pages::queue),
+        ),
+        Route::new(
+            Get,
+            "/officer/login",
+            Public,
+            "Officer sign-in form; POST the token to start a session",
+            get(login_page),
+        ),
+        Route::new(
+            Post,
+            "/officer/login",
+            Public,
+            "Officer sign-in (form: token); sets the session cookie",
+            post(login),
+        ),
+        Route::new(
+            Post,
+            "/officer/logout",
+            Session,
+            "Sign out (form: csrf)",
+            post(logout),
+        ),
+        Route::new(
+            Get,
+            "/officer/applications/{id}",
+            Session,
+            "One application with every step and reason",
+            get(pages::application),
+        ),
+        Route::new(
+            Get,
+            "/officer/reports",
+            Session,
+            "Report queue with confirm and dismiss forms",
+            get(pages::reports),
+        ),
+        Route::new(
+            Post,
+            "/officer/reports/{id}",
+            Session,
+            "Confirm or dismiss a report (form: csrf, outcome, behaviour, note, citizen_id)",
+            post(pages::review),
+        ),
+        Route::new(
+            Get,
+            "/officer/lookup",
+            Session,
+            "Licences by number, ID or plate with the full ledger history and actions",
+            get(lookup::lookup),
+        ),
+        Route::new(
+            Post,
+            "/officer/licences/{number}/{action}",
+            Session,
+            "Suspend, reinstate or revoke (form: csrf, reason)",
+            post(lookup::action),
+        ),
+        Route::new(
+            Get,
+            "/officer/dashboard",
+            Session,
+            "Statistics as server-drawn SVG charts",
+            get(dashboard::page),
+        ),
+    ]
 }
 
 fn login_form(message: Option<&str>) -> String {
