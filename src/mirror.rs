@@ -14,10 +14,10 @@ use crate::keys::write_public_file;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash, MemoryStore};
 use crate::log::note::VerifierKey;
+use crate::log::tiles::{index_path, split_bundle, TILE_WIDTH};
 
 /// Largest checkpoint or bundle downloaded, in bytes.
 pub const MAX_DOWNLOAD_BYTES: usize = 256 * 256 * 1024;
-const BUNDLE_WIDTH: u64 = 256;
 const CHECKPOINT_FILE: &str = "checkpoint";
 const PINNED_KEY_FILE: &str = "log.vkey";
 
@@ -46,30 +46,6 @@ pub enum MirrorError {
 pub struct Synced {
     pub previous_size: u64,
     pub size: u64,
-}
-
-/// The spec's path for bundle `n`: `x001/x234/067`.
-pub fn index_path(n: u64) -> String {
-    let mut groups = vec![format!("{:03}", n % 1000)];
-    let mut rest = n / 1000;
-    while rest > 0 {
-        groups.push(format!("x{:03}", rest % 1000));
-        rest /= 1000;
-    }
-    groups.reverse();
-    groups.join("/")
-}
-
-/// Splits a bundle into its entries.
-pub fn split_bundle(bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut entries = Vec::new();
-    let mut rest = bytes;
-    while let [hi, lo, tail @ ..] = rest {
-        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
-        entries.push(tail.get(..len)?);
-        rest = tail.get(len..)?;
-    }
-    rest.is_empty().then_some(entries)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> MirrorError + '_ {
@@ -189,10 +165,10 @@ pub async fn sync(
     }
     let mut leaves = local_leaves(dir)?;
     let mut new_full: Vec<(u64, Vec<u8>)> = Vec::new();
-    let have_full = leaves.len() as u64 / BUNDLE_WIDTH;
-    let full = checkpoint.size / BUNDLE_WIDTH;
-    let partial = checkpoint.size % BUNDLE_WIDTH;
-    leaves.truncate((have_full * BUNDLE_WIDTH) as usize);
+    let have_full = leaves.len() as u64 / TILE_WIDTH;
+    let full = checkpoint.size / TILE_WIDTH;
+    let partial = checkpoint.size % TILE_WIDTH;
+    leaves.truncate((have_full * TILE_WIDTH) as usize);
     for n in have_full..=full {
         let width = if n < full { None } else { Some(partial) };
         if width == Some(0) {
@@ -202,7 +178,7 @@ pub async fn sync(
         let url = format!("{base}/tile/entries/{}{suffix}", index_path(n));
         let bytes = fetch(http, &url).await?;
         let entries = split_bundle(&bytes).ok_or(MirrorError::Bundle(n))?;
-        if entries.len() as u64 != width.unwrap_or(BUNDLE_WIDTH) {
+        if entries.len() as u64 != width.unwrap_or(TILE_WIDTH) {
             return Err(MirrorError::Bundle(n));
         }
         leaves.extend(entries.into_iter().map(merkle::leaf_hash));
@@ -267,23 +243,6 @@ fn verify_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bundle_paths_follow_the_spec() {
-        assert_eq!(index_path(0), "000");
-        assert_eq!(index_path(1067), "x001/067");
-        assert_eq!(index_path(1_234_067), "x001/x234/067");
-    }
-
-    #[test]
-    fn bundles_split_exactly() {
-        assert_eq!(
-            split_bundle(&[0, 1, 7, 0, 0]).unwrap(),
-            vec![&[7u8][..], &[][..]]
-        );
-        assert!(split_bundle(&[0, 2, 7]).is_none());
-        assert!(split_bundle(&[0]).is_none());
-    }
 
     #[test]
     fn a_forked_history_is_refused() {

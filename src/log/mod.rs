@@ -11,12 +11,14 @@
 //! - [`checkpoint`]: the signed tree head.
 //! - [`cosignature`]: timestamped Ed25519 witness cosignatures.
 //! - [`proof`]: `c2sp.org/tlog-proof@v1` receipts.
+//! - [`tiles`]: tlog-tiles paths and the entry-bundle format.
 
 pub mod checkpoint;
 pub mod cosignature;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod tiles;
 mod vkey;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
