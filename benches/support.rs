@@ -54,6 +54,7 @@ pub async fn registry(
         agency_client: AgencyClient::new(Duration::from_secs(5), 1),
         clock: Arc::new(SystemClock),
         public_base_url: "https://licreg.test".into(),
+        public_requests_per_second: None,
     })
     .expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

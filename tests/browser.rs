@@ -182,6 +182,7 @@ async fn registry_with(
         agency_client: AgencyClient::new(Duration::from_secs(2), 1),
         clock,
         public_base_url: base.clone(),
+        public_requests_per_second: None,
     })
     .unwrap();
     let app = service::app(state.clone());

@@ -209,7 +209,8 @@ pub async fn build(
     };
     let (clients, written) = clients(&config, &tokens_file, &roles)?;
     info.tokens_file = written;
-    let mut state = AppState::new(StateParts {
+    let rate = config.public_requests_per_second;
+    let state = AppState::new(StateParts {
         ledger,
         clients,
         signer: keys::load_credential_signer(&config.keys_dir)?,
@@ -222,11 +223,9 @@ pub async fn build(
         ),
         clock,
         public_base_url: config.public_base_url.clone(),
+        public_requests_per_second: Some(rate),
     })?;
-    let rate = config.public_requests_per_second;
-    state.limiter = Arc::new(super::ratelimit::RateLimiter::new(rate * 2.0, rate));
     if rate == 0.0 {
-        state.limiter.disable();
         tracing::warn!("public rate limit is off by configuration");
     }
     Ok((state, info))

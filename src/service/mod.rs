@@ -58,9 +58,21 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest body of the bulk endpoints (up to 1,000 orders or credentials).
 pub const MAX_BULK_BODY_BYTES: usize = 1024 * 1024;
 
-/// Everything a handler needs. Cheap to clone.
+/// Everything a handler needs. Cloning is one reference count: every extractor and middleware
+/// layer of every request takes a copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct StateInner {
     pub ledger: Ledger,
     /// The persisted view, read straight from the ledger's store.
     pub view: View,
@@ -106,6 +118,9 @@ pub struct StateParts {
     pub agency_client: AgencyClient,
     pub clock: Arc<dyn Clock>,
     pub public_base_url: String,
+    /// Public lookups per second per client address (bursts of twice that); `None` for the
+    /// default, `Some(0.0)` for no limit (loopback load tests of the handlers themselves).
+    pub public_requests_per_second: Option<f64>,
 }
 
 impl AppState {
@@ -129,7 +144,7 @@ impl AppState {
             policy: policy.clone(),
             observer: observer(feed.clone(), status_cache.clone(), metrics.clone()),
         });
-        Ok(AppState {
+        Ok(AppState(Arc::new(StateInner {
             ledger: parts.ledger,
             view,
             ids,
@@ -142,7 +157,10 @@ impl AppState {
             agency_client: parts.agency_client,
             clock: parts.clock,
             public_base_url: Arc::from(parts.public_base_url.as_str()),
-            limiter: Arc::new(ratelimit::RateLimiter::default()),
+            limiter: Arc::new(match parts.public_requests_per_second {
+                None => ratelimit::RateLimiter::default(),
+                Some(rate) => ratelimit::RateLimiter::configured(rate),
+            }),
             report_limiter: Arc::new(ratelimit::RateLimiter::new(
                 page::REPORT_BURST,
                 page::REPORTS_PER_MINUTE / 60.0,
@@ -157,7 +175,7 @@ impl AppState {
             )),
             cosigned: Arc::default(),
             status_cache,
-        })
+        })))
     }
 
     /// The persisted view.

@@ -63,6 +63,15 @@ impl RateLimiter {
         }
     }
 
+    /// `per_second` with bursts of twice that; 0 turns the limit off.
+    pub fn configured(per_second: f64) -> Self {
+        let limiter = RateLimiter::new(per_second * 2.0, per_second);
+        if per_second == 0.0 {
+            limiter.disable();
+        }
+        limiter
+    }
+
     /// Stops limiting (benchmarks of the handlers behind it).
     pub fn disable(&self) {
         self.disabled

@@ -75,6 +75,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         agency_client: AgencyClient::new(Duration::from_millis(500), 1),
         clock: Arc::new(clock.clone()),
         public_base_url: "https://licreg.test".into(),
+        public_requests_per_second: None,
     })
     .unwrap();
     Harness {
