@@ -46,7 +46,7 @@ fn entries_for(n: u64, state: &service::AppState, now: i64) -> Vec<NewEntry> {
     let parsed = LicenceRecord::parse(licreg::ids::LicenceKind::Driver, &record).expect("record");
     let app = ApplicationBody {
         application_id: id.clone(),
-        kind: "driver".into(),
+        kind: licreg::ids::LicenceKind::Driver,
         record: record.clone(),
         accepted: true,
         problems: Vec::new(),
@@ -54,7 +54,7 @@ fn entries_for(n: u64, state: &service::AppState, now: i64) -> Vec<NewEntry> {
     };
     let decision = DecisionBody {
         application_id: id.clone(),
-        outcome: "approved".into(),
+        outcome: licreg::registry::bodies::DecisionOutcome::Approved,
         reasons: Vec::new(),
         policy: "national@2026.1".into(),
     };

@@ -5,6 +5,9 @@
 //! edges.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod text_enum;
+
 pub mod ids;
 pub mod log;
 

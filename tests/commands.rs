@@ -6,7 +6,7 @@ mod harness;
 use harness::*;
 use licreg::ids::CreditCode;
 use licreg::registry::commands::{
-    AlertCommand, PassengerReport, ReviewCommand, ReviewOutcome, StatusCommand,
+    AlertCommand, PassengerReport, ReviewCommand, ReviewOutcome, ReviewResult, StatusCommand,
 };
 use licreg::registry::licence::{LicenceEvent, TransitionRefused};
 use licreg::registry::{CommandError, LicenceStatus, Refusal};
@@ -189,7 +189,7 @@ async fn a_report_is_reviewed_once() {
         note: "未查实".into(),
     };
     let reviewed = registry.review_report("officer", review()).await.unwrap();
-    assert_eq!(reviewed.outcome, "dismissed");
+    assert_eq!(reviewed.outcome, ReviewResult::Dismissed);
     assert!(reviewed.credit_record.is_none());
     let twice = registry
         .review_report("officer", review())

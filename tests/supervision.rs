@@ -252,10 +252,12 @@ fn recount(ledger: &licreg::ledger::Ledger) -> Recount {
         match entry.event {
             EventType::Application => {
                 let body: ApplicationBody = serde_cbor::from_slice(&entry.body).unwrap();
-                let bucket = counts.entry((body.kind.clone(), day(at))).or_default();
+                let bucket = counts
+                    .entry((body.kind.as_str().to_string(), day(at)))
+                    .or_default();
                 bucket[0] += 1;
                 bucket[1] += u64::from(body.accepted);
-                apps.insert(body.application_id, (body.kind, at));
+                apps.insert(body.application_id, (body.kind.as_str().to_string(), at));
             }
             EventType::Decision => {
                 let body: DecisionBody = serde_cbor::from_slice(&entry.body).unwrap();

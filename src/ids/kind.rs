@@ -14,13 +14,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 use super::IdError;
 
 /// Which licence a number, record or credential is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LicenceKind {
     /// 网络预约出租汽车驾驶员证: the driver's certificate.
     Driver,
@@ -29,6 +26,8 @@ pub enum LicenceKind {
     /// 网络预约出租汽车经营许可证: the platform company's operating permit.
     Platform,
 }
+
+crate::text_enum::serde_as_text!(LicenceKind, LicenceKind::ALL);
 
 const DRIVER_TYPE_CODE: &str = "11100000000013338W901";
 const VEHICLE_TYPE_CODE: &str = "11100000000013338W902";

@@ -309,8 +309,8 @@ impl Entry {
 }
 
 /// Serialises an event body the way every entry body is serialised: packed CBOR, where a struct
-/// is a map keyed by each field's position (0, 1, …) rather than its name, and an enum variant by
-/// its index. Field order is therefore part of the format: new fields go last, and anything else
+/// is a map keyed by each field's position (0, 1, …) rather than its name. Enums are their text
+/// (`crate::text_enum`), never a variant index. Field order is therefore part of the format: new fields go last, and anything else
 /// is a new [`ENTRY_FORMAT_VERSION`]. Bodies are decoded by `registry::Event::decode` only.
 pub fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, String> {
     serde_cbor::ser::to_vec_packed(body).map_err(|e| e.to_string())

@@ -7,7 +7,7 @@
 //! one alert per id, one import per legacy number. A refusal leaves the log and the view as
 //! they were.
 
-use super::bodies::{ApplicationBody, IssueBody, StatusBody};
+use super::bodies::{ApplicationBody, IssueBody, ReviewResult, StatusBody};
 use super::event::Event;
 use super::licence::{self, LicenceEvent, LicenceStatus};
 use super::refusal::Refusal;
@@ -102,9 +102,9 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             app.answers.insert(
                 body.agency.clone(),
                 AnswerView {
-                    outcome: body.outcome.clone(),
+                    outcome: body.outcome.to_string(),
                     at_ms: entry.timestamp_ms,
-                    via: body.via.clone(),
+                    via: body.via.to_string(),
                     facts: body.facts.clone(),
                 },
             );
@@ -194,7 +194,7 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             if report.status != ReportStatus::Open {
                 return Err(Refusal::ReportReviewed(body.report_id).into());
             }
-            report.status = if body.outcome == "confirmed" {
+            report.status = if body.outcome == ReviewResult::Confirmed {
                 ReportStatus::Confirmed
             } else {
                 ReportStatus::Dismissed
@@ -276,9 +276,9 @@ fn application(tx: &mut ViewTx<'_>, entry: &Entry, body: &ApplicationBody) -> Ap
         }
         tx.put(t::RENEWING, old.as_bytes().to_vec(), id.as_bytes().to_vec());
     }
-    count(tx, &body.kind, entry.timestamp_ms, Stage::Received)?;
+    count(tx, body.kind.as_str(), entry.timestamp_ms, Stage::Received)?;
     if body.accepted {
-        count(tx, &body.kind, entry.timestamp_ms, Stage::Accepted)?;
+        count(tx, body.kind.as_str(), entry.timestamp_ms, Stage::Accepted)?;
     }
     let detail = if body.accepted {
         "accepted"
@@ -287,7 +287,7 @@ fn application(tx: &mut ViewTx<'_>, entry: &Entry, body: &ApplicationBody) -> Ap
     };
     let app = ApplicationView {
         id: id.clone(),
-        kind: body.kind.clone(),
+        kind: body.kind.as_str().to_string(),
         status: if body.accepted {
             ApplicationStatus::Checking
         } else {

@@ -6,15 +6,61 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ids::LicenceKind;
 pub use crate::issuance::IssueBody;
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
 use crate::model::FieldError;
+pub use crate::rules::credit::CreditSubject;
+pub use crate::rules::AlertAction;
+
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        crate::text_enum::serde_as_text!($name, [$($name::$variant),+]);
+
+        impl $name {
+            /// The name the JSON APIs and the officer pages show.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// What an agency said: it answered (facts, or "no record"), or the call failed.
+    AnswerOutcome { Answered => "answered", Failed => "failed" }
+}
+
+wire_enum! {
+    /// How an answer came: licreg asked (`call`), or the agency answered later (`push`).
+    AnswerVia { Call => "call", Push => "push" }
+}
+
+wire_enum! {
+    /// The rules engine's outcome.
+    DecisionOutcome { Approved => "approved", Refused => "refused", Incomplete => "incomplete" }
+}
+
+wire_enum! {
+    /// An officer's finding on a report.
+    ReviewResult { Confirmed => "confirmed", Dismissed => "dismissed" }
+}
 
 /// `application`: an application received, accepted or not, with every formal problem.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplicationBody {
     pub application_id: String,
-    pub kind: String,
+    pub kind: LicenceKind,
     pub record: serde_json::Value,
     pub accepted: bool,
     pub problems: Vec<Problem>,
@@ -45,11 +91,9 @@ impl From<&FieldError> for Problem {
 pub struct AgencyAnswerBody {
     pub application_id: String,
     pub agency: String,
-    /// `answered`, `failed` or `missing`.
-    pub outcome: String,
+    pub outcome: AnswerOutcome,
     pub facts: serde_json::Value,
-    /// `call` when licreg asked, `push` when the agency answered later.
-    pub via: String,
+    pub via: AnswerVia,
     pub detail: Option<String>,
 }
 
@@ -57,8 +101,7 @@ pub struct AgencyAnswerBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionBody {
     pub application_id: String,
-    /// `approved`, `refused` or `incomplete`.
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub reasons: Vec<ReasonBody>,
     pub policy: String,
 }
@@ -122,8 +165,7 @@ pub struct AlertBody {
     pub alert_type: String,
     pub subject: AlertSubject,
     pub detail: Option<String>,
-    /// suspend, revoke or notice.
-    pub action: String,
+    pub action: AlertAction,
     pub affected: Vec<String>,
 }
 
@@ -131,8 +173,7 @@ pub struct AlertBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReviewBody {
     pub report_id: u64,
-    /// `confirmed` or `dismissed`.
-    pub outcome: String,
+    pub outcome: ReviewResult,
     pub note: String,
     #[serde(default)]
     pub behaviour: Option<String>,
@@ -142,8 +183,7 @@ pub struct ReviewBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreditRecordBody {
     pub report_id: Option<u64>,
-    /// `holder` or `platform`.
-    pub against: String,
+    pub against: CreditSubject,
     /// Citizen id or unified social credit code.
     pub subject_id: String,
     pub behaviour: String,
@@ -177,4 +217,30 @@ pub struct ImportBody {
     /// SHA-256 of the file it came from, hex.
     pub file_sha256: String,
     pub issue: IssueBody,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_are_logged_as_their_text_and_read_back() {
+        let body = DecisionBody {
+            application_id: "A1".into(),
+            outcome: DecisionOutcome::Approved,
+            reasons: Vec::new(),
+            policy: "p".into(),
+        };
+        let bytes = crate::ledger::encode_body(&body).unwrap();
+        assert!(bytes.windows(8).any(|w| w == b"approved"), "{bytes:x?}");
+        let back: DecisionBody = serde_cbor::from_slice(&bytes).unwrap();
+        assert_eq!(back.outcome, DecisionOutcome::Approved);
+        assert_eq!(
+            serde_json::to_value(AlertAction::Notice).unwrap(),
+            serde_json::json!("notice")
+        );
+        let kind: LicenceKind = serde_json::from_str("\"vehicle\"").unwrap();
+        assert_eq!(kind, LicenceKind::Vehicle);
+        assert!(serde_json::from_str::<AnswerVia>("\"post\"").is_err());
+    }
 }

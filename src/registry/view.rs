@@ -311,7 +311,11 @@ impl View {
     }
 
     /// The latest alerts, newest first; only those with `action` when it is given.
-    pub fn latest_alerts(&self, action: Option<&str>, limit: usize) -> Result<Vec<AlertView>> {
+    pub fn latest_alerts(
+        &self,
+        action: Option<crate::rules::AlertAction>,
+        limit: usize,
+    ) -> Result<Vec<AlertView>> {
         let mut out = Vec::new();
         for item in self.trees[t::ALERT_LOG].iter().values().rev() {
             if out.len() >= limit {

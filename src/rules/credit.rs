@@ -21,14 +21,24 @@ pub const MAX_BEHAVIOUR_NAME_CHARS: usize = 64;
 pub const MAX_REFUSE_YEARS: u8 = 10;
 
 /// Whom a confirmed record is held against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreditSubject {
     /// The licence holder: the driver, or the vehicle's owner.
     Holder,
     /// The platform the vehicle serves.
     Platform,
 }
+
+impl std::fmt::Display for CreditSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::text_enum::serde_as_text!(
+    CreditSubject,
+    [CreditSubject::Holder, CreditSubject::Platform]
+);
 
 impl CreditSubject {
     pub fn as_str(self) -> &'static str {

@@ -184,13 +184,40 @@ struct PolicyFile {
 }
 
 /// What an agency alert does to the licences it concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertAction {
     Suspend,
     Revoke,
     /// Only a notice in the officers' queue.
     Notice,
+}
+
+crate::text_enum::serde_as_text!(AlertAction, AlertAction::ALL);
+
+impl AlertAction {
+    pub const ALL: [AlertAction; 3] = [
+        AlertAction::Suspend,
+        AlertAction::Revoke,
+        AlertAction::Notice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertAction::Suspend => "suspend",
+            AlertAction::Revoke => "revoke",
+            AlertAction::Notice => "notice",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        AlertAction::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for AlertAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `[alerts]`: the outcome of each alert type; unlisted types are notices.

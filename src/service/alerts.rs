@@ -18,6 +18,7 @@ use super::AppState;
 pub use crate::registry::bodies::{AlertBody, AlertSubject};
 use crate::registry::commands::AlertCommand;
 pub use crate::registry::commands::MAX_ALERT_TEXT_CHARS;
+use crate::rules::AlertAction;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +73,7 @@ pub use crate::registry::AlertView;
 /// The latest alerts, newest first; only those with `action` when it is given.
 pub fn latest(
     view: &crate::registry::View,
-    action: Option<&str>,
+    action: Option<AlertAction>,
     limit: usize,
 ) -> Result<Vec<AlertView>, ApiError> {
     Ok(view.latest_alerts(action, limit)?)
@@ -89,19 +90,16 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<AlertQuery>,
 ) -> Result<Response, ApiError> {
-    if let Some(action) = query.action.as_deref() {
-        if !matches!(action, "notice" | "suspend" | "revoke") {
-            return Err(ApiError::bad(
+    let action = match query.action.as_deref() {
+        None => None,
+        Some(text) => Some(AlertAction::parse(text).ok_or_else(|| {
+            ApiError::bad(
                 "enum",
                 "action must be notice, suspend or revoke",
                 Some("action"),
-            ));
-        }
-    }
-    let alerts = latest(
-        state.read_view(),
-        query.action.as_deref(),
-        MAX_LISTED_ALERTS,
-    )?;
+            )
+        })?),
+    };
+    let alerts = latest(state.read_view(), action, MAX_LISTED_ALERTS)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
 }

@@ -24,7 +24,7 @@ use crate::agency::CheckRequest;
 use crate::ids::LicenceKind;
 use crate::model::{FieldError, LicenceRecord};
 use crate::qr;
-use crate::registry::commands::{self, AgencyAnswer, AnswerOutcome, Submitted};
+use crate::registry::commands::{self, AgencyAnswer, AnswerOutcome, AnswerVia, Submitted};
 use crate::registry::CommandError;
 use crate::rules::{Light, Stage};
 
@@ -214,7 +214,7 @@ pub async fn run_checks(
             agency,
             outcome,
             facts,
-            via: "call",
+            via: AnswerVia::Call,
             detail,
         });
     }

@@ -28,8 +28,7 @@ pub struct AlertOutcome {
     pub alert_id: String,
     /// The id had been applied before; nothing changed now.
     pub duplicate: bool,
-    /// suspend, revoke or notice.
-    pub action: String,
+    pub action: AlertAction,
     pub affected: Vec<String>,
 }
 
@@ -59,14 +58,6 @@ fn subject_key(subject: &AlertSubject) -> Result<(SubjectKind, String), CommandE
             "subject",
             "name exactly one of citizen_id, plate, credit_code",
         )),
-    }
-}
-
-fn action_name(action: AlertAction) -> &'static str {
-    match action {
-        AlertAction::Suspend => "suspend",
-        AlertAction::Revoke => "revoke",
-        AlertAction::Notice => "notice",
     }
 }
 
@@ -102,7 +93,7 @@ impl Registry {
                 alert_type: alert.alert_type.clone(),
                 subject: alert.subject.clone(),
                 detail: alert.detail.clone(),
-                action: action_name(action).into(),
+                action,
                 affected: self.affected_licences(kind, &key, action)?,
             };
             match self.append(alert_entries(actor, &body, kind, &key)?).await {
@@ -166,7 +157,7 @@ fn alert_entries(
         "{} alert {} from {}",
         body.alert_type, body.alert_id, body.agency
     );
-    let event = if body.action == "revoke" {
+    let event = if body.action == AlertAction::Revoke {
         EventType::Revocation
     } else {
         EventType::Suspension

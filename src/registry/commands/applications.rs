@@ -13,7 +13,8 @@ use crate::issuance::{self, IssueContext};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
 use crate::model::{FieldError, LicenceRecord};
 use crate::registry::bodies::{
-    application_subject, AgencyAnswerBody, ApplicationBody, DecisionBody, Problem,
+    application_subject, AgencyAnswerBody, AnswerOutcome, AnswerVia, ApplicationBody, DecisionBody,
+    DecisionOutcome, Problem,
 };
 use crate::registry::{ApplicationStatus, ApplicationView, Refusal};
 
@@ -36,30 +37,13 @@ pub struct Submitted {
     pub review: Result<LicenceRecord, Vec<FieldError>>,
 }
 
-/// What an agency said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnswerOutcome {
-    Answered,
-    Failed,
-}
-
-impl AnswerOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            AnswerOutcome::Answered => "answered",
-            AnswerOutcome::Failed => "failed",
-        }
-    }
-}
-
 /// One agency's answer, kept as evidence.
 #[derive(Debug, Clone)]
 pub struct AgencyAnswer {
     pub agency: String,
     pub outcome: AnswerOutcome,
     pub facts: Value,
-    /// `call` when licreg asked, `push` when the agency answered later.
-    pub via: &'static str,
+    pub via: AnswerVia,
     pub detail: Option<String>,
 }
 
@@ -91,7 +75,7 @@ impl Registry {
         };
         let body = ApplicationBody {
             application_id: id.clone(),
-            kind: submission.kind.as_str().to_string(),
+            kind: submission.kind,
             record: submission.record,
             accepted: review.is_ok(),
             problems,
@@ -168,7 +152,7 @@ impl Registry {
             agency: agency.to_string(),
             outcome: AnswerOutcome::Answered,
             facts,
-            via: "push",
+            via: AnswerVia::Push,
             detail: None,
         };
         self.append(vec![answer_entry(id, &answer)?]).await?;
@@ -206,7 +190,7 @@ impl Registry {
         let decided = self.evaluate(&record, &app, today)?;
         let mut body = DecisionBody {
             application_id: id.to_string(),
-            outcome: decided.outcome.clone(),
+            outcome: decided.outcome,
             reasons: decided.reasons.clone(),
             policy: decided.policy.clone(),
         };
@@ -221,7 +205,7 @@ impl Registry {
             Err(CommandError::Refused(refusal)) if decided.validity.is_some() => refusal,
             Err(e) => return Err(e),
         };
-        body.outcome = "refused".into();
+        body.outcome = DecisionOutcome::Refused;
         body.reasons = vec![registry_reason(&refusal)];
         match self.append(vec![decision_entry(&body)?]).await {
             Err(CommandError::Refused(Refusal::ApplicationNotWaiting { .. })) => Ok(()),
@@ -283,9 +267,9 @@ fn answer_entry(id: &str, answer: &AgencyAnswer) -> Result<NewEntry, CommandErro
     let body = AgencyAnswerBody {
         application_id: id.to_string(),
         agency: answer.agency.clone(),
-        outcome: answer.outcome.as_str().to_string(),
+        outcome: answer.outcome,
         facts: answer.facts.clone(),
-        via: answer.via.to_string(),
+        via: answer.via,
         detail: answer.detail.clone(),
     };
     entry(

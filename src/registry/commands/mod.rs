@@ -15,10 +15,9 @@ mod review;
 
 use std::sync::Arc;
 
+pub use crate::registry::bodies::{AnswerOutcome, AnswerVia, DecisionOutcome, ReviewResult};
 pub use alerts::{AlertCommand, AlertOutcome, MAX_ALERT_ATTEMPTS, MAX_ALERT_TEXT_CHARS};
-pub use applications::{
-    AgencyAnswer, AnswerOutcome, Submission, Submitted, MAX_APPLICATION_ID_BYTES,
-};
+pub use applications::{AgencyAnswer, Submission, Submitted, MAX_APPLICATION_ID_BYTES};
 pub use licences::{
     next_version, renewal_open, Reissued, StatusChanged, StatusCommand, MAX_EXPIRED_PER_SWEEP,
     MAX_REASON_CHARS, RENEWAL_WINDOW_DAYS,

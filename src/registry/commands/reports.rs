@@ -5,7 +5,7 @@ use super::review::iso;
 use super::{check_text, entry, CommandError, Registry};
 use crate::ids::{CitizenId, CreditCode};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
-use crate::registry::bodies::{CreditRecordBody, Report, ReviewBody};
+use crate::registry::bodies::{CreditRecordBody, Report, ReviewBody, ReviewResult};
 use crate::registry::{LicenceView, Refusal, ReportStatus, ReportView};
 use crate::rules::credit::CreditSubject;
 
@@ -46,8 +46,7 @@ pub struct ReviewCommand {
 #[derive(Debug, Clone)]
 pub struct Reviewed {
     pub report_id: u64,
-    /// `confirmed` or `dismissed`.
-    pub outcome: String,
+    pub outcome: ReviewResult,
     pub credit_record: Option<CreditRecordBody>,
 }
 
@@ -98,13 +97,17 @@ impl Registry {
                 citizen_id,
             } => {
                 let record = self.credit_record(&report, behaviour, citizen_id.as_deref())?;
-                ("confirmed", Some(behaviour.clone()), Some(record))
+                (
+                    ReviewResult::Confirmed,
+                    Some(behaviour.clone()),
+                    Some(record),
+                )
             }
-            ReviewOutcome::Dismiss => ("dismissed", None, None),
+            ReviewOutcome::Dismiss => (ReviewResult::Dismissed, None, None),
         };
         let review = ReviewBody {
             report_id: id,
-            outcome: outcome.into(),
+            outcome,
             note,
             behaviour,
         };
@@ -175,7 +178,7 @@ impl Registry {
         let today = crate::clock::china_time(self.clock.now_unix()).date();
         Ok(CreditRecordBody {
             report_id: Some(report.id),
-            against: behaviour.against.as_str().into(),
+            against: behaviour.against,
             subject_id,
             behaviour: code.to_string(),
             behaviour_zh: behaviour.zh.clone(),

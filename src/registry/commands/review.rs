@@ -9,7 +9,7 @@ use super::{CommandError, Registry};
 use crate::clock::Clock;
 use crate::ids::LicenceKind;
 use crate::model::{FieldError, LicenceRecord};
-use crate::registry::bodies::ReasonBody;
+use crate::registry::bodies::{DecisionOutcome, ReasonBody};
 use crate::registry::{ApplicationView, LicenceStatus, LicenceView, Refusal, View};
 use crate::rules::{self, AgencyFacts, AgencyName, Answers, Outcome, Policy, RegistryFacts};
 
@@ -74,7 +74,7 @@ pub fn with_today(record: &Value, today: Date) -> Value {
 
 /// The engine's decision in loggable form; `validity` is set only on approval.
 pub struct Decided {
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub reasons: Vec<ReasonBody>,
     pub policy: String,
     pub validity: Option<(Date, Date)>,
@@ -244,12 +244,12 @@ impl Registry {
         let facts = self.registry_facts(record, app.renewal_of.as_deref())?;
         let decision = rules::decide(&self.policy, record, &answers, &facts, today);
         let outcome = match decision.outcome {
-            Outcome::Approved => "approved",
-            Outcome::Refused => "refused",
-            Outcome::Incomplete => "incomplete",
+            Outcome::Approved => DecisionOutcome::Approved,
+            Outcome::Refused => DecisionOutcome::Refused,
+            Outcome::Incomplete => DecisionOutcome::Incomplete,
         };
         Ok(Decided {
-            outcome: outcome.to_string(),
+            outcome,
             reasons: decision
                 .reasons
                 .iter()

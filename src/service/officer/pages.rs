@@ -141,10 +141,10 @@ fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::serv
         .next()
         .cloned()
         .unwrap_or_default();
-        let action = match a.action.as_str() {
-            "suspend" => "已暂停",
-            "revoke" => "已吊销",
-            _ => "<strong>待人工研判 notice</strong>",
+        let action = match a.action {
+            crate::rules::AlertAction::Suspend => "已暂停",
+            crate::rules::AlertAction::Revoke => "已吊销",
+            crate::rules::AlertAction::Notice => "<strong>待人工研判 notice</strong>",
         };
         let affected: Vec<String> = a
             .affected
@@ -162,7 +162,7 @@ fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::serv
             "<tr data-alert=\"{id}\" data-action=\"{act}\"><td>{at}</td><td>{agency}</td><td>{kind}</td>\
              <td><a href=\"/officer/lookup?q={q}\">{subject}</a></td><td>{action}</td><td>{affected}</td><td>{detail}</td></tr>",
             id = escape(&a.alert_id),
-            act = escape(&a.action),
+            act = a.action,
             at = time(alert.at_ms),
             agency = escape(&a.agency),
             kind = escape(&a.alert_type),
@@ -364,7 +364,10 @@ fn credit_list(
             body,
             "<tr data-subject=\"{subject}\" data-active=\"{active}\"><td><a href=\"/officer/lookup?q={subject}\">{subject}</a></td><td>{against}</td><td>{behaviour}</td><td>{on}</td><td>{until}</td><td>{plate}</td><td>{report}</td></tr>",
             subject = escape(&record.subject_id),
-            against = if record.against == "platform" { "平台" } else { "持证人" },
+            against = match record.against {
+                crate::rules::credit::CreditSubject::Platform => "平台",
+                crate::rules::credit::CreditSubject::Holder => "持证人",
+            },
             behaviour = escape(&record.behaviour_zh),
             on = escape(&record.confirmed_on),
             until = escape(record.barred_until.as_deref().unwrap_or("—")),
