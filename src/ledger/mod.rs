@@ -8,6 +8,7 @@ pub mod entry;
 pub mod projection;
 mod rebuild;
 pub mod store;
+pub mod tables;
 pub mod tiles;
 mod writer;
 
@@ -18,3 +19,4 @@ pub use entry::{
 };
 pub use projection::{ApplyError, Projection, ViewTx};
 pub use store::{Appended, Ledger, LedgerError, Pending};
+pub use tables::{Order, Scan, SledTables, Tables};

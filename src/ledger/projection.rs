@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use super::entry::Entry;
 use super::store::LedgerError;
+use super::tables::Tables;
 
 /// Why the projection would not apply an entry.
 #[derive(Debug)]
@@ -44,17 +45,17 @@ pub trait Projection: Send + Sync + 'static {
 /// Pending writes: `None` deletes.
 pub(crate) type Writes = HashMap<(usize, Vec<u8>), Option<Vec<u8>>>;
 
-/// Reads through the writes of this group (and this job) to the committed trees.
+/// Reads through the writes of this group (and this job) to the committed tables.
 pub struct ViewTx<'a> {
-    pub(crate) trees: &'a [sled::Tree],
+    pub(crate) tables: &'a dyn Tables,
     pub(crate) group: &'a Writes,
     pub(crate) job: Writes,
 }
 
 impl<'a> ViewTx<'a> {
-    pub(crate) fn new(trees: &'a [sled::Tree], group: &'a Writes) -> Self {
+    pub(crate) fn new(tables: &'a dyn Tables, group: &'a Writes) -> Self {
         ViewTx {
-            trees,
+            tables,
             group,
             job: Writes::new(),
         }
@@ -66,14 +67,7 @@ impl<'a> ViewTx<'a> {
         if let Some(pending) = self.job.get(&slot).or_else(|| self.group.get(&slot)) {
             return Ok(pending.clone());
         }
-        let tree = self
-            .trees
-            .get(table)
-            .ok_or_else(|| ApplyError::Storage(format!("no view table {table}")))?;
-        Ok(tree
-            .get(key)
-            .map_err(|e| ApplyError::Storage(e.to_string()))?
-            .map(|v| v.to_vec()))
+        Ok(self.tables.get(table, key)?)
     }
 
     pub fn put(&mut self, table: usize, key: Vec<u8>, value: Vec<u8>) {

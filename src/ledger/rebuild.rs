@@ -82,7 +82,6 @@ fn progress(total: u64) -> indicatif::ProgressBar {
 
 /// Applies entries `[start, end)` and moves the watermark, in one transaction.
 fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError> {
-    let view_trees = &shared.trees[TREE_VIEW_FIRST..];
     let mut writes = Writes::new();
     for seq in start..end {
         let bytes = shared.trees[TREE_ENTRIES]
@@ -98,7 +97,7 @@ fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError>
                 reason: format!("entry says it is {}", entry.seq),
             });
         }
-        let mut tx = ViewTx::new(view_trees, &writes);
+        let mut tx = ViewTx::new(&shared.view_tables, &writes);
         match shared.apply(&mut tx, &entry) {
             Ok(()) => {}
             Err(ApplyError::Refused(why)) => {

@@ -159,6 +159,8 @@ pub(crate) struct Shared {
     pub(crate) vkey: VerifierKey,
     writable: bool,
     pub(crate) projection: Arc<dyn Projection>,
+    /// The projection's tables, as the writer and the view read them.
+    pub(crate) view_tables: super::tables::SledTables,
     /// Set when a flush failed after a commit; nothing is appended after that.
     pub(crate) poisoned: AtomicBool,
     /// Test hook: make the next flush fail after its transaction committed.
@@ -271,9 +273,11 @@ impl Ledger {
         let vkey = bind_verifier_key(&trees[TREE_META], signer.as_ref())
             .map_err(|e| open_err(e.to_string()))?;
         let head = load_head(&trees).map_err(|e| open_err(e.to_string()))?;
+        let view_tables = super::tables::SledTables::new(&trees[TREE_VIEW_FIRST..]);
         let shared = Arc::new(Shared {
             db,
             trees,
+            view_tables,
             head: RwLock::new(head),
             origin: vkey.name().to_string(),
             vkey,
@@ -409,9 +413,9 @@ impl Ledger {
         super::rebuild::catch_up(&self.shared)
     }
 
-    /// One table of the projection, for readers of the view.
-    pub fn view_table(&self, table: usize) -> Option<sled::Tree> {
-        self.shared.trees.get(TREE_VIEW_FIRST + table).cloned()
+    /// The projection's tables, for readers of the view.
+    pub fn view_tables(&self) -> Arc<dyn super::tables::Tables> {
+        Arc::new(self.shared.view_tables.clone())
     }
 
     /// Number of entries in the log.

@@ -100,7 +100,7 @@ fn build_job(
     job: &Job,
     timestamp_ms: u64,
 ) -> Result<Result<(Built, Writes), LedgerError>, LedgerError> {
-    let mut tx = ViewTx::new(&shared.trees[TREE_VIEW_FIRST..], view_writes);
+    let mut tx = ViewTx::new(&shared.view_tables, view_writes);
     let mut built = Vec::with_capacity(job.entries.len());
     let (mut size, mut last) = (head.size, head.last_leaf);
     for new in &job.entries {

@@ -1,4 +1,4 @@
-//! The persisted view's tables (sled trees written in the ledger's transaction) and their keys.
+//! The persisted view's tables (written in the ledger's transaction, read through `ledger::Tables`) and their keys.
 //!
 //! Keys are built here only, so the writer's `apply` and the readers agree on every layout.
 

@@ -1,9 +1,9 @@
 //! Reading the persisted view: licences, applications, alerts, reports, credit records,
-//! statistics and the status-history index, straight from the sled trees the ledger writer
-//! keeps in step with the log.
+//! statistics and the status-history index, straight from the tables the ledger writer keeps in
+//! step with the log, through the storage seam (`ledger::Tables`).
 //!
 //! Nothing here holds state proportional to the registry: every query reads the rows it needs
-//! (point lookups and bounded prefix scans), and sled's page cache is the only cache.
+//! (point lookups and bounded prefix scans), and the store's own page cache is the only cache.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use super::rows::{AlertView, ApplicationView, HistoryRow, LicenceView, ReportSta
 use super::tables as t;
 use super::tally::{Counts, Tally};
 use crate::ids::LicenceKind;
-use crate::ledger::{Ledger, Seq};
+use crate::ledger::{Ledger, Order, Scan, Seq, Tables};
 
 /// Why the view could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -24,14 +24,6 @@ pub enum ViewError {
     Storage(String),
     #[error("view row in {table} does not decode: {reason}")]
     Corrupt { table: &'static str, reason: String },
-    #[error("the ledger has no view table {0}")]
-    Missing(&'static str),
-}
-
-impl From<sled::Error> for ViewError {
-    fn from(e: sled::Error) -> Self {
-        ViewError::Storage(e.to_string())
-    }
 }
 
 impl From<crate::ledger::LedgerError> for ViewError {
@@ -46,7 +38,7 @@ type Result<T> = std::result::Result<T, ViewError>;
 #[derive(Clone)]
 pub struct View {
     ledger: Ledger,
-    trees: Arc<[sled::Tree]>,
+    tables: Arc<dyn Tables>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(table: usize, bytes: &[u8]) -> Result<T> {
@@ -63,13 +55,57 @@ fn text(bytes: &[u8]) -> String {
 impl View {
     /// The view of a ledger opened with [`super::RegistryProjection`].
     pub fn new(ledger: &Ledger) -> Result<Self> {
-        let trees = (0..t::NAMES.len())
-            .map(|i| ledger.view_table(i).ok_or(ViewError::Missing(t::NAMES[i])))
-            .collect::<Result<Vec<_>>>()?;
         Ok(View {
             ledger: ledger.clone(),
-            trees: trees.into(),
+            tables: ledger.view_tables(),
         })
+    }
+
+    fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.tables.get(table, key)?)
+    }
+
+    /// Visits the selected rows in order until `visit` returns `Ok(false)` or an error.
+    fn scan(
+        &self,
+        table: usize,
+        scan: Scan<'_>,
+        order: Order,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let mut failed = None;
+        self.tables.scan(
+            table,
+            scan,
+            order,
+            &mut |key, value| match visit(key, value) {
+                Ok(more) => more,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+        )?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// The values of the first `limit` selected rows.
+    fn values(
+        &self,
+        table: usize,
+        scan: Scan<'_>,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(table, scan, order, |_, value| {
+            out.push(value.to_vec());
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -77,7 +113,7 @@ impl View {
     }
 
     fn row<T: serde::de::DeserializeOwned>(&self, table: usize, key: &[u8]) -> Result<Option<T>> {
-        match self.trees[table].get(key)? {
+        match self.get(table, key)? {
             Some(bytes) => decode(table, &bytes).map(Some),
             None => Ok(None),
         }
@@ -88,23 +124,23 @@ impl View {
     pub fn digest(&self) -> Result<[u8; 32]> {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
-        for (name, tree) in t::NAMES.iter().zip(self.trees.iter()) {
+        for (table, name) in t::NAMES.iter().enumerate() {
             hasher.update(name.as_bytes());
-            for item in tree.iter() {
-                let (key, value) = item?;
+            self.scan(table, Scan::All, Order::Ascending, |key, value| {
                 hasher.update((key.len() as u64).to_be_bytes());
-                hasher.update(&key);
+                hasher.update(key);
                 hasher.update((value.len() as u64).to_be_bytes());
-                hasher.update(&value);
-            }
+                hasher.update(value);
+                Ok(true)
+            })?;
         }
         Ok(hasher.finalize().into())
     }
 
     /// A named counter of the view.
     pub fn counter(&self, name: &str) -> Result<u64> {
-        Ok(self.trees[t::META]
-            .get(name.as_bytes())?
+        Ok(self
+            .get(t::META, name.as_bytes())?
             .map_or(0, |v| t::u64_value(&v)))
     }
 
@@ -113,7 +149,7 @@ impl View {
         if let Some(found) = self.row(t::LICENCES, number.as_bytes())? {
             return Ok(Some(found));
         }
-        match self.trees[t::SERIALS].get(number.as_bytes())? {
+        match self.get(t::SERIALS, number.as_bytes())? {
             Some(full) => self.row(t::LICENCES, &full),
             None => Ok(None),
         }
@@ -122,13 +158,13 @@ impl View {
     fn licences_under(&self, table: usize, key: &str) -> Result<Vec<LicenceView>> {
         let prefix = t::prefix(key);
         let mut out = Vec::new();
-        for item in self.trees[table].scan_prefix(&prefix).keys() {
-            let k = item?;
+        self.scan(table, Scan::Prefix(&prefix), Order::Ascending, |k, _| {
             let number = k.get(prefix.len()..).unwrap_or_default();
             if let Some(licence) = self.row(t::LICENCES, number)? {
                 out.push(licence);
             }
-        }
+            Ok(true)
+        })?;
         Ok(out)
     }
 
@@ -148,7 +184,7 @@ impl View {
 
     /// The licence holding a uniqueness key (`plate:…`, `vin:…`, `driver:issuer:id`).
     pub fn holder_of_key(&self, key: &str) -> Result<Option<LicenceView>> {
-        match self.trees[t::UNIQUE].get(key.as_bytes())? {
+        match self.get(t::UNIQUE, key.as_bytes())? {
             Some(number) => self.row(t::LICENCES, &number),
             None => Ok(None),
         }
@@ -176,11 +212,15 @@ impl View {
     pub fn state_at(&self, number: &str, at_ms: u64) -> Result<Option<HistoryRow>> {
         let start = t::prefix(number);
         let end = t::with_numbers(number, &[at_ms, u64::MAX]);
-        match self.trees[t::HISTORY].range(start..=end).next_back() {
-            Some(item) => {
-                let (_, value) = item?;
-                decode(t::HISTORY, &value).map(Some)
-            }
+        let range = Scan::Range {
+            from: std::ops::Bound::Included(&start),
+            to: std::ops::Bound::Included(&end),
+        };
+        match self
+            .values(t::HISTORY, range, Order::Descending, 1)?
+            .first()
+        {
+            Some(value) => decode(t::HISTORY, value).map(Some),
             None => Ok(None),
         }
     }
@@ -189,26 +229,31 @@ impl View {
     pub fn status_positions(&self, kind: LicenceKind) -> Result<Vec<(u64, LicenceStatus)>> {
         let prefix = [t::kind_code(kind)];
         let mut out = Vec::new();
-        for item in self.trees[t::STATUS_BITS].scan_prefix(prefix) {
-            let (key, value) = item?;
-            let index = t::u64_value(key.get(1..).unwrap_or_default());
-            let status = value
-                .first()
-                .and_then(|c| LicenceStatus::from_code(*c))
-                .ok_or(ViewError::Corrupt {
-                    table: "v_status_bits",
-                    reason: "bad status code".into(),
-                })?;
-            out.push((index, status));
-        }
+        self.scan(
+            t::STATUS_BITS,
+            Scan::Prefix(&prefix),
+            Order::Ascending,
+            |key, value| {
+                let index = t::u64_value(key.get(1..).unwrap_or_default());
+                let status = value
+                    .first()
+                    .and_then(|c| LicenceStatus::from_code(*c))
+                    .ok_or(ViewError::Corrupt {
+                        table: "v_status_bits",
+                        reason: "bad status code".into(),
+                    })?;
+                out.push((index, status));
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 
     /// The first `limit` licences in issue order.
     pub fn first_licences(&self, limit: usize) -> Result<Vec<LicenceView>> {
         let mut out = Vec::new();
-        for item in self.trees[t::ISSUED].iter().values().take(limit) {
-            if let Some(licence) = self.row(t::LICENCES, &item?)? {
+        for number in self.values(t::ISSUED, Scan::All, Order::Ascending, limit)? {
+            if let Some(licence) = self.row(t::LICENCES, &number)? {
                 out.push(licence);
             }
         }
@@ -219,14 +264,17 @@ impl View {
     pub fn expired_by(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let end = u64::try_from(now).unwrap_or(0).to_be_bytes();
         let mut out = Vec::new();
-        for item in self.trees[t::EXPIRING]
-            .range(..end.to_vec())
-            .keys()
-            .take(limit)
-        {
-            let key = item?;
-            out.push(text(key.get(9..).unwrap_or_default()));
+        if limit == 0 {
+            return Ok(out);
         }
+        let before = Scan::Range {
+            from: std::ops::Bound::Unbounded,
+            to: std::ops::Bound::Excluded(&end),
+        };
+        self.scan(t::EXPIRING, before, Order::Ascending, |key, _| {
+            out.push(text(key.get(9..).unwrap_or_default()));
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
     }
 
@@ -252,16 +300,14 @@ impl View {
 
     /// The licence a legacy number was imported as.
     pub fn imported_as(&self, kind: LicenceKind, legacy: &str) -> Result<Option<String>> {
-        Ok(self.trees[t::LEGACY]
-            .get(t::legacy_key(kind, legacy))?
+        Ok(self
+            .get(t::LEGACY, &t::legacy_key(kind, legacy))?
             .map(|v| text(&v)))
     }
 
     /// The application renewing `number`, while one is in progress.
     pub fn renewing(&self, number: &str) -> Result<Option<String>> {
-        Ok(self.trees[t::RENEWING]
-            .get(number.as_bytes())?
-            .map(|v| text(&v)))
+        Ok(self.get(t::RENEWING, number.as_bytes())?.map(|v| text(&v)))
     }
 
     pub fn application(&self, id: &str) -> Result<Option<ApplicationView>> {
@@ -286,11 +332,12 @@ impl View {
     /// Applications still being handled, oldest first.
     pub fn open_applications(&self) -> Result<Vec<ApplicationView>> {
         let mut out: Vec<ApplicationView> = Vec::new();
-        for item in self.trees[t::OPEN].iter().keys() {
-            if let Some(app) = self.row(t::APPLICATIONS, &item?)? {
+        self.scan(t::OPEN, Scan::All, Order::Ascending, |id, _| {
+            if let Some(app) = self.row(t::APPLICATIONS, id)? {
                 out.push(app);
             }
-        }
+            Ok(true)
+        })?;
         out.sort_by_key(|a| a.created_ms);
         Ok(out)
     }
@@ -298,8 +345,8 @@ impl View {
     /// The most recently finished applications, newest first.
     pub fn recently_finished(&self, limit: usize) -> Result<Vec<ApplicationView>> {
         let mut out = Vec::new();
-        for item in self.trees[t::FINISHED].iter().values().rev().take(limit) {
-            if let Some(app) = self.row(t::APPLICATIONS, &item?)? {
+        for id in self.values(t::FINISHED, Scan::All, Order::Descending, limit)? {
+            if let Some(app) = self.row(t::APPLICATIONS, &id)? {
                 out.push(app);
             }
         }
@@ -317,17 +364,17 @@ impl View {
         limit: usize,
     ) -> Result<Vec<AlertView>> {
         let mut out = Vec::new();
-        for item in self.trees[t::ALERT_LOG].iter().values().rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let Some(alert) = self.alert(&text(&item?))? else {
-                continue;
-            };
-            if action.is_none_or(|wanted| alert.body.action == wanted) {
-                out.push(alert);
-            }
+        if limit == 0 {
+            return Ok(out);
         }
+        self.scan(t::ALERT_LOG, Scan::All, Order::Descending, |_, id| {
+            if let Some(alert) = self.alert(&text(id))? {
+                if action.is_none_or(|wanted| alert.body.action == wanted) {
+                    out.push(alert);
+                }
+            }
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
     }
 
@@ -338,35 +385,43 @@ impl View {
     /// Reports, newest first, with `status` when it is given.
     pub fn reports(&self, status: Option<ReportStatus>, limit: usize) -> Result<Vec<ReportView>> {
         let mut out = Vec::new();
-        for item in self.trees[t::REPORTS].iter().values().rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let report: ReportView = decode(t::REPORTS, &item?)?;
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(t::REPORTS, Scan::All, Order::Descending, |_, value| {
+            let report: ReportView = decode(t::REPORTS, value)?;
             if status.is_none_or(|s| s == report.status) {
                 out.push(report);
             }
-        }
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
     }
 
     /// Credit records against a citizen id or credit code, oldest first.
     pub fn credit_records(&self, subject: &str) -> Result<Vec<CreditRecordBody>> {
-        self.trees[t::CREDIT]
-            .scan_prefix(t::prefix(subject))
-            .values()
-            .map(|v| decode(t::CREDIT, &v?))
-            .collect()
+        let prefix = t::prefix(subject);
+        let mut out = Vec::new();
+        self.scan(
+            t::CREDIT,
+            Scan::Prefix(&prefix),
+            Order::Ascending,
+            |_, value| {
+                out.push(decode(t::CREDIT, value)?);
+                Ok(true)
+            },
+        )?;
+        Ok(out)
     }
 
     /// Every credit record, newest first. Records are few (confirmed reports), so this walks them.
     pub fn all_credit_records(&self) -> Result<Vec<CreditRecordBody>> {
         let mut all: Vec<(u64, CreditRecordBody)> = Vec::new();
-        for item in self.trees[t::CREDIT].iter() {
-            let (key, value) = item?;
+        self.scan(t::CREDIT, Scan::All, Order::Ascending, |key, value| {
             let seq = t::u64_value(key.get(key.len().saturating_sub(8)..).unwrap_or_default());
-            all.push((seq, decode(t::CREDIT, &value)?));
-        }
+            all.push((seq, decode(t::CREDIT, value)?));
+            Ok(true)
+        })?;
         all.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         Ok(all.into_iter().map(|(_, r)| r).collect())
     }
@@ -374,23 +429,23 @@ impl View {
     /// The funnel and processing-time tally.
     pub fn tally(&self) -> Result<Tally> {
         let mut tally = Tally::default();
-        for item in self.trees[t::TALLY].iter() {
-            let (key, value) = item?;
-            let (kind, day) = split_pair(&key);
-            let counts: Counts = decode(t::TALLY, &value)?;
+        self.scan(t::TALLY, Scan::All, Order::Ascending, |key, value| {
+            let (kind, day) = split_pair(key);
+            let counts: Counts = decode(t::TALLY, value)?;
             tally.daily.insert((kind, day), counts);
-        }
-        for item in self.trees[t::PROCESSING].iter() {
-            let (key, value) = item?;
-            let at = key.iter().position(|b| *b == 0).unwrap_or(key.len());
-            let kind = text(&key[..at]);
-            let seconds = t::u64_value(key.get(at + 1..).unwrap_or_default());
+            Ok(true)
+        })?;
+        self.scan(t::PROCESSING, Scan::All, Order::Ascending, |key, value| {
+            let (kind, seconds) =
+                key.split_at(key.iter().position(|b| *b == 0).unwrap_or(key.len()));
+            let seconds = t::u64_value(seconds.get(1..).unwrap_or_default());
             tally
                 .processing_seconds
-                .entry(kind)
+                .entry(text(kind))
                 .or_default()
-                .insert(seconds, t::u64_value(&value));
-        }
+                .insert(seconds, t::u64_value(value));
+            Ok(true)
+        })?;
         Ok(tally)
     }
 }
