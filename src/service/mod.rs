@@ -44,7 +44,7 @@ use routes::{Access, Route};
 use crate::agency::AgencyClient;
 use crate::clock::Clock;
 use crate::keys::{CredentialSigner, TrustList};
-use crate::ledger::{Appended, Entry, Ledger, LedgerError, NewEntry};
+use crate::ledger::{Entry, Ledger, LedgerError};
 use crate::registry::commands::Observer;
 use crate::registry::{Allocators, Registry, RegistryParts};
 use crate::rules::Policy;
@@ -76,8 +76,6 @@ pub struct StateInner {
     pub ledger: Ledger,
     /// The persisted view, read straight from the ledger's store.
     pub view: View,
-    /// Serials, application ids and status-list positions, seeded from the view.
-    pub ids: Arc<Allocators>,
     /// Every change to the registry goes through its commands.
     pub registry: Registry,
     pub clients: Arc<Clients>,
@@ -147,7 +145,6 @@ impl AppState {
         Ok(AppState(Arc::new(StateInner {
             ledger: parts.ledger,
             view,
-            ids,
             registry,
             clients: Arc::new(parts.clients),
             signer,
@@ -181,16 +178,6 @@ impl AppState {
     /// The persisted view.
     pub fn read_view(&self) -> &View {
         &self.view
-    }
-
-    /// A fresh status-list index for a new credential of `kind`.
-    pub fn next_status_index(&self, kind: crate::ids::LicenceKind) -> u64 {
-        self.ids.next_status_index(kind)
-    }
-
-    /// Appends entries through the registry (decided again in log order by the writer).
-    pub async fn record(&self, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
-        Ok(self.registry.append(entries).await?)
     }
 }
 

@@ -127,11 +127,15 @@ async fn require_roles(
     )
     .await
     {
-        Ok(caller) => caller.require(kinds),
+        Ok(caller) => caller.require(kinds).map(|()| caller),
         Err(e) => Err(e),
     };
     match checked {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Ok(caller) => {
+            // The handler's `Caller` is this one: the token is hashed and compared once.
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(e) => e.into_response(),
     }
 }
