@@ -16,6 +16,30 @@ use serde_json::{json, Value};
 /// How often each race is run; each run is a fresh registry.
 const ROUNDS: usize = 6;
 
+/// A request: method, path, bearer token, JSON body.
+type Call = (Method, String, Option<&'static str>, Option<Value>);
+
+/// Sends every request at once (each task waits on one barrier, then calls the router) and
+/// returns the answers in the order given.
+async fn race(h: &Arc<Harness>, calls: Vec<Call>) -> Vec<(StatusCode, Value)> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(calls.len()));
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|(method, path, token, body)| {
+            let (h, barrier) = (h.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                h.call(method, &path, token, body).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
 async fn status_of(h: &Harness, number: &str) -> LicenceStatus {
     h.state.read_view().licence(number).unwrap().unwrap().status
 }
@@ -37,31 +61,22 @@ async fn a_revocation_racing_a_police_alert_stays_revoked_live_and_after_a_rebui
         let h = Arc::new(harness().await);
         let (_, driver) = h.apply("driver", DRIVER).await;
         let number = driver["licence_number"].as_str().unwrap().to_string();
-        let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let revoke = {
-            let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                h.call(
+        let alert = json!({"alert_id": format!("PS-{round}"), "type": "drink_driving",
+                           "subject": {"citizen_id": "35020319900101123X"}});
+        let answers = race(
+            &h,
+            vec![
+                (
                     Method::POST,
-                    &format!("/v1/licences/{number}/revoke"),
+                    format!("/v1/licences/{number}/revoke"),
                     Some(OFFICER),
                     Some(json!({"reason": "fraud"})),
-                )
-                .await
-            })
-        };
-        let alert = {
-            let (h, barrier) = (h.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let alert = json!({"alert_id": format!("PS-{round}"), "type": "drink_driving",
-                                   "subject": {"citizen_id": "35020319900101123X"}});
-                h.call(Method::POST, "/v1/alerts", Some(AGENCY), Some(alert))
-                    .await
-            })
-        };
-        let (revoked, alerted) = (revoke.await.unwrap(), alert.await.unwrap());
+                ),
+                (Method::POST, "/v1/alerts".into(), Some(AGENCY), Some(alert)),
+            ],
+        )
+        .await;
+        let (revoked, alerted) = (&answers[0], &answers[1]);
         assert_eq!(revoked.0, StatusCode::OK, "{}", revoked.1);
         assert_eq!(alerted.0, StatusCode::CREATED, "{}", alerted.1);
         assert_eq!(status_of(&h, &number).await, LicenceStatus::Revoked);
@@ -99,26 +114,13 @@ async fn three_renewals_at_once_issue_one_licence() {
             .unwrap()
             .expires;
         h.clock.set(expires - 30 * 86_400);
-        let barrier = Arc::new(tokio::sync::Barrier::new(3));
-        let tasks: Vec<_> = (0..3)
-            .map(|_| {
-                let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    h.call(
-                        Method::POST,
-                        &format!("/v1/licences/{number}/renew"),
-                        Some(PORTAL),
-                        Some(json!({})),
-                    )
-                    .await
-                })
-            })
-            .collect();
-        let mut answers: Vec<(StatusCode, Value)> = Vec::new();
-        for task in tasks {
-            answers.push(task.await.unwrap());
-        }
+        let renew: Call = (
+            Method::POST,
+            format!("/v1/licences/{number}/renew"),
+            Some(PORTAL),
+            Some(json!({})),
+        );
+        let answers = race(&h, vec![renew.clone(), renew.clone(), renew]).await;
         let issued: Vec<&Value> = answers
             .iter()
             .filter(|(code, body)| *code == StatusCode::CREATED && body["status"] == "issued")
@@ -156,25 +158,14 @@ async fn concurrent_reissues_supersede_once_each() {
     let h = Arc::new(harness().await);
     let (_, driver) = h.apply("driver", DRIVER).await;
     let number = driver["licence_number"].as_str().unwrap().to_string();
-    let barrier = Arc::new(tokio::sync::Barrier::new(4));
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (h, barrier, number) = (h.clone(), barrier.clone(), number.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                h.call(
-                    Method::POST,
-                    &format!("/v1/licences/{number}/reissue"),
-                    Some(PORTAL),
-                    Some(json!({})),
-                )
-                .await
-            })
-        })
-        .collect();
+    let reissue: Call = (
+        Method::POST,
+        format!("/v1/licences/{number}/reissue"),
+        Some(PORTAL),
+        Some(json!({})),
+    );
     let mut created = 0;
-    for task in tasks {
-        let (code, body) = task.await.unwrap();
+    for (code, body) in race(&h, vec![reissue; 4]).await {
         match code {
             StatusCode::CREATED => created += 1,
             StatusCode::CONFLICT => {}
@@ -360,25 +351,13 @@ async fn late_answers_arriving_together_decide_and_issue_once() {
         let (_, body) = h.apply("driver", DRIVER).await;
         assert_eq!(body["status"], "checking", "{body}");
         let id = body["id"].as_str().unwrap().to_string();
-        let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let pushes: Vec<_> = (0..2)
-            .map(|_| {
-                let (h, barrier, id, facts) =
-                    (h.clone(), barrier.clone(), id.clone(), facts.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    h.call(
-                        Method::POST,
-                        "/v1/agency-answers",
-                        Some(AGENCY),
-                        Some(json!({"application_id": id, "facts": facts})),
-                    )
-                    .await
-                })
-            })
-            .collect();
-        for push in pushes {
-            let (code, body) = push.await.unwrap();
+        let push: Call = (
+            Method::POST,
+            "/v1/agency-answers".into(),
+            Some(AGENCY),
+            Some(json!({"application_id": id, "facts": facts})),
+        );
+        for (code, body) in race(&h, vec![push.clone(), push]).await {
             // The second may find the application already decided: a 409 naming that.
             assert!(
                 code == StatusCode::OK || code == StatusCode::CONFLICT,
@@ -408,22 +387,12 @@ async fn two_officers_reviewing_one_report_at_once_review_it_once() {
             )
             .await;
         let path = format!("/v1/reports/{}/review", report["report_id"]);
-        let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let reviews: Vec<_> = ["confirm", "dismiss"]
-            .into_iter()
-            .map(|outcome| {
-                let (h, barrier, path) = (h.clone(), barrier.clone(), path.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let body =
-                        json!({"outcome": outcome, "note": "核查", "behaviour": "overcharge"});
-                    h.call(Method::POST, &path, Some(OFFICER), Some(body)).await
-                })
-            })
-            .collect();
+        let review = |outcome: &str| -> Call {
+            let body = json!({"outcome": outcome, "note": "核查", "behaviour": "overcharge"});
+            (Method::POST, path.clone(), Some(OFFICER), Some(body))
+        };
         let mut codes = Vec::new();
-        for review in reviews {
-            let (code, body) = review.await.unwrap();
+        for (code, body) in race(&h, vec![review("confirm"), review("dismiss")]).await {
             if code == StatusCode::CONFLICT {
                 assert_eq!(body["error"], "already_reviewed", "{body}");
             }
