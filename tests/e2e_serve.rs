@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use licreg::keys::TrustList;
 use licreg::service::auth::TokenHash;
 use serde_json::{json, Value};
+
+#[path = "common/process.rs"]
+mod process;
+use process::{free_port, wait_healthy, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_licreg");
 const PORTAL: &str = "e2e-portal-token";
@@ -23,37 +27,6 @@ const AGENCIES: [&str; 6] = [
     "market_regulator",
     "provincial_transport",
 ];
-
-/// A child process that is killed if the test ends early.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{base} did not become healthy");
-}
 
 async fn start_agencies(client: &reqwest::Client) -> (Vec<Proc>, BTreeMap<String, String>) {
     let mut procs = Vec::new();

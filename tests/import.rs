@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/process.rs"]
+mod process;
+use process::{free_port, wait_healthy, Proc};
+
 const BIN: &str = env!("CARGO_BIN_EXE_licreg");
 
 fn licreg(args: &[&str]) -> Output {
@@ -286,30 +290,24 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let issued = jsonl(&dir.path().join("vehicles.jsonl.issued.jsonl"));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut serve = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            path(&data),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let _serve = Proc(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--data",
+                path(&data),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "serve did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_healthy(&client, &base).await;
     for row in &issued {
         let short = row["short_serial"].as_str().unwrap();
         let status: Value = client
@@ -348,6 +346,4 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
         "{}",
         text(&busy)
     );
-    let _ = serve.kill();
-    let _ = serve.wait();
 }
