@@ -23,7 +23,7 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
     let number = issued_driver(&h).await;
 
     let missing_reason = registry
-        .change_status("officer", &number, StatusCommand::Suspend, Some("  "))
+        .change_status("officer", &number, StatusCommand::Suspend, Some("  "), None)
         .await
         .unwrap_err();
     assert!(
@@ -39,7 +39,7 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
     );
 
     let reinstate_valid = registry
-        .change_status("officer", &number, StatusCommand::Reinstate, None)
+        .change_status("officer", &number, StatusCommand::Reinstate, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -64,7 +64,13 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
         .parse()
         .unwrap();
     let rebind_driver = registry
-        .change_status("portal", &number, StatusCommand::Rebind { platform }, None)
+        .change_status(
+            "portal",
+            &number,
+            StatusCommand::Rebind { platform },
+            None,
+            None,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -76,7 +82,13 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
     );
 
     let revoked = registry
-        .change_status("officer", &number, StatusCommand::Revoke, Some("fraud"))
+        .change_status(
+            "officer",
+            &number,
+            StatusCommand::Revoke,
+            Some("fraud"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(revoked.status, LicenceStatus::Revoked);
@@ -88,7 +100,7 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
         StatusCommand::Cancel,
     ] {
         let refused = registry
-            .change_status("officer", &number, command.clone(), Some("again"))
+            .change_status("officer", &number, command.clone(), Some("again"), None)
             .await
             .unwrap_err();
         assert!(
@@ -116,6 +128,7 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
             "no-such-licence",
             StatusCommand::Revoke,
             Some("x"),
+            None,
         )
         .await
         .unwrap_err();

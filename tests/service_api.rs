@@ -1168,17 +1168,14 @@ async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
         (StatusCode::OK, Some(true))
     );
     assert_eq!(h.state.ledger.size(), size);
-    // An unlisted type is a notice only; a bad subject is refused with its field.
-    let notice = json!({"alert_id": "PS-2026-0002", "type": "address_changed", "subject": {"citizen_id": "35020319900101123X"}});
-    let (_, body) = h
-        .call(Method::POST, "/v1/alerts", Some(AGENCY), Some(notice))
+    // A type outside the agency's mandate is refused; a bad subject is refused with its field.
+    let outside = json!({"alert_id": "PS-2026-0002", "type": "address_changed", "subject": {"citizen_id": "35020319900101123X"}});
+    let (status, body) = h
+        .call(Method::POST, "/v1/alerts", Some(AGENCY), Some(outside))
         .await;
     assert_eq!(
-        (
-            body["action"].as_str(),
-            body["affected"].as_array().map(Vec::len)
-        ),
-        (Some("notice"), Some(0))
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("outside_mandate"))
     );
     let bad = json!({"alert_id": "PS-3", "type": "drink_driving", "subject": {"citizen_id": "350203199001011234"}});
     let (status, body) = h

@@ -84,6 +84,7 @@ event_types! {
     KeyChange => "key_change" = 17,
     ReportReview => "report_review" = 18,
     Import => "import" = 19,
+    AlertRefused => "alert_refused" = 20,
 }
 
 impl std::fmt::Display for EventType {

@@ -12,8 +12,8 @@ use super::event::Event;
 use super::licence::{self, LicenceEvent, LicenceStatus};
 use super::refusal::Refusal;
 use super::rows::{
-    self, AlertView, AnswerView, ApplicationStatus, ApplicationView, HistoryRow, LicenceView,
-    ReportStatus, ReportView, Step,
+    self, AlertRefusalView, AlertView, AnswerView, ApplicationStatus, ApplicationView, HistoryRow,
+    LicenceView, ReportStatus, ReportView, Step,
 };
 use super::tables::{self as t, meta};
 use super::tally::{self, Counts, Stage};
@@ -158,7 +158,8 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
         }
         Event::Access(body) => licence_row(tx, &body.number).map(|_| ()),
         Event::Alert(body) => {
-            if tx.get(t::ALERTS, body.alert_id.as_bytes())?.is_some() {
+            let key = t::pair(&body.agency, &body.alert_id);
+            if tx.get(t::ALERTS, &key)?.is_some() {
                 return Err(Refusal::AlertExists(body.alert_id.clone()).into());
             }
             let view = AlertView {
@@ -166,9 +167,22 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
                 at_ms: entry.timestamp_ms,
                 body: body.clone(),
             };
-            put(tx, t::ALERTS, body.alert_id.as_bytes().to_vec(), &view);
-            let key = entry.seq.0.to_be_bytes().to_vec();
-            tx.put(t::ALERT_LOG, key, body.alert_id.as_bytes().to_vec());
+            put(tx, t::ALERTS, key.clone(), &view);
+            tx.put(t::ALERT_LOG, entry.seq.0.to_be_bytes().to_vec(), key);
+            Ok(())
+        }
+        Event::AlertRefused(body) => {
+            let view = AlertRefusalView {
+                seq: entry.seq.0,
+                at_ms: entry.timestamp_ms,
+                body: body.clone(),
+            };
+            put(
+                tx,
+                t::ALERT_REFUSALS,
+                entry.seq.0.to_be_bytes().to_vec(),
+                &view,
+            );
             Ok(())
         }
         Event::Report(body) => {
@@ -365,6 +379,7 @@ fn save_licence(
         status: licence.status,
         platform: licence.platform.clone(),
         reason: licence.reason.clone(),
+        category: licence.category.clone(),
     };
     let key = t::with_numbers(&licence.number, &[entry.timestamp_ms, entry.seq.0]);
     put(tx, t::HISTORY, key, &history);
@@ -412,6 +427,7 @@ fn status_change(
     licence.status = to;
     licence.since_ms = entry.timestamp_ms;
     licence.reason = Some(body.reason.clone());
+    licence.category = body.category.clone();
     if change == LicenceEvent::Rebind {
         licence.platform = body.platform.clone();
     }
@@ -488,6 +504,7 @@ fn supersede(
     old.status = to;
     old.since_ms = entry.timestamp_ms;
     old.reason = Some(format!("superseded by {}", new.as_str()));
+    old.category = None;
     let keys = std::mem::take(&mut old.unique_keys);
     for key in &keys {
         tx.delete(t::UNIQUE, key.as_bytes().to_vec());
@@ -578,6 +595,7 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
         application_id: body.application_id.clone(),
         status_index: body.status_index,
         unique_keys: keys,
+        category: None,
     };
     if let Some(id) = &body.application_id {
         let mut app = waiting_application(tx, id)?;

@@ -118,9 +118,14 @@ pub struct ReasonBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusBody {
     pub number: String,
+    /// Free text for officers and the agency concerned; never shown to the public.
     pub reason: String,
     #[serde(default)]
     pub platform: Option<String>,
+    /// The public reason category (a key of the policy's `[reasons]`); `None` for changes the
+    /// public needs no reason for (reinstatement, rebinding, access).
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// Builds a ledger entry whose body is `body` in the one CBOR encoding every body has.
@@ -146,7 +151,7 @@ pub fn licence_subject(number: &str) -> Subject {
     Subject::new(SubjectKind::Licence, number)
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSubject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +172,27 @@ pub struct AlertBody {
     pub detail: Option<String>,
     pub action: AlertAction,
     pub affected: Vec<String>,
+}
+
+impl AlertBody {
+    /// Whether `other` reports the same thing: a repeat of one alert id must, or it conflicts.
+    pub fn same_report(&self, other: &AlertBody) -> bool {
+        self.alert_type == other.alert_type
+            && self.subject == other.subject
+            && self.detail == other.detail
+    }
+}
+
+/// `alert_refused`: an alert outside its agency's mandate, kept so officers see every attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertRefusalBody {
+    pub alert_id: String,
+    pub agency: String,
+    pub alert_type: String,
+    pub subject: AlertSubject,
+    pub detail: Option<String>,
+    pub rule: crate::rules::MandateRule,
+    pub message: String,
 }
 
 /// `report_review`: an officer's decision on a report.

@@ -7,8 +7,8 @@
 use serde::de::DeserializeOwned;
 
 use super::bodies::{
-    AgencyAnswerBody, AlertBody, ApplicationBody, CreditRecordBody, DecisionBody, ImportBody,
-    IssueBody, Report, ReviewBody, StatusBody,
+    AgencyAnswerBody, AlertBody, AlertRefusalBody, ApplicationBody, CreditRecordBody, DecisionBody,
+    ImportBody, IssueBody, Report, ReviewBody, StatusBody,
 };
 use super::licence::{LicenceEvent, LicenceStatus};
 use crate::ledger::{EventType, NewEntry, Subject};
@@ -34,6 +34,7 @@ pub enum Event {
     Rebind(StatusBody),
     Access(StatusBody),
     Alert(AlertBody),
+    AlertRefused(AlertRefusalBody),
     Report(Report),
     ReportReview(ReviewBody),
     CreditRecord(CreditRecordBody),
@@ -76,6 +77,7 @@ impl Event {
             T::Rebind => Event::Rebind(body(event, bytes)?),
             T::Access => Event::Access(body(event, bytes)?),
             T::Alert => Event::Alert(body(event, bytes)?),
+            T::AlertRefused => Event::AlertRefused(body(event, bytes)?),
             T::Report => Event::Report(body(event, bytes)?),
             T::ReportReview => Event::ReportReview(body(event, bytes)?),
             T::CreditRecord => Event::CreditRecord(body(event, bytes)?),
@@ -110,6 +112,7 @@ impl Event {
             Event::Rebind(_) => T::Rebind,
             Event::Access(_) => T::Access,
             Event::Alert(_) => T::Alert,
+            Event::AlertRefused(_) => T::AlertRefused,
             Event::Report(_) => T::Report,
             Event::ReportReview(_) => T::ReportReview,
             Event::CreditRecord(_) => T::CreditRecord,
@@ -134,6 +137,7 @@ impl Event {
             | Event::Rebind(b)
             | Event::Access(b) => encode(b),
             Event::Alert(b) => encode(b),
+            Event::AlertRefused(b) => encode(b),
             Event::Report(b) => encode(b),
             Event::ReportReview(b) => encode(b),
             Event::CreditRecord(b) => encode(b),
@@ -245,6 +249,7 @@ mod tests {
             number: "L1".into(),
             reason: "r".into(),
             platform: None,
+            category: None,
         })
         .unwrap();
         assert!(Event::decode(EventType::Suspension, &body).is_ok());

@@ -30,8 +30,8 @@ pub use ids::Allocators;
 pub use licence::{LicenceEvent, LicenceStatus};
 pub use refusal::Refusal;
 pub use rows::{
-    AlertView, AnswerView, ApplicationStatus, ApplicationView, LicenceView, ReportStatus,
-    ReportView, Step,
+    AlertRefusalView, AlertView, AnswerView, ApplicationStatus, ApplicationView, LicenceView,
+    ReportStatus, ReportView, Step,
 };
 pub use view::{View, ViewError};
 

@@ -40,6 +40,8 @@ pub enum Refusal {
     },
     #[error("alert {0} has already been received")]
     AlertExists(String),
+    #[error("alert {0} was already received with other content; use a new alert id")]
+    AlertConflict(String),
     #[error("no report {0}")]
     NoSuchReport(u64),
     #[error("report {0} was already reviewed")]
@@ -77,6 +79,7 @@ impl Refusal {
             Refusal::ApplicationExists(_) => "duplicate",
             Refusal::ApplicationNotWaiting { .. } => "not_waiting",
             Refusal::AlertExists(_) => "duplicate",
+            Refusal::AlertConflict(_) => "alert_conflict",
             Refusal::ReportReviewed(_) => "already_reviewed",
             Refusal::AlreadyImported { .. } => "already_imported",
             Refusal::NotYetExpired(_) => "not_expired",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::bodies::{AlertBody, Problem, ReasonBody};
+use super::bodies::{AlertBody, AlertRefusalBody, Problem, ReasonBody};
 use super::licence::LicenceStatus;
 use crate::clock::UnixSeconds;
 use crate::ledger::ApplyError;
@@ -45,6 +45,9 @@ pub struct LicenceView {
     /// The uniqueness keys this licence holds while valid or suspended.
     #[serde(default)]
     pub unique_keys: Vec<String>,
+    /// The public reason category of the last status change, when it carries one.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 impl LicenceView {
@@ -160,10 +163,21 @@ pub struct AlertView {
     pub body: AlertBody,
 }
 
+/// An alert refused for its agency's mandate, as officers see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertRefusalView {
+    pub seq: u64,
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub body: AlertRefusalBody,
+}
+
 /// A licence's state at one moment, as the status-history index keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRow {
     pub status: LicenceStatus,
     pub platform: Option<String>,
     pub reason: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
 }

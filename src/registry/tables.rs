@@ -5,7 +5,9 @@
 use crate::ids::LicenceKind;
 
 /// Format version of the view; a stored view of another version is rebuilt from the ledger.
-pub const VIEW_VERSION: u64 = 1;
+///
+/// 2: alerts keyed by agency and alert id; refused alerts; public reason categories.
+pub const VIEW_VERSION: u64 = 2;
 
 macro_rules! tables {
     ($($name:ident = $index:literal => $tree:literal),+ $(,)?) => {
@@ -36,9 +38,9 @@ tables! {
     OPEN = 8 => "v_open",
     // seq (u64 BE) → application id, when an application finished
     FINISHED = 9 => "v_finished",
-    // alert id → AlertView
+    // agency \0 alert id → AlertView
     ALERTS = 10 => "v_alerts",
-    // seq (u64 BE) → alert id
+    // seq (u64 BE) → agency \0 alert id
     ALERT_LOG = 11 => "v_alert_log",
     // seq (u64 BE) → ReportView
     REPORTS = 12 => "v_reports",
@@ -58,6 +60,8 @@ tables! {
     ISSUED = 19 => "v_issued",
     // expires (u64 BE, seconds) \0 number → (), for valid and suspended licences
     EXPIRING = 20 => "v_expiring",
+    // seq (u64 BE) → AlertRefusalView
+    ALERT_REFUSALS = 21 => "v_alert_refusals",
 }
 
 pub fn kind_code(kind: LicenceKind) -> u8 {

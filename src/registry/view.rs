@@ -11,7 +11,9 @@ use std::sync::Arc;
 use super::bodies::{CreditRecordBody, IssueBody};
 use super::event::Event;
 use super::licence::LicenceStatus;
-use super::rows::{AlertView, ApplicationView, HistoryRow, LicenceView, ReportStatus, ReportView};
+use super::rows::{
+    AlertRefusalView, AlertView, ApplicationView, HistoryRow, LicenceView, ReportStatus, ReportView,
+};
 use super::tables as t;
 use super::tally::{Counts, Tally};
 use crate::ids::LicenceKind;
@@ -353,8 +355,9 @@ impl View {
         Ok(out)
     }
 
-    pub fn alert(&self, id: &str) -> Result<Option<AlertView>> {
-        self.row(t::ALERTS, id.as_bytes())
+    /// The alert `agency` sent under `id` (alert ids are the agency's own, so scoped by it).
+    pub fn alert(&self, agency: &str, id: &str) -> Result<Option<AlertView>> {
+        self.row(t::ALERTS, &t::pair(agency, id))
     }
 
     /// The latest alerts, newest first; only those with `action` when it is given.
@@ -367,12 +370,25 @@ impl View {
         if limit == 0 {
             return Ok(out);
         }
-        self.scan(t::ALERT_LOG, Scan::All, Order::Descending, |_, id| {
-            if let Some(alert) = self.alert(&text(id))? {
+        self.scan(t::ALERT_LOG, Scan::All, Order::Descending, |_, key| {
+            if let Some(alert) = self.row::<AlertView>(t::ALERTS, key)? {
                 if action.is_none_or(|wanted| alert.body.action == wanted) {
                     out.push(alert);
                 }
             }
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
+    }
+
+    /// The latest alerts refused for their agency's mandate, newest first.
+    pub fn latest_alert_refusals(&self, limit: usize) -> Result<Vec<AlertRefusalView>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(t::ALERT_REFUSALS, Scan::All, Order::Descending, |_, row| {
+            out.push(decode(t::ALERT_REFUSALS, row)?);
             Ok(out.len() < limit)
         })?;
         Ok(out)

@@ -12,17 +12,22 @@
 //! rule and any difference is its own reason; while an agency has not answered, the record's
 //! value is used so the applicant still hears every problem that can already be seen.
 
+mod alerts;
 pub mod credit;
 mod dates;
 mod driver;
 mod facts;
 mod platform;
 mod policy;
+mod reasons;
 mod vehicle;
 
 use serde::Serialize;
 use time::Date;
 
+pub use alerts::{
+    AlertAction, AlertPolicy, AlertType, MandateRefusal, MandateRule, Mandated, SubjectField,
+};
 pub use facts::{
     AgencyFacts, AgencyName, Answer, AnswerStatus, Answers, ExamCentreFacts, FactsError,
     MarketRegulatorFacts, OffenceRecord, ProvincialTransportFacts, PublicSecurityFacts, RecordKind,
@@ -30,9 +35,10 @@ pub use facts::{
     MAX_OFFENCE_RECORDS,
 };
 pub use policy::{
-    Agencies, AlertAction, AlertPolicy, Deadlines, DriverPolicy, Light, PlatformPolicy, Policy,
-    PolicyError, Stage, VehiclePolicy, LICENCE_CLASSES, MAX_POLICY_BYTES,
+    Agencies, Deadlines, DriverPolicy, Light, PlatformPolicy, Policy, PolicyError, Stage,
+    VehiclePolicy, LICENCE_CLASSES, MAX_POLICY_BYTES,
 };
+pub use reasons::{ReasonLabel, Reasons};
 
 use crate::ids::LicenceKind;
 use crate::model::LicenceRecord;

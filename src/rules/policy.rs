@@ -8,8 +8,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::alerts::AlertPolicy;
 use super::credit::CreditPolicy;
 use super::facts::{powertrain_list, AgencyName, RecordKind};
+use super::reasons::Reasons;
 use crate::ids::LicenceKind;
 use crate::model::{AreaCode, Powertrain};
 
@@ -180,61 +182,9 @@ struct PolicyFile {
     #[serde(default)]
     alerts: AlertPolicy,
     #[serde(default)]
-    credit: CreditPolicy,
-}
-
-/// What an agency alert does to the licences it concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertAction {
-    Suspend,
-    Revoke,
-    /// Only a notice in the officers' queue.
-    Notice,
-}
-
-crate::text_enum::serde_as_text!(AlertAction, AlertAction::ALL);
-
-impl AlertAction {
-    pub const ALL: [AlertAction; 3] = [
-        AlertAction::Suspend,
-        AlertAction::Revoke,
-        AlertAction::Notice,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertAction::Suspend => "suspend",
-            AlertAction::Revoke => "revoke",
-            AlertAction::Notice => "notice",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        AlertAction::ALL.into_iter().find(|a| a.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for AlertAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `[alerts]`: the outcome of each alert type; unlisted types are notices.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertPolicy {
+    reasons: Reasons,
     #[serde(default)]
-    pub actions: std::collections::BTreeMap<String, AlertAction>,
-}
-
-impl AlertPolicy {
-    pub fn action(&self, alert_type: &str) -> AlertAction {
-        self.actions
-            .get(alert_type)
-            .copied()
-            .unwrap_or(AlertAction::Notice)
-    }
+    credit: CreditPolicy,
 }
 
 fn area_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AreaCode>, D::Error> {
@@ -256,6 +206,7 @@ pub struct Policy {
     deadlines: Deadlines,
     agencies: Agencies,
     alerts: AlertPolicy,
+    reasons: Reasons,
     credit: CreditPolicy,
 }
 
@@ -280,6 +231,7 @@ impl Policy {
             deadlines: file.deadlines,
             agencies: file.agencies,
             alerts: file.alerts,
+            reasons: file.reasons,
             credit: file.credit,
         };
         let problems = policy.problems();
@@ -299,9 +251,14 @@ impl Policy {
         &self.credit
     }
 
-    /// What agency alerts do.
+    /// What agency alerts do, and which agency may raise which.
     pub fn alerts(&self) -> &AlertPolicy {
         &self.alerts
+    }
+
+    /// The public reason categories.
+    pub fn reasons(&self) -> &Reasons {
+        &self.reasons
     }
 
     pub fn version(&self) -> &str {
@@ -366,6 +323,8 @@ impl Policy {
         check_deadlines(&self.deadlines, &mut p);
         self.check_agencies(&mut p);
         p.0.extend(self.credit.problems());
+        p.0.extend(self.reasons.problems());
+        p.0.extend(self.alerts.problems(&|c| self.reasons.contains(c)));
         p.0
     }
 

@@ -2,7 +2,9 @@
 //! drink-driving record, an expired inspection, a scrapped vehicle). The city's policy decides the
 //! outcome: suspend, revoke, or a notice for officers. Affected licences change status in the same
 //! atomic append as the alert, which is kept as evidence, and the change reaches the event feed at
-//! once. Repeating an alert id has no further effect.
+//! once. Alert ids are scoped by agency: repeating one with the same content has no further
+//! effect, with other content it conflicts (409). An alert outside the agency's mandate (the
+//! policy's `[alerts.mandates]`) is refused with 403 and logged for officers to see.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -102,4 +104,10 @@ pub async fn list(
     };
     let alerts = latest(state.read_view(), action, MAX_LISTED_ALERTS)?;
     Ok(Json(json!({ "alerts": alerts })).into_response())
+}
+
+/// `GET /v1/alerts/refused`: alerts refused for their agency's mandate, newest first.
+pub async fn refused(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let refused = state.read_view().latest_alert_refusals(MAX_LISTED_ALERTS)?;
+    Ok(Json(json!({ "refused": refused })).into_response())
 }

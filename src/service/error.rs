@@ -23,6 +23,8 @@ pub enum ApiError {
     Unauthenticated,
     /// 403: the caller's role may not use this endpoint.
     Forbidden(&'static str),
+    /// 403: the agency's mandate does not cover the request (logged as a refused attempt).
+    OutsideMandate(crate::rules::MandateRefusal),
     /// 404: no such resource.
     NotFound(String),
     /// 409: the request conflicts with the resource's state.
@@ -79,6 +81,7 @@ impl From<crate::registry::CommandError> for ApiError {
                 message,
             } => ApiError::bad(rule, message, Some(field)),
             E::Refused(refusal) => ApiError::Refused(refusal),
+            E::OutsideMandate(refusal) => ApiError::OutsideMandate(refusal),
             E::Storage(cause) => ApiError::Internal(cause),
         }
     }
@@ -113,6 +116,21 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(roles) => (
                 StatusCode::FORBIDDEN,
                 simple("forbidden", format!("this endpoint accepts: {roles}")),
+            ),
+            ApiError::OutsideMandate(refusal) => (
+                StatusCode::FORBIDDEN,
+                Body {
+                    error: "outside_mandate",
+                    detail: refusal.message.clone(),
+                    field: Some(
+                        match refusal.rule {
+                            crate::rules::MandateRule::WrongSubject => "subject",
+                            _ => "type",
+                        }
+                        .to_string(),
+                    ),
+                    problems: None,
+                },
             ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, simple("not_found", what.clone())),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, simple("conflict", why.clone())),
@@ -199,6 +217,9 @@ impl std::fmt::Display for ApiError {
             ApiError::BadRequest { code, detail, .. } => write!(f, "{code}: {detail}"),
             ApiError::Unauthenticated => f.write_str("unauthenticated"),
             ApiError::Forbidden(roles) => write!(f, "forbidden (accepts {roles})"),
+            ApiError::OutsideMandate(refusal) => {
+                write!(f, "outside the mandate: {}", refusal.message)
+            }
             ApiError::NotFound(what) => write!(f, "not found: {what}"),
             ApiError::Conflict(why) => write!(f, "conflict: {why}"),
             ApiError::Refused(refusal) => write!(f, "refused: {refusal}"),

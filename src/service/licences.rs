@@ -85,6 +85,9 @@ pub async fn status(
 pub struct ActionBody {
     #[serde(default)]
     pub reason: Option<String>,
+    /// The public reason category (a key of the policy's `[reasons]`).
+    #[serde(default)]
+    pub category: Option<String>,
     #[serde(default)]
     pub platform_credit_code: Option<String>,
 }
@@ -178,12 +181,19 @@ pub(crate) async fn transition(
     let command = status_command(action, &body)?;
     let changed = state
         .registry
-        .change_status(&caller.actor(), number, command, body.reason.as_deref())
+        .change_status(
+            &caller.actor(),
+            number,
+            command,
+            body.reason.as_deref(),
+            body.category.as_deref(),
+        )
         .await?;
     Ok(Json(json!({
         "number": changed.number,
         "status": changed.status,
         "reason": changed.reason,
+        "category": changed.category,
         "platform": changed.platform,
         "seq": changed.seq,
     }))

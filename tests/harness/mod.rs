@@ -27,6 +27,11 @@ pub const OFFICER: &str = "officer-token";
 pub const PLATFORM: &str = "platform-token";
 pub const AGENCY: &str = "agency-token";
 pub const XM_PLATFORM: &str = "xiamen-platform-token";
+/// The token of the agency named `agency` (every agency of the policy has one).
+pub fn agency_token(agency: &str) -> String {
+    format!("{agency}-agency-token")
+}
+
 /// An officer with their own token, so the ledger names them.
 pub const NAMED_OFFICER: &str = "zhang-wei-token";
 
@@ -61,6 +66,10 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
     );
     clients.add(Role::Platform("p1".into()), TokenHash::of(PLATFORM));
     clients.add(Role::Agency("traffic_police".into()), TokenHash::of(AGENCY));
+    for agency in licreg::rules::AgencyName::ALL {
+        let token = agency_token(agency.as_str());
+        clients.add(Role::Agency(agency.as_str().into()), TokenHash::of(&token));
+    }
     clients.add(
         Role::Platform(boot::DEMO_PLATFORM.into()),
         TokenHash::of(XM_PLATFORM),

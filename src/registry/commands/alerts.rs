@@ -1,12 +1,17 @@
-//! Applying an agency's alert: the policy decides suspend, revoke or notice; the alert and every
-//! status change it causes are appended together, and an alert id is applied once.
+//! Applying an agency's alert: the policy's mandate table decides whether the agency may raise
+//! it and what it does (suspend, revoke or notice) to the licences of the kind it concerns; the
+//! alert and every status change it causes are appended together. Alert ids are the agency's
+//! own: `(agency, alert_id)` is applied once, a repeat with other content conflicts, and an
+//! alert outside the mandate is refused and logged as a refused attempt officers can see.
 
 use super::{entry, CommandError, Registry};
 use crate::ids::{CitizenId, CreditCode, IdError, Plate};
 use crate::ledger::{EventType, NewEntry, Subject, SubjectKind};
-use crate::registry::bodies::{licence_subject, AlertBody, AlertSubject, StatusBody};
+use crate::registry::bodies::{
+    licence_subject, AlertBody, AlertRefusalBody, AlertSubject, StatusBody,
+};
 use crate::registry::{LicenceStatus, Refusal};
-use crate::rules::AlertAction;
+use crate::rules::{AlertAction, Mandated, SubjectField};
 
 /// Longest alert id, type or detail, in characters.
 pub const MAX_ALERT_TEXT_CHARS: usize = 128;
@@ -36,22 +41,28 @@ fn check_text(field: &'static str, text: &str) -> Result<(), CommandError> {
     super::check_text(field, text, MAX_ALERT_TEXT_CHARS)
 }
 
-/// The index and key the subject is found under, after parsing its identifier.
-fn subject_key(subject: &AlertSubject) -> Result<(SubjectKind, String), CommandError> {
+/// The index and key the subject is found under, and how it was named, after parsing its
+/// identifier.
+fn subject_key(
+    subject: &AlertSubject,
+) -> Result<(SubjectKind, String, SubjectField), CommandError> {
     let bad =
         |field: &'static str, e: IdError| CommandError::invalid(field, e.rule(), e.to_string());
     match (&subject.citizen_id, &subject.plate, &subject.credit_code) {
         (Some(id), None, None) => {
             let id: CitizenId = id.parse().map_err(|e| bad("subject.citizen_id", e))?;
-            Ok((SubjectKind::Holder, id.as_str().to_string()))
+            let key = id.as_str().to_string();
+            Ok((SubjectKind::Holder, key, SubjectField::CitizenId))
         }
         (None, Some(plate), None) => {
             let plate: Plate = plate.parse().map_err(|e| bad("subject.plate", e))?;
-            Ok((SubjectKind::Plate, plate.as_str().to_string()))
+            let key = plate.as_str().to_string();
+            Ok((SubjectKind::Plate, key, SubjectField::Plate))
         }
         (None, None, Some(code)) => {
             let code: CreditCode = code.parse().map_err(|e| bad("subject.credit_code", e))?;
-            Ok((SubjectKind::Holder, code.as_str().to_string()))
+            let key = code.as_str().to_string();
+            Ok((SubjectKind::Holder, key, SubjectField::CreditCode))
         }
         _ => Err(CommandError::invalid(
             "subject",
@@ -76,10 +87,43 @@ impl Registry {
         if let Some(detail) = &alert.detail {
             check_text("detail", detail)?;
         }
-        let (kind, key) = subject_key(&alert.subject)?;
-        let action = self.policy.alerts().action(&alert.alert_type);
+        let (kind, key, field) = subject_key(&alert.subject)?;
+        let mandated = match self
+            .policy
+            .alerts()
+            .mandate(agency, &alert.alert_type, field)
+        {
+            Ok(mandated) => mandated,
+            Err(refusal) => {
+                let body = AlertRefusalBody {
+                    alert_id: alert.alert_id,
+                    agency: agency.to_string(),
+                    alert_type: alert.alert_type,
+                    subject: alert.subject,
+                    detail: alert.detail,
+                    rule: refusal.rule,
+                    message: refusal.message.clone(),
+                };
+                let subjects = vec![Subject::new(kind, &key)];
+                let logged = entry(EventType::AlertRefused, actor, subjects, &body)?;
+                self.append(vec![logged]).await?;
+                return Err(CommandError::OutsideMandate(refusal));
+            }
+        };
         for _ in 0..MAX_ALERT_ATTEMPTS {
-            if let Some(previous) = self.view.alert(&alert.alert_id)? {
+            let body = AlertBody {
+                alert_id: alert.alert_id.clone(),
+                agency: agency.to_string(),
+                alert_type: alert.alert_type.clone(),
+                subject: alert.subject.clone(),
+                detail: alert.detail.clone(),
+                action: mandated.action,
+                affected: Vec::new(),
+            };
+            if let Some(previous) = self.view.alert(agency, &alert.alert_id)? {
+                if !previous.body.same_report(&body) {
+                    return Err(Refusal::AlertConflict(alert.alert_id).into());
+                }
                 return Ok(AlertOutcome {
                     alert_id: alert.alert_id,
                     duplicate: true,
@@ -88,15 +132,11 @@ impl Registry {
                 });
             }
             let body = AlertBody {
-                alert_id: alert.alert_id.clone(),
-                agency: agency.to_string(),
-                alert_type: alert.alert_type.clone(),
-                subject: alert.subject.clone(),
-                detail: alert.detail.clone(),
-                action,
-                affected: self.affected_licences(kind, &key, action)?,
+                affected: self.affected_licences(kind, &key, &mandated)?,
+                ..body
             };
-            match self.append(alert_entries(actor, &body, kind, &key)?).await {
+            let entries = alert_entries(actor, &body, kind, &key, &mandated.category)?;
+            match self.append(entries).await {
                 Ok(_) => {
                     return Ok(AlertOutcome {
                         alert_id: body.alert_id,
@@ -112,14 +152,16 @@ impl Registry {
         Err(Refusal::Contended(alert.alert_id).into())
     }
 
-    /// The subject's licences the action applies to: valid ones for a suspension, valid or
-    /// suspended ones for a revocation, none for a notice.
+    /// The subject's licences of the kind the alert concerns that the action applies to: valid
+    /// ones for a suspension, valid or suspended ones for a revocation, none for a notice.
     fn affected_licences(
         &self,
         kind: SubjectKind,
         key: &str,
-        action: AlertAction,
+        mandated: &Mandated,
     ) -> Result<Vec<String>, CommandError> {
+        let action = mandated.action;
+        let concerns = mandated.concerns.as_str();
         let now = self.clock.now_unix();
         let licences = if kind == SubjectKind::Plate {
             self.view.licences_of_plate(key)?
@@ -128,6 +170,7 @@ impl Registry {
         };
         Ok(licences
             .into_iter()
+            .filter(|l| l.kind == concerns)
             .filter(|l| {
                 matches!(
                     (action, l.status_at(now)),
@@ -149,6 +192,7 @@ fn alert_entries(
     body: &AlertBody,
     kind: SubjectKind,
     key: &str,
+    category: &str,
 ) -> Result<Vec<NewEntry>, CommandError> {
     let mut subjects = vec![Subject::new(kind, key)];
     subjects.extend(body.affected.iter().map(|n| licence_subject(n)));
@@ -167,6 +211,7 @@ fn alert_entries(
             number: number.clone(),
             reason: reason.clone(),
             platform: None,
+            category: Some(category.to_string()),
         };
         entries.push(entry(event, actor, vec![licence_subject(number)], &status)?);
     }

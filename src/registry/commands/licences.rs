@@ -44,6 +44,39 @@ impl StatusCommand {
         }
     }
 
+    /// The public reason category: one of the policy's `[reasons]` for a suspension, revocation
+    /// or cancellation (defaults `administrative` and `holder_request`); none for a change that
+    /// leaves the licence valid.
+    fn category(
+        &self,
+        given: Option<&str>,
+        reasons: &crate::rules::Reasons,
+    ) -> Result<Option<String>, CommandError> {
+        let default = match self {
+            StatusCommand::Suspend | StatusCommand::Revoke => Some("administrative"),
+            StatusCommand::Cancel => Some("holder_request"),
+            StatusCommand::Reinstate | StatusCommand::Rebind { .. } => None,
+        };
+        let given = given.map(str::trim).filter(|t| !t.is_empty());
+        match (given, default) {
+            (None, default) => Ok(default.map(str::to_string)),
+            (Some(_), None) => Err(CommandError::invalid(
+                "category",
+                "not_applicable",
+                "a reinstated or rebound licence is valid and carries no reason category",
+            )),
+            (Some(key), Some(_)) if reasons.contains(key) => Ok(Some(key.to_string())),
+            (Some(_), Some(_)) => Err(CommandError::invalid(
+                "category",
+                "enum",
+                format!(
+                    "category must be one of: {}",
+                    reasons.keys().collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    }
+
     /// The reason to log: a suspension and a revocation must say why; the others have a default.
     fn reason(&self, given: Option<&str>) -> Result<String, CommandError> {
         let default = match self {
@@ -77,6 +110,7 @@ pub struct StatusChanged {
     pub number: String,
     pub status: LicenceStatus,
     pub reason: Option<String>,
+    pub category: Option<String>,
     pub platform: Option<String>,
     pub seq: u64,
 }
@@ -135,9 +169,11 @@ impl Registry {
         number: &str,
         command: StatusCommand,
         reason: Option<&str>,
+        category: Option<&str>,
     ) -> Result<StatusChanged, CommandError> {
         let licence = self.existing(number)?;
         let reason = command.reason(reason)?;
+        let category = command.category(category, self.policy.reasons())?;
         if matches!(command, StatusCommand::Rebind { .. })
             && licence.kind != LicenceKind::Vehicle.as_str()
         {
@@ -157,6 +193,7 @@ impl Registry {
             number: licence.number.clone(),
             reason,
             platform,
+            category,
         };
         let logged = entry(event, actor, vec![licence_subject(&licence.number)], &body)?;
         let appended = self.append(vec![logged]).await?;
@@ -164,6 +201,7 @@ impl Registry {
         Ok(StatusChanged {
             status: after.status_at(now),
             reason: after.reason,
+            category: after.category,
             platform: after.platform,
             number: after.number,
             seq: appended.first().map_or(0, |a| a.seq.0),
@@ -223,6 +261,7 @@ impl Registry {
             number: number.to_string(),
             reason: what.to_string(),
             platform: None,
+            category: None,
         };
         let logged = entry(
             EventType::Access,
@@ -244,6 +283,7 @@ impl Registry {
                 number: number.clone(),
                 reason: "validity period ended".into(),
                 platform: None,
+                category: Some(crate::rules::Reasons::EXPIRED.to_string()),
             };
             let logged = entry(
                 EventType::Expiry,

@@ -48,6 +48,9 @@ pub enum CommandError {
     /// The command contradicts the registry's state (checked again in log order by the writer).
     #[error("{0}")]
     Refused(#[from] Refusal),
+    /// The caller's mandate does not cover the command; the attempt was logged.
+    #[error("outside the mandate: {}", .0.message)]
+    OutsideMandate(crate::rules::MandateRefusal),
     /// Storage failed, or stored data no longer reads; nothing was acknowledged.
     #[error("storage: {0}")]
     Storage(String),

@@ -42,6 +42,7 @@ fn event_zh(event: EventType) -> &'static str {
         EventType::Expiry => "到期",
         EventType::Access => "调阅",
         EventType::Alert => "部门预警",
+        EventType::AlertRefused => "越权预警（已拒绝）",
         EventType::Report => "乘客举报",
         EventType::CreditRecord => "失信记录",
         EventType::KeyChange => "密钥变更",
@@ -267,6 +268,7 @@ fn describe(entry: &Entry) -> String {
             format!("{} ({}) {}", b.outcome, b.policy, reasons.join("；"))
         }
         Event::Alert(b) => format!("{} {} → {}", b.agency, b.alert_type, b.action),
+        Event::AlertRefused(b) => format!("{} {} refused: {}", b.agency, b.alert_type, b.message),
         Event::CreditRecord(b) => format!(
             "{}（{}）至 {}",
             b.behaviour_zh,
@@ -285,6 +287,8 @@ pub struct ActionForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    category: String,
 }
 
 /// `POST /officer/licences/{number}/{action}`: suspend, reinstate or revoke.
@@ -315,8 +319,10 @@ pub async fn action(
         return back(format!("error={}", url_encode("no such licence")));
     };
     let reason = Some(form.reason.trim().to_string()).filter(|r| !r.is_empty());
+    let category = Some(form.category.trim().to_string()).filter(|c| !c.is_empty());
     let body = ActionBody {
         reason,
+        category,
         platform_credit_code: None,
     };
     match transition(&state, &caller_of(&officer), &full, &action, body).await {

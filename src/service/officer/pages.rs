@@ -173,6 +173,34 @@ fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::serv
         );
     }
     body.push_str("</table>");
+    refused_alerts_section(state, body)
+}
+
+/// Alerts refused as outside their agency's mandate: each is an agency acting beyond its
+/// powers, which an officer follows up.
+fn refused_alerts_section(
+    state: &AppState,
+    body: &mut String,
+) -> Result<(), crate::service::ApiError> {
+    let refused = state.read_view().latest_alert_refusals(ALERTS_SHOWN)?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    body.push_str("<h2>越权预警 Alerts refused (outside mandate)</h2><table id=\"refused-alerts\"><tr><th>时间</th><th>部门</th><th>类型</th><th>规则</th><th>说明</th></tr>");
+    for attempt in refused {
+        let a = &attempt.body;
+        let _ = write!(
+            body,
+            "<tr data-refused-alert=\"{id}\"><td>{at}</td><td>{agency}</td><td>{kind}</td><td>{rule}</td><td>{message}</td></tr>",
+            id = escape(&a.alert_id),
+            at = time(attempt.at_ms),
+            agency = escape(&a.agency),
+            kind = escape(&a.alert_type),
+            rule = a.rule.as_str(),
+            message = escape(&a.message),
+        );
+    }
+    body.push_str("</table>");
     Ok(())
 }
 
