@@ -164,7 +164,10 @@ async fn lifecycle_transitions_change_the_status_verifiers_see() {
         )
         .await;
     assert_eq!(status["status"], "suspended");
-    assert_eq!(status["reason"], "inspection overdue");
+    assert_eq!(
+        status["reason"],
+        json!({"category": "administrative", "zh": "行政管理措施", "en": "administrative measure"})
+    );
     let (code, _) = h
         .call(
             Method::POST,
@@ -1142,8 +1145,12 @@ async fn an_agency_alert_suspends_at_once_and_platforms_see_it_on_the_stream() {
     assert_eq!(body["affected"], json!([number.clone()]));
     let seen = read_until(&mut frames, "event: suspended").await;
     assert!(
-        seen.contains(&number) && seen.contains("PS-2026-0001"),
+        seen.contains(&number) && seen.contains("\"category\":\"safety\""),
         "{seen}"
+    );
+    assert!(
+        !seen.contains("PS-2026-0001"),
+        "platforms never see the alert id: {seen}"
     );
     println!(
         "alert reached the stream subscriber in {:?}",

@@ -70,7 +70,8 @@ pub struct StateAt {
     pub kind: String,
     pub status: LicenceStatus,
     pub platform: Option<String>,
-    pub reason: Option<String>,
+    /// The public reason category of the state (platforms never see the free text).
+    pub category: Option<String>,
 }
 
 /// The state of `number` at `at_ms` (an O(log n) index lookup); `None` if it was not yet issued.
@@ -85,7 +86,7 @@ pub fn state_at(state: &AppState, number: &str, at_ms: u64) -> Result<Option<Sta
             kind: licence.kind,
             status: row.status,
             platform: row.platform,
-            reason: row.reason,
+            category: row.category,
         }))
 }
 
@@ -116,10 +117,11 @@ fn check_licence(
     if held.kind != want_kind {
         reasons.push(format!("{role}: {reference} is a {} licence", held.kind));
     } else if held.status != LicenceStatus::Valid {
-        let why = held.reason.clone().unwrap_or_default();
-        reasons.push(
-            format!("{role}: licence was {:?} at that time ({why})", held.status).to_lowercase(),
-        );
+        let why = held.category.as_deref().unwrap_or("no category");
+        reasons.push(format!(
+            "{role}: licence was {} at that time ({why})",
+            held.status.as_str()
+        ));
     } else if at < not_before || at > expires {
         reasons.push(format!("{role}: licence was outside its validity period"));
     }

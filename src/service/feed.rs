@@ -35,20 +35,24 @@ pub struct FeedEvent {
     pub change: &'static str,
     pub number: String,
     pub kind: Option<String>,
-    pub reason: Option<String>,
+    /// The public reason category (see `GET /v1/reasons`); never the officer's or agency's text.
+    pub category: Option<String>,
+    /// For `superseded`: the licence that replaces it.
+    pub superseded_by: Option<String>,
     pub platform: Option<String>,
 }
 
 /// The status changes one ledger entry makes (a renewal issues one licence and supersedes another).
 pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
     let at = rfc3339(i64::try_from(entry.timestamp_ms / 1000).unwrap_or(0));
-    let event = |change, number: String, kind, reason, platform| FeedEvent {
+    let event = |change, number: String, kind, category, platform| FeedEvent {
         seq: entry.seq.0,
         at: at.clone(),
         change,
         number,
         kind,
-        reason,
+        category,
+        superseded_by: None,
         platform,
     };
     match licence_change(entry) {
@@ -66,8 +70,9 @@ pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
                 platform,
             )];
             if let Some(old) = body.supersedes {
-                let reason = Some(format!("superseded by {}", body.number));
-                out.push(event("superseded", old, Some(body.kind), reason, None));
+                let mut superseded = event("superseded", old, Some(body.kind), None, None);
+                superseded.superseded_by = Some(body.number.clone());
+                out.push(superseded);
             }
             out
         }
@@ -78,16 +83,10 @@ pub fn changes(entry: &Entry) -> Vec<FeedEvent> {
                 (_, LicenceStatus::Expired) => "expired",
                 _ => "revoked",
             };
-            vec![event(change, body.number, None, Some(body.reason), None)]
+            vec![event(change, body.number, None, body.category, None)]
         }
         Some(LicenceChange::Rebound(body)) => {
-            vec![event(
-                "rebound",
-                body.number,
-                None,
-                Some(body.reason),
-                body.platform,
-            )]
+            vec![event("rebound", body.number, None, None, body.platform)]
         }
         None => Vec::new(),
     }

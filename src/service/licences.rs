@@ -72,7 +72,7 @@ pub async fn status(
         "kind": licence.kind,
         "status": status,
         "since": rfc3339(i64::try_from(since_ms / 1000).unwrap_or(0)),
-        "reason": licence.reason,
+        "reason": super::public_reason::of_licence(state.policy.reasons(), licence, status),
         "valid_from": rfc3339(licence.not_before),
         "valid_until": rfc3339(licence.expires),
         "platform": licence.platform,
@@ -216,23 +216,20 @@ pub async fn expiry_sweeper(state: AppState) {
 
 /// `GET /`: what this is and where to go.
 pub async fn index(State(state): State<AppState>) -> axum::response::Html<String> {
-    let mut rows = String::new();
-    let licences = state.read_view().first_licences(50).unwrap_or_default();
-    for licence in &licences {
-        rows.push_str(&format!(
-            "<li>{} <a href=\"/v1/licences/{s}/status\">{s}</a> — {:?}</li>",
-            licence.kind,
-            effective_status(licence, state.clock.now_unix()),
-            s = licence.short_serial
-        ));
-    }
+    // No list of licences: serials are short and sequential, and the public checks one licence
+    // at a time by scanning it, never by browsing.
     axum::response::Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>网约车电子证照登记 licreg</title>\
          <body><h1>网约车电子证照登记 · licreg</h1><p>{} ledger entries.</p>\
-         <ul><li><a href=\"/v1/openapi.json\">API (OpenAPI)</a></li><li><a href=\"/v1/keys\">trust list</a></li>\
-         <li><a href=\"/healthz\">health</a></li><li><a href=\"/officer\">审批人员 officers</a></li></ul><h2>Licences</h2><ul>{rows}</ul></body></html>",
+         <ul><li><a href=\"/v\">核验证照 verify a licence</a></li><li><a href=\"/v1/openapi.json\">API (OpenAPI)</a></li><li><a href=\"/v1/keys\">trust list</a></li>\
+         <li><a href=\"/healthz\">health</a></li><li><a href=\"/officer\">审批人员 officers</a></li></ul></body></html>",
         state.ledger.size()
     ))
+}
+
+/// `GET /v1/reasons`: the public reason categories, with their labels.
+pub async fn reasons(State(state): State<AppState>) -> Response {
+    Json(json!({ "reasons": state.policy.reasons() })).into_response()
 }
 
 /// `GET /v1/licences/{number}`: the full record for agencies that reuse a licence without paper.

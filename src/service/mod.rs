@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod officer;
 pub mod openapi;
 pub mod page;
+pub mod public_reason;
 pub mod ratelimit;
 pub mod registry;
 pub mod reports;
@@ -263,6 +264,9 @@ fn route_table() -> Vec<Route> {
     let bulk = DefaultBodyLimit::max(MAX_BULK_BODY_BYTES);
     vec![
         Route::new(Get, "/", Public, "What this is, with links", get(licences::index)),
+        Route::new(Get, "/v1/reasons", Public,
+            "The public reason categories a status answer may carry, in Chinese and English",
+            get(licences::reasons)),
         Route::new(Get, "/healthz", Public, "Liveness", get(health)),
         Route::new(Get, "/metrics", OFFICER,
             "Prometheus text: requests, latencies, ledger size, appends, agency calls, signatures",

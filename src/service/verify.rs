@@ -123,7 +123,8 @@ fn status_of(
         licence.short_serial.clone(),
         licence.kind.clone(),
         status.as_str()?.to_string(),
-        licence.reason.clone(),
+        // Platforms get the public category, never the officer's or agency's text.
+        licence.category.clone(),
     ))
 }
 
