@@ -355,41 +355,19 @@ fn read_private_pem(path: &Path) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(&text).map_err(|_| KeyError::BadPem(path.to_path_buf()))
 }
 
-/// Creates a directory (and its parents) for personal data: mode 0700 where it is created.
-pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
-
-/// Creates (or truncates) a file for personal data, readable by its owner only (0600).
-pub fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // An existing file keeps its old mode through `open`; make it private too.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
-}
+pub use crate::private_fs::{create_private_dir, create_private_file};
 
 /// Replaces a public file atomically (write, sync, rename).
 pub fn write_public_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let tmp = path.with_extension("tmp");
     let mut file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    // Readable by all, writable by the owner only, whatever the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io_err(&tmp))?;
+    }
     file.write_all(contents).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
     fs::rename(&tmp, path).map_err(io_err(path))?;
@@ -421,7 +399,7 @@ pub struct KeygenReport {
 
 /// Generates a credential key (retiring the active one, if any) and, once, the log key.
 pub fn keygen(dir: &Path, origin: &str, now: UnixSeconds) -> Result<KeygenReport, KeyError> {
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    create_private_dir(dir).map_err(io_err(dir))?;
     let mut trust = match load_trust_list(dir) {
         Ok(list) => list,
         Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {

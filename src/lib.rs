@@ -20,6 +20,7 @@ pub mod keys;
 pub mod ledger;
 pub mod mirror;
 pub mod model;
+pub mod private_fs;
 pub mod qr;
 pub mod registry;
 pub mod rules;

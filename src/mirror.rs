@@ -78,7 +78,8 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, MirrorError
 /// The pinned log key, pinning `given` on first use; a different key later is refused.
 pub fn pin_key(dir: &Path, given: Option<&VerifierKey>) -> Result<VerifierKey, MirrorError> {
     let path = dir.join(PINNED_KEY_FILE);
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    // Entry bundles hold personal data: the mirror is private.
+    crate::private_fs::create_private_dir(dir).map_err(io_err(dir))?;
     if path.exists() {
         let pinned = crate::keys::load_log_vkey(&path)
             .map_err(|e| MirrorError::Checkpoint(e.to_string()))?;
@@ -190,9 +191,9 @@ pub async fn sync(
     for (n, bytes) in new_full {
         let path = dir.join("tile/entries").join(index_path(n));
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            crate::private_fs::create_private_dir(parent).map_err(io_err(parent))?;
         }
-        write_public_file(&path, &bytes).map_err(|e| MirrorError::Checkpoint(e.to_string()))?;
+        crate::private_fs::write_private_file(&path, &bytes).map_err(io_err(&path))?;
     }
     let path = dir.join(CHECKPOINT_FILE);
     write_public_file(&path, note.as_bytes())

@@ -228,3 +228,48 @@ fn receipts_verify_offline_against_the_log_key_and_required_witnesses() {
     let run = licreg(&["verify", "--receipt", path(&receipt)]);
     assert_eq!(run.status.code(), Some(2), "--receipt needs --log-key");
 }
+
+/// Everything `licreg demo` writes that holds personal data or secrets is private, even under
+/// a umask of 000: directories 0700, files 0600; public files (trust list, log key) 0644.
+#[cfg(unix)]
+#[test]
+fn demo_output_is_private_whatever_the_umask() {
+    use licreg::private_fs::mode_of;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let script = format!(
+        "umask 000; exec '{}' demo --out '{}'",
+        env!("CARGO_BIN_EXE_licreg"),
+        path(&out)
+    );
+    let run = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(mode_of(&out).unwrap(), 0o700, "the output dir");
+    let mut checked = 0;
+    let mut stack = vec![out.join("data"), out.join("driver"), out.join("vehicle")];
+    while let Some(dir) = stack.pop() {
+        assert_eq!(mode_of(&dir).unwrap(), 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.is_dir() {
+                stack.push(entry);
+            } else {
+                assert_eq!(mode_of(&entry).unwrap(), 0o600, "{}", entry.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} files checked");
+    for file in std::fs::read_dir(&out).unwrap() {
+        let file = file.unwrap().path();
+        if file.is_file() {
+            let mode = mode_of(&file).unwrap();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".pem") {
+                assert_eq!(mode, 0o600, "{name}");
+            } else {
+                assert_eq!(mode & 0o022, 0, "{name} is writable by others: {mode:o}");
+            }
+        }
+    }
+}

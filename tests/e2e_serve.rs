@@ -549,9 +549,25 @@ async fn a_police_alert_suspends_and_reaches_a_platform_stream_at_once() {
         .next()
         .unwrap()
         .to_string();
-    let page = browser
-        .get(format!("{base}/officer/lookup?q=35020319900101123X"))
+    let lookup = browser
+        .get(format!("{base}/officer/lookup"))
         .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = lookup
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let page = browser
+        .post(format!("{base}/officer/lookup"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("q", "35020319900101123X")])
         .send()
         .await
         .unwrap()

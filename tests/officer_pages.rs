@@ -227,9 +227,24 @@ async fn officers_review_reports_look_up_history_and_act_through_forms() {
         page.text
     );
 
-    // Lookup by plate, by holder id and by number shows the licence and its history.
-    for q in ["%E9%97%BDDD12345", "35020319900101123X", number.as_str()] {
-        let page = send(&h, &format!("/officer/lookup?q={q}"), Some(&cookie), None).await;
+    // Lookup by plate, by holder id and by number shows the licence and its history. A citizen
+    // id goes in the POST form, never the URL: the GET refuses it and shows nothing.
+    let token = csrf(&send(&h, "/officer/lookup", Some(&cookie), None).await.text);
+    let by_url = send(
+        &h,
+        "/officer/lookup?q=35020319900101123X",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert!(
+        !by_url.text.contains(&format!("data-number=\"{number}\"")) && by_url.text.contains("form"),
+        "{}",
+        by_url.text
+    );
+    for q in ["闽DD12345", "35020319900101123X", number.as_str()] {
+        let fields = [("csrf", token.as_str()), ("q", q)];
+        let page = send(&h, "/officer/lookup", Some(&cookie), Some(&fields)).await;
         assert!(
             page.text.contains(&format!("data-number=\"{number}\"")),
             "{q}: {}",

@@ -97,7 +97,9 @@ pub fn issue_one(
 
 /// Writes credential.cbor, url.txt, qr.svg, qr.png and receipt.tlog-proof.
 pub fn write_outputs(out: &Path, issued: &Issued) -> anyhow::Result<()> {
-    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // Credentials carry the holder's name and id: a private dir and private files.
+    licreg::private_fs::create_private_dir(out)
+        .with_context(|| format!("creating {}", out.display()))?;
     let code = qr::encode_url(&issued.url).context("drawing the QR code")?;
     let files: [(&str, Vec<u8>); 5] = [
         ("credential.cbor", issued.credential.clone()),
@@ -108,7 +110,7 @@ pub fn write_outputs(out: &Path, issued: &Issued) -> anyhow::Result<()> {
     ];
     for (name, bytes) in files {
         let path = out.join(name);
-        licreg::keys::write_public_file(&path, &bytes)
+        licreg::private_fs::write_private_file(&path, &bytes)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

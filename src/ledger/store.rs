@@ -244,6 +244,8 @@ impl Ledger {
             path: dir.display().to_string(),
             reason,
         };
+        // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
+        crate::private_fs::create_private_dir(dir).map_err(|e| open_err(e.to_string()))?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(LEDGER_CACHE_BYTES)
@@ -255,6 +257,7 @@ impl Ledger {
             .compression_factor(LEDGER_COMPRESSION_LEVEL)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
+        crate::private_fs::restrict_tree(dir).map_err(|e| open_err(e.to_string()))?;
         let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
         names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
         names.extend(projection.tables().iter().copied());

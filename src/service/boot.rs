@@ -182,7 +182,8 @@ pub async fn build(
     demo: bool,
 ) -> Result<(AppState, BootInfo), BootError> {
     let mut info = BootInfo::default();
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| BootError::Clients(e.to_string()))?;
+    crate::private_fs::create_private_dir(&config.data_dir)
+        .map_err(|e| BootError::Clients(e.to_string()))?;
     if !config.keys_dir.join(keys::TRUST_LIST_FILE).exists() {
         keys::keygen(&config.keys_dir, &config.origin, clock.now_unix())?;
         info.keys_created = true;

@@ -46,7 +46,7 @@ fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> WitnessSetupError + '
 
 /// Loads the witness key from `dir`, creating it (0600) and its `witness.vkey` on first start.
 pub fn load_or_create_cosigner(dir: &Path, name: &str) -> Result<Cosigner, WitnessSetupError> {
-    std::fs::create_dir_all(dir).map_err(file_err(dir))?;
+    crate::private_fs::create_private_dir(dir).map_err(file_err(dir))?;
     let path = dir.join(WITNESS_KEY_FILE);
     let key = if path.exists() {
         let text =

@@ -70,6 +70,26 @@ pub fn url_encode(text: &str) -> String {
         .collect()
 }
 
+/// A link to the lookup for `query`. A citizen id never goes into a URL (it would end up in
+/// logs and browser history), so for one the link is a small POST form instead.
+pub fn lookup_link(query: &str, csrf: &str) -> String {
+    if query.parse::<crate::ids::CitizenId>().is_ok() {
+        format!(
+            "<form class=\"inline\" method=\"post\" action=\"/officer/lookup\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"q\" value=\"{q}\">\
+             <button class=\"link\">{q}</button></form>",
+            csrf = escape(csrf),
+            q = escape(query)
+        )
+    } else {
+        format!(
+            "<a href=\"/officer/lookup?q={}\">{}</a>",
+            url_encode(query),
+            escape(query)
+        )
+    }
+}
+
 const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Noto Sans CJK SC',sans-serif;margin:0;color:#1d2129;background:#f5f6f7}\
 header{background:#0b4f9c;color:#fff;padding:.6em 1.2em;display:flex;gap:1.2em;align-items:center;flex-wrap:wrap}\
 header a{color:#fff;text-decoration:none}header a.on{font-weight:bold;border-bottom:2px solid #fff}\
@@ -81,7 +101,7 @@ th{background:#eef1f5}.light{white-space:nowrap}.light i{display:inline-block;wi
 .flash{padding:.6em;background:#fff3cd;border:1px solid #f0c36d}.error{background:#fde2e1;border-color:#e99}\
 form.inline{display:inline}input,select,button{font:inherit;padding:.2em .4em}\
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{background:#fff;border:1px solid #dde1e6;padding:.8em;flex:1 1 340px}\
-.muted{color:#6b7280;font-size:13px}";
+.muted{color:#6b7280;font-size:13px}button.link{border:0;background:none;color:#0b4f9c;text-decoration:underline;padding:0;cursor:pointer}";
 
 /// The page frame with navigation; `csrf` is present once the officer is signed in.
 pub fn page(title: &str, active: &str, csrf: Option<&str>, body: &str) -> String {

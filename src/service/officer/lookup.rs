@@ -77,50 +77,87 @@ fn matches(state: &AppState, query: &str) -> Result<Vec<LicenceView>, crate::ser
     Ok(licences)
 }
 
-/// `GET /officer/lookup?q=`: licences by number, ID or plate, each with its ledger history.
+/// `GET /officer/lookup?q=`: licences by number, credit code or plate, each with its ledger
+/// history. A citizen id is refused here: it goes in the POST form, never in a URL.
 pub async fn lookup(
     State(state): State<AppState>,
     officer: Officer,
     Query(query): Query<LookupQuery>,
 ) -> Result<Html<String>, crate::service::ApiError> {
     let q = query.q.trim();
+    if q.parse::<crate::ids::CitizenId>().is_ok() {
+        let refused = "身份证号请用查询表单提交，不放入网址。Search by citizen ID with the form: it must not be in a URL.";
+        return render(&state, &officer, "", None, Some(refused));
+    }
+    render(
+        &state,
+        &officer,
+        q,
+        query.done.as_deref(),
+        query.error.as_deref(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LookupForm {
+    csrf: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// `POST /officer/lookup` (form: csrf, q): the same search with the query in the body, for
+/// citizen ids.
+pub async fn lookup_form(
+    State(state): State<AppState>,
+    officer: Officer,
+    form: Result<Form<LookupForm>, FormRejection>,
+) -> Result<Response, crate::service::ApiError> {
+    let Ok(Form(form)) = form else {
+        return Ok(Redirect::to("/officer/lookup").into_response());
+    };
+    if !officer.csrf_ok(&form.csrf) {
+        return Ok(officer.csrf_refused());
+    }
+    Ok(render(&state, &officer, form.q.trim(), None, None)?.into_response())
+}
+
+fn render(
+    state: &AppState,
+    officer: &Officer,
+    q: &str,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Result<Html<String>, crate::service::ApiError> {
     let mut body = format!(
-        "<h1>证照查询 Licence lookup</h1><form method=\"get\" action=\"/officer/lookup\" id=\"lookup\">\
-         <input name=\"q\" value=\"{}\" placeholder=\"证号 / 身份证号 / 统一社会信用代码 / 车牌\" size=\"50\" maxlength=\"{MAX_QUERY_BYTES}\"> \
+        "<h1>证照查询 Licence lookup</h1><form method=\"post\" action=\"/officer/lookup\" id=\"lookup\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input name=\"q\" value=\"{q}\" placeholder=\"证号 / 身份证号 / 统一社会信用代码 / 车牌\" size=\"50\" maxlength=\"{MAX_QUERY_BYTES}\"> \
          <button>查询 Search</button></form>",
-        escape(q)
+        csrf = escape(&officer.csrf),
+        q = escape(q)
     );
-    if let Some(done) = &query.done {
+    if let Some(done) = done {
         body.push_str(&flash(&format!("已{done}. Done."), false));
     }
-    if let Some(error) = &query.error {
+    if let Some(error) = error {
         body.push_str(&flash(error, true));
     }
+    let page = |body: &str| Html(html::page("证照查询", "lookup", Some(&officer.csrf), body));
     if q.is_empty() || q.len() > MAX_QUERY_BYTES {
-        return Ok(Html(html::page(
-            "证照查询",
-            "lookup",
-            Some(&officer.csrf),
-            &body,
-        )));
+        return Ok(page(&body));
     }
-    let licences = matches(&state, q)?;
+    let licences = matches(state, q)?;
     if licences.is_empty() {
         body.push_str(&flash(&format!("未找到 {q}. Nothing found."), true));
     }
     let now = state.clock.now_unix();
     for licence in &licences {
-        licence_section(&state, &officer, licence, now, &mut body);
+        licence_section(state, officer, licence, now, &mut body);
     }
     if let Some(holder) = licences.first().map(|l| l.holder_id.clone()) {
-        holder_section(&state, &holder, &mut body)?;
+        holder_section(state, &holder, &mut body)?;
     }
-    Ok(Html(html::page(
-        "证照查询",
-        "lookup",
-        Some(&officer.csrf),
-        &body,
-    )))
+    Ok(page(&body))
 }
 
 fn licence_section(
@@ -165,13 +202,36 @@ fn licence_section(
         ],
         _ => &[],
     };
+    // The public sees only the category; the reason stays with officers.
+    let mut categories = String::new();
+    for key in state.policy.reasons().keys() {
+        if let Some(label) = state.policy.reasons().label(key) {
+            let selected = if key == "administrative" {
+                " selected"
+            } else {
+                ""
+            };
+            let _ = write!(
+                categories,
+                "<option value=\"{key}\"{selected}>{zh} {en}</option>",
+                key = escape(key),
+                zh = escape(&label.zh),
+                en = escape(&label.en),
+            );
+        }
+    }
     for (action, label, needs_reason) in actions {
         let required = if *needs_reason { " required" } else { "" };
+        let category = if *needs_reason {
+            format!("<select name=\"category\" title=\"公开类别 public category\">{categories}</select> ")
+        } else {
+            String::new()
+        };
         let _ = write!(
             body,
             "<form class=\"inline\" method=\"post\" action=\"/officer/licences/{number}/{action}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input name=\"reason\" placeholder=\"理由 reason\" maxlength=\"200\"{required}> \
-             <button>{label}</button></form> ",
+             {category}<button>{label}</button></form> ",
             number = escape(&licence.number),
             csrf = escape(&officer.csrf),
         );

@@ -229,8 +229,15 @@ pub fn routes() -> Vec<Route> {
             Get,
             "/officer/lookup",
             Session,
-            "Licences by number, ID or plate with the full ledger history and actions",
+            "Licences by number, credit code or plate with the full ledger history and actions",
             get(lookup::lookup),
+        ),
+        Route::new(
+            Post,
+            "/officer/lookup",
+            Session,
+            "The same lookup with the query in the form (csrf, q): how a citizen ID is searched",
+            post(lookup::lookup_form),
         ),
         Route::new(
             Post,

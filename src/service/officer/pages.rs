@@ -113,7 +113,7 @@ pub async fn queue(
         application_row(&mut body, &app, now_ms);
     }
     body.push_str("</table><p class=\"muted\">黄灯：剩余时限不足 20%；红灯：已超时。Yellow: within 20% of the limit; red: late.</p>");
-    alerts_section(&state, &mut body)?;
+    alerts_section(&state, &officer.csrf, &mut body)?;
     Ok(Html(html::page(
         "申请队列",
         "queue",
@@ -126,7 +126,11 @@ pub async fn queue(
 const ALERTS_SHOWN: usize = 50;
 
 /// The latest agency alerts; notices are the ones waiting for an officer's judgement.
-fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::service::ApiError> {
+fn alerts_section(
+    state: &AppState,
+    csrf: &str,
+    body: &mut String,
+) -> Result<(), crate::service::ApiError> {
     let alerts = crate::service::alerts::latest(state.read_view(), None, ALERTS_SHOWN)?;
     body.push_str("<h2>部门预警 Agency alerts</h2><table id=\"alerts\"><tr><th>时间</th><th>部门</th><th>类型</th><th>对象</th><th>处置</th><th>涉及证照</th><th>说明</th></tr>");
     for alert in alerts {
@@ -160,14 +164,13 @@ fn alerts_section(state: &AppState, body: &mut String) -> Result<(), crate::serv
         let _ = write!(
             body,
             "<tr data-alert=\"{id}\" data-action=\"{act}\"><td>{at}</td><td>{agency}</td><td>{kind}</td>\
-             <td><a href=\"/officer/lookup?q={q}\">{subject}</a></td><td>{action}</td><td>{affected}</td><td>{detail}</td></tr>",
+             <td>{subject}</td><td>{action}</td><td>{affected}</td><td>{detail}</td></tr>",
             id = escape(&a.alert_id),
             act = a.action,
             at = time(alert.at_ms),
             agency = escape(&a.agency),
             kind = escape(&a.alert_type),
-            q = url_encode(&subject),
-            subject = escape(&subject),
+            subject = html::lookup_link(&subject, csrf),
             affected = affected.join(" "),
             detail = escape(a.detail.as_deref().unwrap_or("")),
         );
@@ -356,7 +359,7 @@ fn reports_page(
         );
     }
     body.push_str("</table>");
-    credit_list(state, view, &mut body)?;
+    credit_list(state, view, &officer.csrf, &mut body)?;
     Ok(html::page(
         "乘客举报",
         "reports",
@@ -372,6 +375,7 @@ const CREDIT_RECORDS_SHOWN: usize = 200;
 fn credit_list(
     state: &AppState,
     view: &crate::service::registry::View,
+    csrf: &str,
     body: &mut String,
 ) -> Result<(), crate::service::ApiError> {
     let today = reports::iso(crate::registry::commands::today(state.clock.as_ref()));
@@ -390,8 +394,9 @@ fn credit_list(
             .is_some_and(|d| d >= today.as_str());
         let _ = write!(
             body,
-            "<tr data-subject=\"{subject}\" data-active=\"{active}\"><td><a href=\"/officer/lookup?q={subject}\">{subject}</a></td><td>{against}</td><td>{behaviour}</td><td>{on}</td><td>{until}</td><td>{plate}</td><td>{report}</td></tr>",
+            "<tr data-subject=\"{subject}\" data-active=\"{active}\"><td>{link}</td><td>{against}</td><td>{behaviour}</td><td>{on}</td><td>{until}</td><td>{plate}</td><td>{report}</td></tr>",
             subject = escape(&record.subject_id),
+            link = html::lookup_link(&record.subject_id, csrf),
             against = match record.against {
                 crate::rules::credit::CreditSubject::Platform => "平台",
                 crate::rules::credit::CreditSubject::Holder => "持证人",
