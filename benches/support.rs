@@ -55,6 +55,7 @@ pub async fn registry(
         clock: Arc::new(SystemClock),
         public_base_url: "https://licreg.test".into(),
         public_requests_per_second: None,
+        limits: Default::default(),
     })
     .expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

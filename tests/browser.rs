@@ -183,6 +183,7 @@ async fn registry_with(
         clock,
         public_base_url: base.clone(),
         public_requests_per_second: None,
+        limits: Default::default(),
     })
     .unwrap();
     let app = service::app(state.clone());

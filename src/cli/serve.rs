@@ -128,11 +128,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     });
     print_banner(&base, addr, &data_dir, info.tokens_file.as_deref(), &seeded);
     let app = service::app(state.clone());
-    axum::serve(
+    service::server::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        &state.limits,
+        state.shutdown.clone(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving")?;
     sweeper.abort();

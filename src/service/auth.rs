@@ -217,24 +217,19 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated)?;
-        if header.len() > MAX_TOKEN_BYTES {
-            return Err(ApiError::Unauthenticated);
-        }
-        let value = header.to_str().map_err(|_| ApiError::Unauthenticated)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .ok_or(ApiError::Unauthenticated)?
-            .trim();
-        let role = state
-            .clients
-            .authenticate(token)
-            .ok_or(ApiError::Unauthenticated)?;
+        let role = bearer_role(state, &parts.headers).ok_or(ApiError::Unauthenticated)?;
         Ok(Caller { role })
     }
+}
+
+/// The role of the request's bearer token, if it carries one the registry issued.
+pub fn bearer_role(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Role> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?;
+    if header.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let token = header.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    state.clients.authenticate(token)
 }
 
 #[cfg(test)]

@@ -225,6 +225,7 @@ pub async fn build(
         clock,
         public_base_url: config.public_base_url.clone(),
         public_requests_per_second: Some(rate),
+        limits: config.limits.clone(),
     })?;
     if rate == 0.0 {
         tracing::warn!("public rate limit is off by configuration");

@@ -56,6 +56,8 @@ struct FileConfig {
     clients: Vec<ClientConfig>,
     #[serde(default)]
     witnesses: Vec<String>,
+    #[serde(default)]
+    limits: super::limits::Limits,
 }
 
 /// The resolved configuration.
@@ -79,6 +81,8 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// Base URLs of witnesses to send checkpoints to.
     pub witnesses: Vec<String>,
+    /// Connection, timeout, stream and proxy limits (`[limits]`).
+    pub limits: super::limits::Limits,
 }
 
 impl Config {
@@ -111,6 +115,10 @@ impl Config {
                 agencies.insert(agency.to_ascii_lowercase(), value.clone());
             }
         }
+        let problems = parsed.limits.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems.join("; ")));
+        }
         let public_base_url = var("LICREG_PUBLIC_BASE_URL")
             .or(parsed.public_base_url)
             .unwrap_or_else(|| format!("http://{listen}"));
@@ -135,6 +143,7 @@ impl Config {
             agencies,
             clients: parsed.clients,
             witnesses: parsed.witnesses,
+            limits: parsed.limits,
         })
     }
 }

@@ -2,7 +2,9 @@
 //! from the ledger, and `GET /v1/events/stream` pushes them as server-sent events the moment they
 //! are logged, so a platform can stop dispatching within a second of a suspension.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -10,7 +12,7 @@ use axum::Json;
 use futures::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::auth::RoleKind;
+use super::auth::{Caller, RoleKind};
 use super::error::ApiError;
 use super::registry::LicenceStatus;
 use super::AppState;
@@ -151,12 +153,57 @@ pub async fn page(
         .map(Json)
 }
 
-/// `GET /v1/events/stream`: every status change as it is logged, as server-sent events.
+/// One open event stream of a caller; dropping it (the client left, or the service is
+/// stopping) frees the caller's slot.
+struct StreamSlot {
+    streams: Arc<Mutex<BTreeMap<String, usize>>>,
+    caller: String,
+}
+
+impl StreamSlot {
+    /// Takes one of the caller's `max` slots, or refuses.
+    fn take(state: &AppState, caller: String, max: usize) -> Result<StreamSlot, ApiError> {
+        let mut open = state.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(caller.clone()).or_default();
+        if *count >= max {
+            return Err(ApiError::Conflict(format!(
+                "at most {max} event streams per token are open at once; close one first"
+            )));
+        }
+        *count += 1;
+        Ok(StreamSlot {
+            streams: Arc::clone(&state.streams),
+            caller,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.caller) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// `GET /v1/events/stream`: every status change as it is logged, as server-sent events. At
+/// most `limits.max_streams_per_token` per token; every stream ends when the service stops.
 pub async fn stream(
     State(state): State<AppState>,
+    caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = StreamSlot::take(&state, caller.actor(), state.limits.max_streams_per_token)?;
     let receiver = state.feed.subscribe();
-    let events = stream::unfold(receiver, |mut receiver| async move {
+    let mut stopping = state.shutdown.subscribe();
+    let stopped = async move {
+        // Ends the stream once shutdown begins (or the state is gone).
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let events = stream::unfold((receiver, slot), |(mut receiver, slot)| async move {
         let item = match receiver.recv().await {
             Ok(change) => Event::default()
                 .id(change.seq.to_string())
@@ -170,7 +217,8 @@ pub async fn stream(
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(item), receiver))
-    });
+        Some((Ok(item), (receiver, slot)))
+    })
+    .take_until(Box::pin(stopped));
     Ok(Sse::new(events.boxed()).keep_alive(KeepAlive::default()))
 }

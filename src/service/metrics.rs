@@ -151,6 +151,24 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The method as a label: the standard methods by name, anything else `other`, so junk methods
+/// cannot add series.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        M::OPTIONS => "OPTIONS",
+        M::CONNECT => "CONNECT",
+        M::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts every request under its route template (never the raw path, so a scan of
 /// random URLs cannot grow the series).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -159,7 +177,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or("unmatched", |m| m.as_str())
         .to_string();
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     state.metrics.observe_request(

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod licences;
+pub mod limits;
 pub mod log_http;
 pub mod metrics;
 pub mod officer;
@@ -27,6 +28,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod reports;
 pub mod routes;
+pub mod server;
 pub use crate::schemas;
 pub mod stats;
 pub mod status;
@@ -104,6 +106,14 @@ pub struct StateInner {
     pub sessions: Arc<officer::Sessions>,
     /// Officer sign-in attempts per client address.
     pub login_limiter: Arc<ratelimit::RateLimiter>,
+    /// Connection, timeout and stream limits.
+    pub limits: limits::Limits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub proxies: limits::TrustedProxies,
+    /// Open event streams per caller, capped at `limits.max_streams_per_token`.
+    pub streams: Arc<std::sync::Mutex<BTreeMap<String, usize>>>,
+    /// Flips to true at shutdown: event streams end so the service can stop.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// What it takes to build the state.
@@ -120,6 +130,8 @@ pub struct StateParts {
     /// Public lookups per second per client address (bursts of twice that); `None` for the
     /// default, `Some(0.0)` for no limit (loopback load tests of the handlers themselves).
     pub public_requests_per_second: Option<f64>,
+    /// Connection, timeout, stream and proxy limits.
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -173,6 +185,10 @@ impl AppState {
             )),
             cosigned: Arc::default(),
             status_cache,
+            proxies: parts.limits.proxies(),
+            limits: parts.limits,
+            streams: Arc::default(),
+            shutdown: tokio::sync::watch::Sender::new(false),
         })))
     }
 

@@ -16,24 +16,29 @@ pub const PER_SECOND: f64 = 100.0;
 /// Most client addresses tracked at once.
 pub const MAX_TRACKED_CLIENTS: usize = 100_000;
 
-/// The client's address, from the connection; tests that call the router directly have none and
-/// count as loopback.
+/// The client's address: the connection's peer, or what a trusted proxy says in
+/// `X-Forwarded-For` (see [`super::limits::TrustedProxies`]). Tests that call the router
+/// directly have no peer and count as loopback.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl axum::extract::FromRequestParts<super::AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        let addr = parts
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip())
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        Ok(ClientAddr(addr))
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientAddr(state.proxies.client(peer, forwarded)))
     }
 }
 
@@ -110,8 +115,9 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: requests without a bearer token or an officer session are public and limited per
-/// client address.
+/// Middleware: requests without a valid bearer token or an officer session are public and
+/// limited per client address. Any other `Authorization` header (a wrong or made-up token) is
+/// public too: only a token the registry issued lifts the limit.
 pub async fn limit_public(
     axum::extract::State(state): axum::extract::State<super::AppState>,
     ClientAddr(client): ClientAddr,
@@ -120,9 +126,7 @@ pub async fn limit_public(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     // Signed-in officers browsing the pages are not public, whatever their address shares.
-    let public = !request
-        .headers()
-        .contains_key(axum::http::header::AUTHORIZATION)
+    let public = super::auth::bearer_role(&state, request.headers()).is_none()
         && !super::officer::has_session(&state, request.headers());
     if public && !state.limiter.allow(client) {
         return super::ApiError::RateLimited.into_response();

@@ -85,6 +85,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         clock: Arc::new(clock.clone()),
         public_base_url: "https://licreg.test".into(),
         public_requests_per_second: None,
+        limits: Default::default(),
     })
     .unwrap();
     Harness {

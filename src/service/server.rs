@@ -1,0 +1,107 @@
+//! The HTTP server loop: accepts connections up to a cap, reads each request header within a
+//! deadline, answers each request within a deadline, and stops within a grace period.
+//!
+//! `axum::serve` has none of these bounds: a client that trickles one header line every few
+//! seconds keeps its connection forever, connections are unbounded, and graceful shutdown waits
+//! for every event-stream client to leave. Here the limits come from [`Limits`], event streams
+//! are told to end when shutdown begins, and whatever is still open after the grace period is
+//! dropped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use super::limits::Limits;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish
+/// for at most `limits.shutdown_grace_ms`. `stopping` is set to true as shutdown begins, which
+/// ends the event streams.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &Limits,
+    stopping: tokio::sync::watch::Sender<bool>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        limits.request_timeout(),
+    ));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout())
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a free slot before accepting: excess clients wait in the kernel's backlog.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = per_connection(app.clone(), peer);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    stopping.send_replace(true);
+    tracing::info!(
+        grace_ms = limits.shutdown_grace_ms,
+        "stopped accepting; finishing requests"
+    );
+    if tokio::time::timeout(limits.shutdown_grace(), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over: closing the connections still open");
+    }
+    Ok(())
+}
+
+/// The router as a hyper service for one connection, with the peer address as `ConnectInfo`.
+fn per_connection(
+    app: Router,
+    peer: SocketAddr,
+) -> hyper_util::service::TowerToHyperService<
+    impl tower::Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
+> {
+    let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    hyper_util::service::TowerToHyperService::new(service)
+}

@@ -1,0 +1,96 @@
+//! Unauthenticated clients cannot grow the service's memory or escape the public rate limit.
+
+mod harness;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use harness::*;
+use tower::ServiceExt;
+
+async fn status_of(h: &Harness, request: Request<Body>) -> StatusCode {
+    h.router.clone().oneshot(request).await.unwrap().status()
+}
+
+fn plate_lookup(authorization: Option<&str>) -> Request<Body> {
+    let mut request = Request::get("/v1/plates/%E9%97%BDDD12345");
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+/// 600 lookups at once: without a token, with a made-up one, and with a real one.
+#[tokio::test]
+async fn only_a_valid_token_lifts_the_public_rate_limit() {
+    let real = format!("Bearer {PLATFORM}");
+    for (name, header, limited) in [
+        ("no token", None, true),
+        ("any header", Some("x"), true),
+        ("unknown token", Some("Bearer guess"), true),
+        ("valid token", Some(real.as_str()), false),
+    ] {
+        let h = harness().await;
+        let mut refused = 0;
+        for _ in 0..600 {
+            if status_of(&h, plate_lookup(header)).await == StatusCode::TOO_MANY_REQUESTS {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused > 0, limited, "{name}: {refused} of 600 refused");
+    }
+}
+
+/// A client naming its own address in `X-Forwarded-For` is limited under its real one.
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_client_is_ignored() {
+    let h = harness().await;
+    let mut refused = 0;
+    for i in 0..600 {
+        let request = Request::get("/v1/plates/%E9%97%BDDD12345")
+            .header("x-forwarded-for", format!("198.51.100.{}", i % 250))
+            .body(Body::empty())
+            .unwrap();
+        if status_of(&h, request).await == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "spoofed addresses escaped the limit");
+}
+
+/// 500 requests with junk methods, and 500 refused ones, add no metric series.
+#[tokio::test]
+async fn junk_methods_and_refused_requests_do_not_grow_the_metrics() {
+    let h = harness().await;
+    let (_, before, _) = h.text("/metrics", Some(OFFICER)).await;
+    for i in 0..500 {
+        let method = Method::from_bytes(format!("JUNK{i:0>200}").as_bytes()).unwrap();
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/v1/plates/x{i}"))
+            .body(Body::empty())
+            .unwrap();
+        let status = status_of(&h, request).await;
+        assert!(status.is_client_error(), "{status}");
+    }
+    for _ in 0..500 {
+        status_of(&h, plate_lookup(None)).await;
+    }
+    let (_, after, _) = h.text("/metrics", Some(OFFICER)).await;
+    assert!(!after.contains("JUNK"), "a junk method became a label");
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("licreg_http_requests_total{"))
+            .count()
+    };
+    assert!(
+        series(&after) <= series(&before) + 8,
+        "{} → {} series",
+        series(&before),
+        series(&after)
+    );
+    assert!(
+        after.len() < 64 * 1024,
+        "/metrics grew to {} bytes",
+        after.len()
+    );
+}
