@@ -27,6 +27,9 @@ fn validators() -> &'static Validators {
     })
 }
 
+/// Longest schema message kept, in characters: the validator quotes the offending value.
+pub const MAX_SCHEMA_MESSAGE_CHARS: usize = 160;
+
 /// Every schema violation of `record` as a field error.
 pub fn validate(kind: LicenceKind, record: &Value) -> Vec<FieldError> {
     let slot = match kind {
@@ -49,10 +52,17 @@ pub fn validate(kind: LicenceKind, record: &Value) -> Vec<FieldError> {
             FieldError {
                 field,
                 rule: "schema",
-                message: error.to_string(),
+                message: cut(&error.to_string()),
             }
         })
         .collect()
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_SCHEMA_MESSAGE_CHARS) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
 }
 
 #[cfg(test)]

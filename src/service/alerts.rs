@@ -6,8 +6,9 @@
 //! effect, with other content it conflicts (409). An alert outside the agency's mandate (the
 //! policy's `[alerts.mandates]`) is refused with 403 and logged for officers to see.
 
+use super::extract::ApiQuery;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -90,7 +91,7 @@ pub struct AlertQuery {
 /// `GET /v1/alerts[?action=notice|suspend|revoke]`: the latest alerts, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<AlertQuery>,
+    ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> Result<Response, ApiError> {
     let action = match query.action.as_deref() {
         None => None,

@@ -6,8 +6,9 @@
 //! same atomic append as the decision. An agency that does not answer leaves the application
 //! visibly waiting until its deadline; it may answer later through `/v1/agency-answers`.
 
+use super::extract::{ApiPath, ApiQuery};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -68,7 +69,7 @@ pub struct ApplicationResponse {
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     body: Result<Json<Submission>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(submission) = body.map_err(json_rejection)?;
@@ -293,7 +294,7 @@ pub fn light_for(state: &AppState, app: &ApplicationView) -> &'static str {
 /// `GET /v1/applications/{id}`.
 pub async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationResponse>, ApiError> {
     if id.len() > MAX_APPLICATION_ID_BYTES {
         return Err(ApiError::NotFound("application".into()));
@@ -310,7 +311,7 @@ pub struct ListQuery {
 /// `GET /v1/applications[?overdue=true]`.
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     // Open applications, oldest first, then the latest finished ones: the whole history is
     // never walked.

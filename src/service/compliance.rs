@@ -199,6 +199,22 @@ pub async fn check(
             }
         }
     }
+    // A time that does not parse is the caller's mistake, not a non-compliant order: refused
+    // before anything is counted.
+    let bad_times: Vec<crate::model::FieldError> = request
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, order)| parse_rfc3339(&order.at).is_none())
+        .map(|(i, _)| crate::model::FieldError {
+            field: format!("orders[{i}].at"),
+            rule: "rfc3339",
+            message: "not an RFC 3339 time such as 2026-11-23T12:00:00+08:00".into(),
+        })
+        .collect();
+    if !bad_times.is_empty() {
+        return Err(ApiError::Invalid(bad_times));
+    }
     let worker = state.clone();
     let checked = tokio::task::spawn_blocking(move || {
         request

@@ -167,6 +167,25 @@ fn parse_file(path: &Path) -> Result<FileConfig, ConfigError> {
 mod tests {
     use super::*;
 
+    /// The README's example configuration loads as written (so the documentation cannot rot).
+    #[test]
+    fn the_readme_example_loads() {
+        let readme = include_str!("../../README.md");
+        let example = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("licreg.toml");
+        std::fs::write(&file, example).unwrap();
+        let config = Config::load(Some(&file), &BTreeMap::new()).unwrap();
+        assert_eq!(config.witnesses, ["http://witness.agency.example:9300"]);
+        assert_eq!(config.agencies.len(), 2);
+        assert_eq!(config.limits, crate::service::limits::Limits::default());
+        assert_eq!(config.clients.len(), 1);
+    }
+
     #[test]
     fn defaults_then_file_then_environment() {
         let empty = BTreeMap::new();

@@ -170,7 +170,23 @@ impl IntoResponse for ApiError {
                 )
             }
         };
+        let body = Body {
+            detail: cut(&body.detail, MAX_DETAIL_CHARS),
+            field: body.field.map(|f| cut(&f, super::extract::MAX_ECHO_CHARS)),
+            ..body
+        };
         (status, Json(body)).into_response()
+    }
+}
+
+/// Longest `detail` an error carries, in characters: input echoed in it is cut here.
+pub const MAX_DETAIL_CHARS: usize = 256;
+
+/// `text` cut to at most `max` characters, marked with an ellipsis when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
     }
 }
 
@@ -263,4 +279,75 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+}
+
+/// Largest error body the contract layer reads back to rewrite, in bytes.
+const MAX_REWRITTEN_BODY_BYTES: usize = 4096;
+
+/// The machine code of an error status the handlers did not render themselves.
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "content_type",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Whether `path` is one of the HTML pages, whose errors are HTML pages too.
+fn is_html_route(path: &str) -> bool {
+    path == "/" || path == "/v" || path == "/officer" || path.starts_with("/officer/")
+}
+
+/// Middleware: every 4xx and 5xx leaves as the documented JSON error (or, for the HTML pages,
+/// an HTML page), whoever produced it: axum's own 405 (its `Allow` header kept), a rejection
+/// of an extractor, a timeout. Server errors never show their cause.
+pub async fn contract(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let html = is_html_route(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let rendered =
+        content_type.starts_with("application/json") || content_type.starts_with("text/html");
+    if rendered {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_REWRITTEN_BODY_BYTES).await {
+        Ok(bytes) if !status.is_server_error() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => String::new(),
+    };
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        text => cut(text, MAX_DETAIL_CHARS),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let new = if html {
+        let page = format!(
+            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>{code} {reason}</title>\
+             <body><h1>{code} {reason}</h1><p>{detail}</p><p><a href=\"/\">licreg</a></p></body></html>",
+            code = status.as_u16(),
+            reason = status.canonical_reason().unwrap_or("error"),
+            detail = crate::service::officer::escape(&detail),
+        );
+        axum::response::Html(page).into_response()
+    } else {
+        Json(simple(status_code_name(status), detail)).into_response()
+    };
+    let (new_parts, new_body) = new.into_parts();
+    parts.headers.extend(new_parts.headers);
+    Response::from_parts(parts, new_body)
 }

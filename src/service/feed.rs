@@ -126,7 +126,8 @@ fn read_page(state: &AppState, after: Option<u64>, limit: usize) -> Result<Page,
         events.extend(found);
         last = Some(seq);
     }
-    let more = last.map_or(size > 0, |l| l + 1 < size);
+    // `after` may be any u64: compare without wrapping.
+    let more = last.map_or(size > 0, |l| l.saturating_add(1) < size);
     Ok(Page {
         events,
         next_after: last,

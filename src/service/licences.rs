@@ -4,8 +4,9 @@
 //! reissue, rebinding and cancellation for the holder (through the portal); suspension,
 //! reinstatement and revocation for officers; expiry by the registry itself.
 
+use super::extract::ApiPath;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
@@ -49,7 +50,7 @@ pub fn effective_status(licence: &LicenceView, now: i64) -> LicenceStatus {
 /// `GET /v1/licences/{number}/status`: public and rate-limited per client address.
 pub async fn status(
     State(state): State<AppState>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));
@@ -96,7 +97,7 @@ pub struct ActionBody {
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let number = checked_number(number)?;
     let submitted = state.registry.renew(&caller.actor(), &number).await?;
@@ -108,7 +109,7 @@ pub async fn renew(
 pub async fn reissue(
     State(state): State<AppState>,
     caller: Caller,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let number = checked_number(number)?;
     let reissued = state.registry.reissue(&caller.actor(), &number).await?;
@@ -130,7 +131,7 @@ pub fn status_route(action: &'static str) -> MethodRouter<AppState> {
     post(
         move |State(state): State<AppState>,
               caller: Caller,
-              Path(number): Path<String>,
+              ApiPath(number): ApiPath<String>,
               body: Result<Json<ActionBody>, JsonRejection>| async move {
             let Json(body) = body.map_err(json_rejection)?;
             let number = checked_number(number)?;
@@ -237,7 +238,7 @@ pub async fn reasons(State(state): State<AppState>) -> Response {
 pub async fn full_record(
     State(state): State<AppState>,
     caller: Caller,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));

@@ -6,7 +6,8 @@
 //! data (names, citizen IDs, passengers' contacts); they are served to agency and officer tokens
 //! only, so the agencies that mirror the log still hold and verify every entry.
 
-use axum::extract::{Path, State};
+use super::extract::ApiPath;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -40,7 +41,7 @@ const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
 pub async fn tile(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    Path(path): Path<String>,
+    ApiPath(path): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let parsed = TilePath::parse(&path)
         .map_err(|e| ApiError::bad("tile_path", e.to_string(), Some("path")))?;
@@ -50,6 +51,13 @@ pub async fn tile(
     } else {
         IMMUTABLE
     };
+    // A tile past the end of the log (however large its index) is simply not there.
+    let first_leaf = 256u64
+        .checked_pow(u32::from(parsed.level.unwrap_or(0)) + 1)
+        .and_then(|per_tile| parsed.index.checked_mul(per_tile));
+    if first_leaf.is_none_or(|leaf| leaf >= state.ledger.size()) {
+        return Err(ApiError::NotFound("no such tile".into()));
+    }
     let ledger = state.ledger.clone();
     let bytes = tokio::task::spawn_blocking(move || match parsed.level {
         Some(level) => ledger.tile(level, parsed.index, parsed.width),
@@ -58,7 +66,7 @@ pub async fn tile(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?
-    .ok_or_else(|| ApiError::NotFound(format!("tile {path}")))?;
+    .ok_or_else(|| ApiError::NotFound("no such tile".into()))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),

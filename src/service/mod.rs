@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod feed;
 pub mod licences;
 pub mod limits;
@@ -39,7 +40,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use routes::{Access, Route};
@@ -254,6 +255,11 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.limits.request_timeout(),
+        ))
+        .layer(axum::middleware::from_fn(error::contract))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

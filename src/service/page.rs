@@ -2,8 +2,9 @@
 //! button's endpoint. The page checks the signature in the browser (WebCrypto Ed25519) against
 //! the cached trust list and asks `/v1/licences/{n}/status` for the live status.
 
+use super::extract::ApiPath;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -43,7 +44,7 @@ pub async fn verify_page() -> Response {
 /// `GET /v1/plates/{plate}`: whether a valid vehicle transport certificate is held for a plate.
 pub async fn plate(
     State(state): State<AppState>,
-    Path(plate): Path<String>,
+    ApiPath(plate): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let plate: Plate = plate
         .parse()

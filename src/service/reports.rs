@@ -6,8 +6,9 @@
 //! formal review then refuses that subject's applications until the record runs out. The review
 //! and the record are one atomic append, so the ledger never holds one without the other.
 
+use super::extract::{ApiPath, ApiQuery};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -50,7 +51,7 @@ pub struct ReportQuery {
 /// `GET /v1/reports[?status=open|confirmed|dismissed]`: newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<ReportQuery>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let wanted = match query.status.as_deref() {
         None | Some("all") => None,
@@ -78,7 +79,7 @@ pub fn listed(view: &View, status: Option<ReportStatus>) -> Result<Vec<ReportVie
 pub async fn review(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     body: Result<Json<ReviewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body.map_err(json_rejection)?;
@@ -139,7 +140,7 @@ pub struct RecordQuery {
 /// `GET /v1/credit-records?subject=ID`: every record against a citizen id or credit code.
 pub async fn records(
     State(state): State<AppState>,
-    Query(query): Query<RecordQuery>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if query.subject.is_empty() || query.subject.len() > 32 {
         return Err(ApiError::bad(

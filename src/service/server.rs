@@ -1,6 +1,7 @@
 //! The HTTP server loop: accepts connections up to a cap, reads each request header within a
 //! deadline, answers each request within a deadline, and stops within a grace period.
 //!
+//! (The request timeout itself is a layer of `service::app`, so its 408 is a JSON error.)
 //! `axum::serve` has none of these bounds: a client that trickles one header line every few
 //! seconds keeps its connection forever, connections are unbounded, and graceful shutdown waits
 //! for every event-stream client to leave. Here the limits come from [`Limits`], event streams
@@ -31,10 +32,6 @@ pub async fn serve(
     stopping: tokio::sync::watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        limits.request_timeout(),
-    ));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -2,7 +2,8 @@
 //! verifiers can check status offline. Built from the registry view, cached until the next
 //! status change or the end of its ttl.
 
-use axum::extract::{Path, State};
+use super::extract::ApiPath;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -45,7 +46,7 @@ fn build(view: &View, kind: LicenceKind) -> Result<StatusList, ApiError> {
 /// `GET /v1/status-lists/{kind}`.
 pub async fn list(
     State(state): State<AppState>,
-    Path(kind): Path<String>,
+    ApiPath(kind): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let kind: LicenceKind = kind
         .parse()

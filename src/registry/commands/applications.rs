@@ -54,6 +54,19 @@ impl Registry {
         actor: &str,
         submission: Submission,
     ) -> Result<Submitted, CommandError> {
+        // Checked before anything is logged: a refused application keeps its record as
+        // evidence, so an oversized one would outgrow its entry.
+        let record_bytes = serde_json::to_vec(&submission.record).map_or(usize::MAX, |b| b.len());
+        if record_bytes > crate::model::MAX_RECORD_BYTES {
+            return Err(CommandError::invalid(
+                "record",
+                "size",
+                format!(
+                    "the record is {record_bytes} bytes, over the {}-byte limit",
+                    crate::model::MAX_RECORD_BYTES
+                ),
+            ));
+        }
         let review = self.formal_review(
             submission.kind,
             &submission.record,
