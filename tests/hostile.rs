@@ -157,14 +157,14 @@ async fn no_route_answers_5xx_or_plain_text_to_hostile_input() {
         for token in &tokens {
             for uri in &uris {
                 let what = format!("{} {uri} token {token:?}", route.method.as_str());
-                check(&h, &what, &route.path, request(&method, uri, *token, None)).await;
+                check(&h, &what, route.path, request(&method, uri, *token, None)).await;
                 calls += 1;
             }
             if method == Method::POST {
                 for (name, bytes, content_type) in &bodies {
                     let what = format!("POST {real} {name} token {token:?}");
                     let req = request(&method, &real, *token, Some((bytes, content_type)));
-                    check(&h, &what, &route.path, req).await;
+                    check(&h, &what, route.path, req).await;
                     calls += 1;
                 }
             }
@@ -178,7 +178,7 @@ async fn no_route_answers_5xx_or_plain_text_to_hostile_input() {
         check(
             &h,
             &format!("{wrong} {real}"),
-            &route.path,
+            route.path,
             request(&wrong, &real, Some(OFFICER), None),
         )
         .await;
