@@ -28,6 +28,8 @@ struct Inputs {
     /// Answer bodies of the agencies that answered; removing one makes it missing.
     facts: BTreeMap<AgencyName, Value>,
     failed: Vec<(AgencyName, String)>,
+    /// Agencies that answered they hold no record of the subject.
+    no_record: Vec<AgencyName>,
     registry: RegistryFacts,
     today: Date,
 }
@@ -39,6 +41,7 @@ impl Inputs {
             record: read_json(&format!("schemas/examples/{}.json", kind.as_str())),
             facts: passing_facts(),
             failed: Vec::new(),
+            no_record: Vec::new(),
             registry: RegistryFacts::default(),
             today: TODAY,
         }
@@ -57,6 +60,11 @@ impl Inputs {
         self.facts.remove(&agency);
     }
 
+    fn no_record(&mut self, agency: AgencyName) {
+        self.facts.remove(&agency);
+        self.no_record.push(agency);
+    }
+
     fn parts(&self) -> (LicenceRecord, Answers) {
         let text = serde_json::to_vec(&self.record).expect("record serialises");
         let record = LicenceRecord::parse_json(self.kind, &text).expect("row's record is valid");
@@ -66,6 +74,9 @@ impl Inputs {
         }
         for (agency, error) in &self.failed {
             answers.fail(*agency, error.clone());
+        }
+        for agency in &self.no_record {
+            answers.no_record(*agency);
         }
         (record, answers)
     }
@@ -276,6 +287,37 @@ const AGENCY_CASES: &[Case] = &[
         Vehicle,
         |i| i.missing(VehicleRegistration),
         incomplete(&["agency.missing"]),
+    ),
+    // "No record" is an answer the policy decides on, never an agency failure.
+    row(
+        "public security holds no record: a clean record",
+        Driver,
+        |i| i.no_record(PublicSecurity),
+        OK,
+    ),
+    row(
+        "the exam centre holds no result: no exam passed",
+        Driver,
+        |i| i.no_record(ExamCentre),
+        refused(&["driver.national_exam", "driver.regional_exam"]),
+    ),
+    row(
+        "the traffic police hold no driving licence",
+        Driver,
+        |i| i.no_record(TrafficPolice),
+        refused(&["driver.driving_licence_invalid"]),
+    ),
+    row(
+        "the registration office holds no such vehicle",
+        Vehicle,
+        |i| i.no_record(VehicleRegistration),
+        refused(&["vehicle.not_registered"]),
+    ),
+    row(
+        "the market regulator holds no such company",
+        Platform,
+        |i| i.no_record(MarketRegulator),
+        refused(&["platform.credit_code_invalid"]),
     ),
 ];
 

@@ -37,8 +37,9 @@ macro_rules! wire_enum {
 }
 
 wire_enum! {
-    /// What an agency said: it answered (facts, or "no record"), or the call failed.
-    AnswerOutcome { Answered => "answered", Failed => "failed" }
+    /// What an agency said: it answered with facts, it holds no record of the subject, or the
+    /// call failed.
+    AnswerOutcome { Answered => "answered", Failed => "failed", NoRecord => "no_record" }
 }
 
 wire_enum! {

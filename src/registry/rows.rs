@@ -111,6 +111,13 @@ pub struct AnswerView {
     pub facts: serde_json::Value,
 }
 
+impl AnswerView {
+    /// Whether the agency answered: with facts, or that it holds no record.
+    pub fn is_answer(&self) -> bool {
+        self.outcome == "answered" || self.outcome == "no_record"
+    }
+}
+
 /// One application as the registry knows it now; its record stays in the application entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApplicationView {

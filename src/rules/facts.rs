@@ -329,6 +329,9 @@ pub enum Answer<T> {
     Missing,
     /// The agency reported an error, or its answer could not be read.
     Failed(String),
+    /// The agency answered that it holds no record of the subject: an answer, whose meaning
+    /// the rules decide per agency (no criminal record is clean; no exam result is not passed).
+    NoRecord,
 }
 
 impl<T> Answer<T> {
@@ -336,7 +339,7 @@ impl<T> Answer<T> {
     pub fn facts(&self) -> Option<&T> {
         match self {
             Answer::Answered(facts) => Some(facts),
-            Answer::Missing | Answer::Failed(_) => None,
+            Answer::Missing | Answer::Failed(_) | Answer::NoRecord => None,
         }
     }
 
@@ -345,6 +348,7 @@ impl<T> Answer<T> {
             Answer::Answered(_) => AnswerStatus::Answered,
             Answer::Missing => AnswerStatus::Missing,
             Answer::Failed(error) => AnswerStatus::Failed(error),
+            Answer::NoRecord => AnswerStatus::NoRecord,
         }
     }
 }
@@ -355,6 +359,7 @@ pub enum AnswerStatus<'a> {
     Answered,
     Missing,
     Failed(&'a str),
+    NoRecord,
 }
 
 /// Every agency's answer for one application; agencies not asked stay `Missing`.
@@ -393,6 +398,51 @@ impl Answers {
             AgencyName::MarketRegulator => self.market_regulator = Answer::Failed(error),
             AgencyName::ProvincialTransport => self.provincial_transport = Answer::Failed(error),
         }
+    }
+
+    /// Records that `agency` answered it holds no record of the subject.
+    pub fn no_record(&mut self, agency: AgencyName) {
+        match agency {
+            AgencyName::PublicSecurity => self.public_security = Answer::NoRecord,
+            AgencyName::TrafficPolice => self.traffic_police = Answer::NoRecord,
+            AgencyName::VehicleRegistration => self.vehicle_registration = Answer::NoRecord,
+            AgencyName::ExamCentre => self.exam_centre = Answer::NoRecord,
+            AgencyName::MarketRegulator => self.market_regulator = Answer::NoRecord,
+            AgencyName::ProvincialTransport => self.provincial_transport = Answer::NoRecord,
+        }
+    }
+
+    /// The answers with each "no record" read as the facts it means, where it means facts: no
+    /// criminal or drug record is a clean record; no exam result is no exam passed; no company
+    /// on the register is an invalid credit code; no certificate is none. The traffic police
+    /// and vehicle registration have no such reading (no driving licence, no registered
+    /// vehicle): they stay `NoRecord` and the engine gives their reason.
+    pub fn with_no_record_read(&self) -> Answers {
+        let mut out = self.clone();
+        if out.public_security == Answer::NoRecord {
+            out.public_security = Answer::Answered(PublicSecurityFacts {
+                records: Vec::new(),
+                drug_use: false,
+            });
+        }
+        if out.exam_centre == Answer::NoRecord {
+            out.exam_centre = Answer::Answered(ExamCentreFacts {
+                national_exam_passed: false,
+                regional_exam_passed: false,
+            });
+        }
+        if out.market_regulator == Answer::NoRecord {
+            out.market_regulator = Answer::Answered(MarketRegulatorFacts {
+                credit_code_valid: false,
+                company_name: String::new(),
+            });
+        }
+        if out.provincial_transport == Answer::NoRecord {
+            out.provincial_transport = Answer::Answered(ProvincialTransportFacts {
+                online_capability_certificate: false,
+            });
+        }
+        out
     }
 
     /// Marks `agency` as not (or no longer) answered.

@@ -165,8 +165,10 @@ pub fn decide(
     today: Date,
 ) -> Decision {
     let kind = record.kind();
+    let answers = &answers.with_no_record_read();
     let mut reasons = agency_reasons(policy, kind, answers);
     let incomplete = !reasons.is_empty();
+    reasons.extend(no_record_reasons(policy, kind, answers));
     reasons.extend(formal_review(policy, registry, kind, today));
     if let Some(area) = policy.area_code() {
         if record.area_code() != area {
@@ -264,12 +266,41 @@ pub fn formal_review(
     reasons
 }
 
+/// The reasons of a "no record" answer with no facts to read it as: no driving licence on the
+/// traffic police's record, no vehicle on the register.
+fn no_record_reasons(policy: &Policy, kind: LicenceKind, answers: &Answers) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    for &agency in policy.required_agencies(kind) {
+        if answers.status(agency) != AnswerStatus::NoRecord {
+            continue;
+        }
+        let reason = match agency {
+            AgencyName::TrafficPolice => Reason::new(
+                "driver.driving_licence_invalid",
+                Some(agency),
+                "公安交管部门无此驾驶证记录".to_string(),
+                "the traffic police hold no driving licence for the applicant".to_string(),
+            ),
+            AgencyName::VehicleRegistration => Reason::new(
+                "vehicle.not_registered",
+                Some(agency),
+                "车辆管理所无此车辆登记记录".to_string(),
+                "the vehicle registration office holds no registration of the vehicle".to_string(),
+            ),
+            // The others were read as facts by `with_no_record_read`.
+            _ => continue,
+        };
+        reasons.push(reason);
+    }
+    reasons
+}
+
 /// One reason per required agency that has not answered or failed.
 fn agency_reasons(policy: &Policy, kind: LicenceKind, answers: &Answers) -> Vec<Reason> {
     let mut reasons = Vec::new();
     for &agency in policy.required_agencies(kind) {
         match answers.status(agency) {
-            AnswerStatus::Answered => {}
+            AnswerStatus::Answered | AnswerStatus::NoRecord => {}
             AnswerStatus::Missing => reasons.push(Reason::new(
                 "agency.missing",
                 Some(agency),

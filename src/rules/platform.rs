@@ -27,8 +27,9 @@ pub(super) fn check(
             ));
         }
         // Registered names are compared exactly (after trimming): a company is its legal name.
+        // With no registered name (no record of the company) there is nothing to compare.
         let (stated, found) = (record.company_name.trim(), m.company_name.trim());
-        if stated != found {
+        if !found.is_empty() && stated != found {
             out.push(Reason::new(
                 "platform.company_name_mismatch",
                 agency,

@@ -197,12 +197,10 @@ pub async fn run_checks(
                     "invalid_facts",
                 ),
             },
-            Err(crate::agency::AgencyError::NoRecord) => (
-                AnswerOutcome::Answered,
-                Value::Null,
-                Some("no record".into()),
-                "no_record",
-            ),
+            // "No record" is an answer; the policy decides what it means.
+            Err(crate::agency::AgencyError::NoRecord) => {
+                (AnswerOutcome::NoRecord, Value::Null, None, "no_record")
+            }
             Err(e) => (
                 AnswerOutcome::Failed,
                 Value::Null,
@@ -234,11 +232,7 @@ pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiErr
         (ApplicationStatus::Checking, Some(kind)) => {
             commands::required_agencies(&state.policy, kind)
                 .into_iter()
-                .filter(|a| {
-                    app.answers
-                        .get(a)
-                        .is_none_or(|ans| ans.outcome != "answered")
-                })
+                .filter(|a| app.answers.get(a).is_none_or(|ans| !ans.is_answer()))
                 .collect()
         }
         _ => Vec::new(),

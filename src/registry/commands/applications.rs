@@ -188,11 +188,9 @@ impl Registry {
             .kind
             .parse()
             .map_err(|e| stored("application kind", e))?;
-        let all_answered = required_agencies(&self.policy, kind).iter().all(|a| {
-            app.answers
-                .get(a)
-                .is_some_and(|answer| answer.outcome == "answered")
-        });
+        let all_answered = required_agencies(&self.policy, kind)
+            .iter()
+            .all(|a| app.answers.get(a).is_some_and(|answer| answer.is_answer()));
         if !all_answered {
             return Ok(());
         }

@@ -9,7 +9,7 @@ use super::{CommandError, Registry};
 use crate::clock::Clock;
 use crate::ids::LicenceKind;
 use crate::model::{FieldError, LicenceRecord};
-use crate::registry::bodies::{DecisionOutcome, ReasonBody};
+use crate::registry::bodies::{AnswerOutcome, DecisionOutcome, ReasonBody};
 use crate::registry::{ApplicationView, LicenceStatus, LicenceView, Refusal, View};
 use crate::rules::{self, AgencyFacts, AgencyName, Answers, Outcome, Policy, RegistryFacts};
 
@@ -235,6 +235,10 @@ impl Registry {
             let Some(name) = AgencyName::parse(agency) else {
                 continue;
             };
+            if answer.outcome == AnswerOutcome::NoRecord.as_str() {
+                answers.no_record(name);
+                continue;
+            }
             match AgencyFacts::parse(name, &answer.facts) {
                 Ok(facts) if answer.outcome == "answered" => answers.insert(facts),
                 Ok(_) => answers.fail(name, answer.outcome.clone()),
