@@ -278,14 +278,14 @@ fn no_record_reasons(policy: &Policy, kind: LicenceKind, answers: &Answers) -> V
             AgencyName::TrafficPolice => Reason::new(
                 "driver.driving_licence_invalid",
                 Some(agency),
-                "公安交管部门无此驾驶证记录".to_string(),
-                "the traffic police hold no driving licence for the applicant".to_string(),
+                "公安交管部门无此驾驶证记录",
+                "the traffic police hold no driving licence for the applicant",
             ),
             AgencyName::VehicleRegistration => Reason::new(
                 "vehicle.not_registered",
                 Some(agency),
-                "车辆管理所无此车辆登记记录".to_string(),
-                "the vehicle registration office holds no registration of the vehicle".to_string(),
+                "车辆管理所无此车辆登记记录",
+                "the vehicle registration office holds no registration of the vehicle",
             ),
             // The others were read as facts by `with_no_record_read`.
             _ => continue,
