@@ -111,6 +111,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    let resumed = service::applications::resume_checks(&state).await?;
+    if resumed > 0 {
+        tracing::info!(
+            resumed,
+            "restarted the agency checks of applications in flight"
+        );
+    }
     let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
     let targets: Vec<service::witnessing::WitnessTarget> = witnesses
         .iter()

@@ -109,7 +109,8 @@ pub async fn respond_submitted(
     let task_state = state.clone();
     let task_id = id.clone();
     let task = tokio::spawn(async move {
-        let result = run_checks(task_state, task_id.clone(), record).await;
+        let agencies = commands::required_agencies(&task_state.policy, record.kind());
+        let result = run_checks(task_state, task_id.clone(), record, agencies).await;
         if let Err(e) = &result {
             tracing::error!(application = %task_id, error = %e, "agency checks failed");
         }
@@ -159,20 +160,20 @@ fn subject_of(record: &LicenceRecord) -> serde_json::Map<String, Value> {
     subject
 }
 
-/// Asks every required agency in parallel (the I/O edge), then hands the answers to the
-/// registry, which logs them and decides if all are in.
+/// Asks `agencies` in parallel (the I/O edge), then hands the answers to the registry, which
+/// logs them and decides if all are in.
 pub async fn run_checks(
     state: AppState,
     id: String,
     record: LicenceRecord,
+    agencies: Vec<String>,
 ) -> Result<(), CommandError> {
     let request = CheckRequest {
         application_id: id.clone(),
         kind: record.kind().as_str().to_string(),
         subject: subject_of(&record),
     };
-    let required = commands::required_agencies(&state.policy, record.kind());
-    let calls = required.iter().map(|agency| {
+    let calls = agencies.iter().map(|agency| {
         let state = state.clone();
         let request = request.clone();
         let agency = agency.clone();
@@ -219,6 +220,47 @@ pub async fn run_checks(
     }
     state.registry.record_answers(&id, answers).await?;
     state.registry.decide_if_ready(&id).await
+}
+
+/// Starts the agency checks of every application the service was still checking when it last
+/// stopped (or died): only agencies with no logged answer are asked, so each answer is logged
+/// once. Returns how many applications were resumed.
+pub async fn resume_checks(state: &AppState) -> Result<usize, ApiError> {
+    let open = state.read_view().open_applications()?;
+    let mut resumed = 0;
+    for app in open {
+        if app.status != crate::registry::ApplicationStatus::Checking {
+            continue;
+        }
+        let Some(kind) = app.kind.parse::<LicenceKind>().ok() else {
+            continue;
+        };
+        let unanswered: Vec<String> = commands::required_agencies(&state.policy, kind)
+            .into_iter()
+            .filter(|agency| !app.answers.contains_key(agency))
+            .collect();
+        let record = match state.registry.submitted_record(&app, kind) {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(application = %app.id, error = %e, "not resumed");
+                continue;
+            }
+        };
+        let (task_state, id) = (state.clone(), app.id.clone());
+        resumed += 1;
+        tokio::spawn(async move {
+            let result = if unanswered.is_empty() {
+                // Every answer is in, but the decision was not logged before the stop.
+                task_state.registry.decide_if_ready(&id).await
+            } else {
+                run_checks(task_state, id.clone(), record, unanswered).await
+            };
+            if let Err(e) = result {
+                tracing::error!(application = %id, error = %e, "resumed checks failed");
+            }
+        });
+    }
+    Ok(resumed)
 }
 
 /// The API view of an application, with the credential once issued.

@@ -55,7 +55,9 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
         };
         let submitted = state.registry.submit(&portal, submission).await?;
         if let Ok(record) = submitted.review {
-            applications::run_checks(state.clone(), submitted.id.clone(), record).await?;
+            let agencies =
+                crate::registry::commands::required_agencies(&state.policy, record.kind());
+            applications::run_checks(state.clone(), submitted.id.clone(), record, agencies).await?;
         }
         let response = applications::respond(state, &submitted.id)?;
         let value = serde_json::to_value(&response).map_err(super::ApiError::internal)?;

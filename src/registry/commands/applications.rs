@@ -146,6 +146,17 @@ impl Registry {
         self.append(entries).await.map(|_| ())
     }
 
+    /// The typed record an application was submitted with, read from its logged entry.
+    pub fn submitted_record(
+        &self,
+        app: &crate::registry::ApplicationView,
+        kind: LicenceKind,
+    ) -> Result<LicenceRecord, CommandError> {
+        let submitted = self.view.application_record(app)?;
+        LicenceRecord::parse(kind, &with_today(&submitted, today(self.clock())))
+            .map_err(|e| stored("stored record no longer parses", e))
+    }
+
     /// An agency answers later, after its call failed or timed out; decides if that was the
     /// last answer missing.
     pub async fn push_answer(
@@ -196,8 +207,7 @@ impl Registry {
         }
         let today = today(self.clock());
         let submitted = self.view.application_record(&app)?;
-        let record = LicenceRecord::parse(kind, &with_today(&submitted, today))
-            .map_err(|e| stored("stored record no longer parses", e))?;
+        let record = self.submitted_record(&app, kind)?;
         let decided = self.evaluate(&record, &app, today)?;
         let mut body = DecisionBody {
             application_id: id.to_string(),
