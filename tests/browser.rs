@@ -253,6 +253,10 @@ async fn the_passenger_page_shows_the_right_verdict() {
         text.contains("闽DD12345") && text.contains("比亚迪") && text.contains("有效"),
         "{text}"
     );
+    assert!(
+        text.contains("厦门市交通运输局"),
+        "the issuing authority by name: {text}"
+    );
     results.insert("genuine", took);
     browser
         .eval("document.getElementById('lang').click(); return 1")
@@ -270,6 +274,10 @@ async fn the_passenger_page_shows_the_right_verdict() {
     browser.open(&changed).await;
     let (state, text, took) = browser.verdict().await;
     assert_eq!(state, "red", "one changed character: {text}");
+    assert!(
+        !text.contains("闽DD12345") && !text.contains("比亚迪"),
+        "a forged credential's fields are not presented as facts: {text}"
+    );
     results.insert("changed", took);
 
     browser

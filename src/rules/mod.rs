@@ -13,6 +13,7 @@
 //! value is used so the applicant still hears every problem that can already be seen.
 
 mod alerts;
+mod authorities;
 pub mod credit;
 mod dates;
 mod driver;
@@ -28,6 +29,7 @@ use time::Date;
 pub use alerts::{
     AlertAction, AlertPolicy, AlertType, MandateRefusal, MandateRule, Mandated, SubjectField,
 };
+pub use authorities::Authorities;
 pub use facts::{
     AgencyFacts, AgencyName, Answer, AnswerStatus, Answers, ExamCentreFacts, FactsError,
     MarketRegulatorFacts, OffenceRecord, ProvincialTransportFacts, PublicSecurityFacts, RecordKind,

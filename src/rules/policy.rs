@@ -9,6 +9,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::alerts::AlertPolicy;
+use super::authorities::Authorities;
 use super::credit::CreditPolicy;
 use super::facts::{powertrain_list, AgencyName, RecordKind};
 use super::reasons::Reasons;
@@ -184,6 +185,8 @@ struct PolicyFile {
     #[serde(default)]
     reasons: Reasons,
     #[serde(default)]
+    authorities: Authorities,
+    #[serde(default)]
     credit: CreditPolicy,
 }
 
@@ -207,6 +210,7 @@ pub struct Policy {
     agencies: Agencies,
     alerts: AlertPolicy,
     reasons: Reasons,
+    authorities: Authorities,
     credit: CreditPolicy,
 }
 
@@ -232,6 +236,7 @@ impl Policy {
             agencies: file.agencies,
             alerts: file.alerts,
             reasons: file.reasons,
+            authorities: file.authorities,
             credit: file.credit,
         };
         let problems = policy.problems();
@@ -254,6 +259,11 @@ impl Policy {
     /// What agency alerts do, and which agency may raise which.
     pub fn alerts(&self) -> &AlertPolicy {
         &self.alerts
+    }
+
+    /// The licensing authorities' names by area code.
+    pub fn authorities(&self) -> &Authorities {
+        &self.authorities
     }
 
     /// The public reason categories.
@@ -324,6 +334,7 @@ impl Policy {
         self.check_agencies(&mut p);
         p.0.extend(self.credit.problems());
         p.0.extend(self.reasons.problems());
+        p.0.extend(self.authorities.problems());
         p.0.extend(self.alerts.problems(&|c| self.reasons.contains(c)));
         p.0
     }

@@ -228,6 +228,12 @@ pub async fn index(State(state): State<AppState>) -> axum::response::Html<String
     ))
 }
 
+/// `GET /v1/authorities`: the licensing authorities' names by area code (the `iss` claim).
+pub async fn authorities(State(state): State<AppState>) -> Response {
+    let body = Json(json!({ "authorities": state.policy.authorities() }));
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
 /// `GET /v1/reasons`: the public reason categories, with their labels.
 pub async fn reasons(State(state): State<AppState>) -> Response {
     Json(json!({ "reasons": state.policy.reasons() })).into_response()

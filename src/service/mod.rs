@@ -286,6 +286,9 @@ fn route_table() -> Vec<Route> {
     let bulk = DefaultBodyLimit::max(MAX_BULK_BODY_BYTES);
     vec![
         Route::new(Get, "/", Public, "What this is, with links", get(licences::index)),
+        Route::new(Get, "/v1/authorities", Public,
+            "The licensing authorities' names by area code (a credential's iss)",
+            get(licences::authorities)),
         Route::new(Get, "/v1/reasons", Public,
             "The public reason categories a status answer may carry, in Chinese and English",
             get(licences::reasons)),
