@@ -66,8 +66,15 @@ fn entries_for(n: u64, state: &service::AppState, now: i64) -> Vec<NewEntry> {
         event: None,
         status_index: Some(n),
     };
-    let issued =
-        issuance::prepare(n + 1, &state.signer, &parsed, "rules", now, &context).expect("issue");
+    let issued = issuance::prepare(
+        n + 1,
+        &state.keys.signer().expect("signer"),
+        &parsed,
+        "rules",
+        now,
+        &context,
+    )
+    .expect("issue");
     let subject = vec![events::application_subject(&id)];
     vec![
         events::entry(EventType::Application, "portal", subject.clone(), &app).expect("entry"),

@@ -482,6 +482,13 @@ pub fn load_log_key(dir: &Path) -> Result<LogKey, KeyError> {
     Ok(LogKey { origin, key })
 }
 
+/// The log's origin line, if the keys dir has one (a verifier's copy may hold only the trust
+/// list).
+pub fn load_log_origin(dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(dir.join(LOG_ORIGIN_FILE)).ok()?;
+    Some(text.trim().to_string()).filter(|o| !o.is_empty())
+}
+
 /// Reads the log's published verifier key.
 pub fn load_log_vkey(path: &Path) -> Result<crate::log::note::VerifierKey, KeyError> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;

@@ -18,6 +18,7 @@ pub mod credential;
 pub mod issuance;
 pub mod keys;
 pub mod ledger;
+pub mod live_keys;
 pub mod mirror;
 pub mod model;
 pub mod private_fs;

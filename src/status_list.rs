@@ -217,7 +217,16 @@ pub fn sign(
 pub struct VerifiedList {
     pub list: StatusList,
     pub url: String,
+    /// The log origin that published the list.
+    pub issuer: String,
     pub valid_until: UnixSeconds,
+}
+
+impl VerifiedList {
+    /// The licence kind the list is for, from its URL (`…/v1/status-lists/driver`).
+    pub fn kind(&self) -> Option<crate::ids::LicenceKind> {
+        self.url.rsplit('/').next()?.parse().ok()
+    }
 }
 
 /// Checks the signature (with the trust list), freshness and shape of a signed status list.
@@ -249,6 +258,7 @@ pub fn verify(
     Ok(VerifiedList {
         list: StatusList::decode(&document.credential_subject.encoded_list)?,
         url: document.id,
+        issuer: document.issuer,
         valid_until,
     })
 }

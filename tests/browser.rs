@@ -184,6 +184,7 @@ async fn registry_with(
         public_base_url: base.clone(),
         public_requests_per_second: None,
         limits: Default::default(),
+        keys_dir: None,
     })
     .unwrap();
     let app = service::app(state.clone());

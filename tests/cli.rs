@@ -273,3 +273,64 @@ fn demo_output_is_private_whatever_the_umask() {
         }
     }
 }
+
+/// `--status-list` checks the list is the credential's kind and this registry's: index 0 of the
+/// vehicle list says nothing about index 0 of the driver list.
+#[test]
+fn a_status_list_of_another_kind_or_registry_is_refused() {
+    use licreg::status_list::{self, StatusList};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(licreg(&["demo", "--out", path(&out)]).status.success());
+    let signer = licreg::keys::load_credential_signer(&out).unwrap();
+    let origin = licreg::keys::load_log_origin(&out).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let list = StatusList::with_capacity_for(Some(1000));
+    let write = |name: &str, kind: &str, issuer: &str| {
+        let url = format!("https://registry.example/v1/status-lists/{kind}");
+        let bytes = status_list::sign(&signer, &list, &url, issuer, now, 300);
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        file
+    };
+    let credential = out.join("driver/credential.cbor");
+    let check = |list: &std::path::Path| {
+        licreg(&[
+            "verify",
+            "--keys",
+            path(&out),
+            "--status-list",
+            path(list),
+            path(&credential),
+        ])
+    };
+    // The right list passes both checks and is read (the demo's offline credentials carry no
+    // status index, which is the next thing checked).
+    let right = check(&write("driver.list", "driver", &origin));
+    assert!(
+        text(&right).contains("no status-list index"),
+        "{}",
+        text(&right)
+    );
+    let other_kind = check(&write("vehicle.list", "vehicle", &origin));
+    assert!(!other_kind.status.success(), "{}", text(&other_kind));
+    assert!(
+        text(&other_kind).contains("not the driver list"),
+        "{}",
+        text(&other_kind)
+    );
+    let other_registry = check(&write("foreign.list", "driver", "other.example/log"));
+    assert!(
+        !other_registry.status.success(),
+        "{}",
+        text(&other_registry)
+    );
+    assert!(
+        text(&other_registry).contains("published by"),
+        "{}",
+        text(&other_registry)
+    );
+}

@@ -23,7 +23,7 @@ async fn applications_are_checked_decided_and_issued() {
         assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
         assert_eq!(body["status"], "issued", "{kind}: {body}");
         let url = body["verification_url"].as_str().unwrap();
-        let verified = licreg::credential::verify_text(url, &h.state.trust, NOW, 0).unwrap();
+        let verified = licreg::credential::verify_text(url, &h.state.keys.trust(), NOW, 0).unwrap();
         assert_eq!(verified.claims.kind.as_str(), kind);
         let steps: Vec<&str> = body["steps"]
             .as_array()
@@ -844,7 +844,7 @@ async fn status_lists_carry_each_credentials_status_for_offline_checks() {
     let (_, driver) = h.apply("driver", DRIVER).await;
     let number = driver["licence_number"].as_str().unwrap().to_string();
     let url = driver["verification_url"].as_str().unwrap();
-    let verified = licreg::credential::verify_text(url, &h.state.trust, NOW, 0).unwrap();
+    let verified = licreg::credential::verify_text(url, &h.state.keys.trust(), NOW, 0).unwrap();
     let index = verified
         .claims
         .status_index
@@ -864,7 +864,7 @@ async fn status_lists_carry_each_credentials_status_for_offline_checks() {
         let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
             .await
             .unwrap();
-        licreg::status_list::verify(&bytes, &h.state.trust, NOW).unwrap()
+        licreg::status_list::verify(&bytes, &h.state.keys.trust(), NOW).unwrap()
     };
     assert_eq!(
         fetch().await.list.get(index).unwrap(),

@@ -50,7 +50,8 @@ enum Command {
     RevokeKey {
         #[arg(long)]
         keys: PathBuf,
-        /// The key id (base64url) as listed in trust-list.json.
+        /// The key id (base64url) as listed in trust-list.json; may start with '-'.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Issue a licence from a JSON record and write its credential, QR codes and receipt.

@@ -119,6 +119,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         );
     }
     let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
+    let reloader = tokio::spawn(boot::key_reloader(state.clone()));
     let targets: Vec<service::witnessing::WitnessTarget> = witnesses
         .iter()
         .map(|url| service::witnessing::WitnessTarget {
@@ -145,6 +146,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     sweeper.abort();
+    reloader.abort();
     if let Some(task) = witnessing {
         task.abort();
     }

@@ -60,7 +60,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     print_licence(&verified);
     if let Some(path) = args.status_list {
-        return check_status(path, &verified, &trust, now);
+        let origin = licreg::keys::load_log_origin(args.keys);
+        return check_status(path, &verified, &trust, origin.as_deref(), now);
     }
     println!("verdict: VALID");
     Ok(ExitCode::SUCCESS)
@@ -71,6 +72,7 @@ fn check_status(
     path: &Path,
     verified: &Verified,
     trust: &licreg::keys::TrustList,
+    origin: Option<&str>,
     now: i64,
 ) -> anyhow::Result<ExitCode> {
     use licreg::status_list::{self, ListStatus};
@@ -82,6 +84,23 @@ fn check_status(
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let list = status_list::verify(&bytes, trust, now).context("checking the status list")?;
+    // A list of another kind numbers other credentials: index 7 there says nothing about
+    // index 7 here.
+    if list.kind() != Some(verified.claims.kind) {
+        bail!(
+            "the status list {} is not the {} list this credential is indexed in",
+            list.url,
+            verified.claims.kind.as_str()
+        );
+    }
+    if let Some(origin) = origin {
+        if list.issuer != origin {
+            bail!(
+                "the status list was published by {:?}, not by this registry ({origin:?})",
+                list.issuer
+            );
+        }
+    }
     let index = verified
         .claims
         .status_index

@@ -226,9 +226,51 @@ pub async fn build(
         public_base_url: config.public_base_url.clone(),
         public_requests_per_second: Some(rate),
         limits: config.limits.clone(),
+        keys_dir: Some(config.keys_dir.clone()),
     })?;
     if rate == 0.0 {
         tracing::warn!("public rate limit is off by configuration");
     }
     Ok((state, info))
+}
+
+/// Reloads the credential keys whenever the keys dir's trust list changes (checked every
+/// [`crate::live_keys::RELOAD_INTERVAL_MS`]) or on SIGHUP, so `licreg revoke-key` and
+/// `licreg keygen` take effect in the running service within seconds. Forever.
+pub async fn key_reloader(state: AppState) {
+    let interval = std::time::Duration::from_millis(crate::live_keys::RELOAD_INTERVAL_MS);
+    let mut tick = tokio::time::interval(interval);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => {},
+                () = hup => tracing::info!("SIGHUP: reloading the keys"),
+            }
+        }
+        #[cfg(not(unix))]
+        tick.tick().await;
+        match state.keys.reload() {
+            Ok(false) => {}
+            Ok(true) => {
+                // Status lists were signed with the old key: sign them again on next request.
+                *state.status_cache.lock().unwrap_or_else(|p| p.into_inner()) = Default::default();
+                let active = state.keys.signer().map(|s| s.kid.to_string());
+                tracing::info!(?active, "credential keys reloaded");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "keys dir did not reload; keeping the keys in use")
+            }
+        }
+    }
 }

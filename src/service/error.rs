@@ -37,6 +37,8 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     /// 429: too many requests from this client.
     RateLimited,
+    /// 503: the registry cannot do this now (no active signing key); nothing was logged.
+    Unavailable(String),
     /// 500: logged here, never detailed to the client.
     Internal(String),
 }
@@ -82,6 +84,7 @@ impl From<crate::registry::CommandError> for ApiError {
             } => ApiError::bad(rule, message, Some(field)),
             E::Refused(refusal) => ApiError::Refused(refusal),
             E::OutsideMandate(refusal) => ApiError::OutsideMandate(refusal),
+            E::Unavailable(why) => ApiError::Unavailable(why),
             E::Storage(cause) => ApiError::Internal(cause),
         }
     }
@@ -162,6 +165,13 @@ impl IntoResponse for ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 simple("rate_limited", "too many requests; slow down"),
             ),
+            ApiError::Unavailable(why) => {
+                tracing::warn!(%why, "refused: unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    simple("unavailable", why.clone()),
+                )
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (
@@ -236,6 +246,7 @@ impl std::fmt::Display for ApiError {
             ApiError::OutsideMandate(refusal) => {
                 write!(f, "outside the mandate: {}", refusal.message)
             }
+            ApiError::Unavailable(why) => write!(f, "unavailable: {why}"),
             ApiError::NotFound(what) => write!(f, "not found: {what}"),
             ApiError::Conflict(why) => write!(f, "conflict: {why}"),
             ApiError::Refused(refusal) => write!(f, "refused: {refusal}"),

@@ -30,14 +30,15 @@ pub use crate::registry::commands::{MAX_REASON_CHARS, RENEWAL_WINDOW_DAYS};
 /// Longest licence number or short serial looked up.
 pub const MAX_NUMBER_BYTES: usize = 128;
 
-/// `GET /v1/keys`: the trust list, cacheable for an hour.
+/// `GET /v1/keys`: the trust list as of the last reload, cacheable for a minute (a revocation
+/// must reach verifiers quickly).
 pub async fn trust_list(State(state): State<AppState>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
         ],
-        state.trust.to_json(),
+        state.keys.trust().to_json(),
     )
         .into_response()
 }

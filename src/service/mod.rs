@@ -83,8 +83,8 @@ pub struct StateInner {
     /// Every change to the registry goes through its commands.
     pub registry: Registry,
     pub clients: Arc<Clients>,
-    pub signer: Arc<CredentialSigner>,
-    pub trust: Arc<TrustList>,
+    /// The credential signer and trust list, reloaded while the service runs.
+    pub keys: Arc<crate::live_keys::LiveKeys>,
     pub policy: Arc<Policy>,
     pub agencies: Arc<BTreeMap<String, String>>,
     pub agency_client: AgencyClient,
@@ -133,6 +133,9 @@ pub struct StateParts {
     pub public_requests_per_second: Option<f64>,
     /// Connection, timeout, stream and proxy limits.
     pub limits: limits::Limits,
+    /// Where the keys live, when they are reloaded while the service runs (`None`: the
+    /// `signer` and `trust` above, fixed).
+    pub keys_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -142,7 +145,11 @@ impl AppState {
         let view = View::new(&parts.ledger).map_err(|e| LedgerError::Storage(e.to_string()))?;
         let ids = Allocators::load(&view).map_err(|e| LedgerError::Storage(e.to_string()))?;
         let ids = Arc::new(ids);
-        let signer = Arc::new(parts.signer);
+        let keys = Arc::new(match &parts.keys_dir {
+            Some(dir) => crate::live_keys::LiveKeys::load(dir.clone())
+                .map_err(|e| LedgerError::Storage(e.to_string()))?,
+            None => crate::live_keys::LiveKeys::fixed(parts.signer, parts.trust),
+        });
         let policy = Arc::new(parts.policy);
         let feed = tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0;
         let status_cache: Arc<std::sync::Mutex<status::Cache>> = Arc::default();
@@ -151,7 +158,7 @@ impl AppState {
             ledger: parts.ledger.clone(),
             view: view.clone(),
             ids: ids.clone(),
-            signer: signer.clone(),
+            keys: keys.clone(),
             clock: parts.clock.clone(),
             policy: policy.clone(),
             observer: observer(feed.clone(), status_cache.clone(), metrics.clone()),
@@ -161,8 +168,7 @@ impl AppState {
             view,
             registry,
             clients: Arc::new(parts.clients),
-            signer,
-            trust: Arc::new(parts.trust),
+            keys,
             policy,
             agencies: Arc::new(parts.agencies),
             agency_client: parts.agency_client,

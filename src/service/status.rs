@@ -68,8 +68,12 @@ pub async fn list(
                 state.public_base_url,
                 kind.as_str()
             );
+            let signer = state
+                .keys
+                .signer()
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
             let bytes = status_list::sign(
-                &state.signer,
+                &signer,
                 &list,
                 &url,
                 state.ledger.origin(),

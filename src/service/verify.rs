@@ -72,8 +72,8 @@ fn prepare(state: &AppState, index: usize, item: &str, now: i64) -> Result<Pendi
         .and_then(KeyId::from_bytes)
         .ok_or("no trusted kid")?;
     let claims = Claims::decode(&sign1.payload).map_err(|e| e.to_string())?;
-    let key = state
-        .trust
+    let trust = state.keys.trust();
+    let key = trust
         .resolve(kid.as_bytes(), claims.issued_at)
         .map_err(|e| e.to_string())?;
     if now + DEFAULT_CLOCK_SKEW_SECONDS < claims.not_before {

@@ -86,6 +86,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         public_base_url: "https://licreg.test".into(),
         public_requests_per_second: None,
         limits: Default::default(),
+        keys_dir: None,
     })
     .unwrap();
     Harness {

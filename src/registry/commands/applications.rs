@@ -269,8 +269,15 @@ impl Registry {
             .next_serial()
             .ok_or_else(|| CommandError::storage("licence serials exhausted"))?;
         let now = self.clock.now_unix();
-        let prepared = issuance::prepare(serial, &self.signer, &record, "rules", now, &context)
-            .map_err(CommandError::storage)?;
+        let prepared = issuance::prepare(
+            serial,
+            &*self.keys.signer()?,
+            &record,
+            "rules",
+            now,
+            &context,
+        )
+        .map_err(CommandError::storage)?;
         Ok(prepared.entry)
     }
 }

@@ -229,8 +229,15 @@ impl Registry {
             application_id: None,
             status_index: Some(self.ids.next_status_index(record.kind())),
         };
-        let prepared = issuance::prepare(old.serial(), &self.signer, &record, actor, now, &context)
-            .map_err(|e| Refusal::Invalid(e.to_string()))?;
+        let prepared = issuance::prepare(
+            old.serial(),
+            &*self.keys.signer()?,
+            &record,
+            actor,
+            now,
+            &context,
+        )
+        .map_err(|e| Refusal::Invalid(e.to_string()))?;
         self.append(vec![prepared.entry]).await?;
         Ok(Reissued {
             number: prepared.number,

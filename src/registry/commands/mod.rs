@@ -31,7 +31,6 @@ pub use review::{
 
 use super::{Allocators, Refusal, View};
 use crate::clock::Clock;
-use crate::keys::CredentialSigner;
 use crate::ledger::{Appended, Entry, Ledger, NewEntry};
 use crate::rules::Policy;
 
@@ -51,9 +50,18 @@ pub enum CommandError {
     /// The caller's mandate does not cover the command; the attempt was logged.
     #[error("outside the mandate: {}", .0.message)]
     OutsideMandate(crate::rules::MandateRefusal),
+    /// The registry cannot do this now (no active signing key); nothing was logged.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// Storage failed, or stored data no longer reads; nothing was acknowledged.
     #[error("storage: {0}")]
     Storage(String),
+}
+
+impl From<crate::live_keys::NoSigningKey> for CommandError {
+    fn from(e: crate::live_keys::NoSigningKey) -> Self {
+        CommandError::Unavailable(e.to_string())
+    }
 }
 
 impl CommandError {
@@ -104,7 +112,7 @@ pub struct Registry {
     ledger: Ledger,
     view: View,
     ids: Arc<Allocators>,
-    signer: Arc<CredentialSigner>,
+    keys: Arc<crate::live_keys::LiveKeys>,
     clock: Arc<dyn Clock>,
     policy: Arc<Policy>,
     observer: Observer,
@@ -115,7 +123,8 @@ pub struct RegistryParts {
     pub ledger: Ledger,
     pub view: View,
     pub ids: Arc<Allocators>,
-    pub signer: Arc<CredentialSigner>,
+    /// The credential keys, replaced while the service runs (see `live_keys`).
+    pub keys: Arc<crate::live_keys::LiveKeys>,
     pub clock: Arc<dyn Clock>,
     pub policy: Arc<Policy>,
     pub observer: Observer,
@@ -127,7 +136,7 @@ impl Registry {
             ledger: parts.ledger,
             view: parts.view,
             ids: parts.ids,
-            signer: parts.signer,
+            keys: parts.keys,
             clock: parts.clock,
             policy: parts.policy,
             observer: parts.observer,
