@@ -1,9 +1,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use licreg::ids::LicenceKind;
 
-fuzz_target!(|data: &[u8]| {
-    for kind in [LicenceKind::Driver, LicenceKind::Vehicle, LicenceKind::Platform] {
-        let _ = licreg::model::LicenceRecord::parse_json(kind, data);
-    }
-});
+#[path = "../bodies.rs"]
+#[allow(dead_code)]
+mod bodies;
+
+fuzz_target!(|data: &[u8]| bodies::licence_record(data));

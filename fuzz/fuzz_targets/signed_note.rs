@@ -1,12 +1,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(note) = licreg::log::note::SignedNote::parse_bytes(data) {
-        let _ = licreg::log::checkpoint::Checkpoint::parse(note.text());
-        let _ = note.encode();
-    }
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = text.parse::<licreg::log::note::VerifierKey>();
-    }
-});
+#[path = "../bodies.rs"]
+#[allow(dead_code)]
+mod bodies;
+
+fuzz_target!(|data: &[u8]| bodies::signed_note(data));

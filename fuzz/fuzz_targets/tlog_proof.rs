@@ -1,8 +1,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(proof) = licreg::log::proof::TlogProof::parse_bytes(data) {
-        let _ = proof.encode();
-    }
-});
+#[path = "../bodies.rs"]
+#[allow(dead_code)]
+mod bodies;
+
+fuzz_target!(|data: &[u8]| bodies::tlog_proof(data));
