@@ -28,5 +28,6 @@ pub mod rules;
 pub mod sample;
 pub mod schemas;
 pub mod service;
+pub mod signed_trust;
 pub mod status_list;
 pub mod witness;

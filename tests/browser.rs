@@ -8,17 +8,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
-use licreg::clock::SystemClock;
+use licreg::clock::{Clock, SystemClock};
 use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
+use licreg::signed_trust;
 use serde_json::{json, Value};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+const ORIGIN: &str = "browser.example/ledger";
 
 struct Driver {
     child: Child,
@@ -157,7 +160,7 @@ async fn registry_with(
 ) -> (AppState, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log_key = LogKey {
-        origin: "browser.example/ledger".into(),
+        origin: ORIGIN.into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
     let ledger = licreg::registry::open_ledger(dir.path(), Some(log_key), clock.clone()).unwrap();
@@ -216,7 +219,7 @@ async fn issue(http: &reqwest::Client, base: &str, kind: &str, example: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_passenger_page_shows_the_right_verdict() {
-    let (_state, base, _dir) = registry().await;
+    let (registry_state, base, _dir) = registry().await;
     let http = reqwest::Client::new();
     let vehicle = issue(
         &http,
@@ -309,6 +312,40 @@ async fn the_passenger_page_shows_the_right_verdict() {
         )
         .await;
     assert_eq!(state, "amber");
+
+    // Offline, the page relies on the signed trust list it cached, only while it verifies
+    // with the log key and has not expired; an expired or forged copy says nothing.
+    let offline = "const done = arguments[arguments.length - 1]; \
+        if (arguments[0]) localStorage.setItem('licreg.trust', arguments[0]); \
+        const real = window.fetch; \
+        window.fetch = (u, o) => String(u).includes('/v1/keys') ? Promise.reject(new Error('offline')) : real(u, o); \
+        licregVerify().then(() => done(document.getElementById('verdict').dataset.state));";
+    browser.open(&genuine).await;
+    browser.verdict().await;
+    let state = browser
+        .command("execute/async", json!({"script": offline, "args": [null]}))
+        .await;
+    assert_eq!(state, "green", "the cached signed list verifies offline");
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = SystemClock.now_unix();
+    let log_key = SigningKey::from_bytes(&[7; 32]);
+    let trust = registry_state.keys.trust();
+    let expired = signed_trust::sign(&log_key, ORIGIN, &trust, now - 25 * 3600);
+    let forged = signed_trust::sign(&SigningKey::from_bytes(&[9; 32]), ORIGIN, &trust, now);
+    for (what, list) in [("expired", expired), ("forged", forged)] {
+        browser.open(&genuine).await;
+        browser.verdict().await;
+        let state = browser
+            .command(
+                "execute/async",
+                json!({"script": offline, "args": [b64(list)]}),
+            )
+            .await;
+        assert_eq!(
+            state, "amber",
+            "an {what} cached trust list is refused offline"
+        );
+    }
     let page = http
         .get(format!("{base}/v"))
         .send()

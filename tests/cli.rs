@@ -334,3 +334,84 @@ fn a_status_list_of_another_kind_or_registry_is_refused() {
         text(&other_registry)
     );
 }
+
+/// A verifier away from the registry uses the trust list the registry published signed: it is
+/// believed only with the log's key, for the log's origin, and until it expires.
+#[test]
+fn a_signed_trust_list_verifies_with_the_log_key_until_it_expires() {
+    use licreg::signed_trust;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    assert!(licreg(&["demo", "--out", path(&out)]).status.success());
+    let log_key = licreg::keys::load_log_key(&out).unwrap();
+    let trust = licreg::keys::load_trust_list(&out).unwrap();
+    let vkey = out.join("log.vkey");
+    let issued = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let fresh_at = licreg::clock::rfc3339(issued + 60);
+    let stale_at = licreg::clock::rfc3339(issued + signed_trust::TRUST_LIST_VALIDITY_SECONDS + 60);
+    let write = |name: &str, bytes: Vec<u8>| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        file
+    };
+    let good = write(
+        "good.cose",
+        signed_trust::sign(&log_key.key, &log_key.origin, &trust, issued),
+    );
+    let credential = out.join("vehicle/credential.cbor");
+    let check = |list: &Path, at: &str| {
+        licreg(&[
+            "verify",
+            "--trust-list",
+            path(list),
+            "--log-key",
+            path(&vkey),
+            "--at",
+            at,
+            path(&credential),
+        ])
+    };
+    let fresh = check(&good, &fresh_at);
+    assert!(fresh.status.success(), "{}", text(&fresh));
+    assert!(text(&fresh).contains("verdict: VALID"), "{}", text(&fresh));
+
+    let stale = check(&good, &stale_at);
+    assert!(!stale.status.success(), "{}", text(&stale));
+    assert!(text(&stale).contains("expired"), "{}", text(&stale));
+
+    let foreign_key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let forged = write(
+        "forged.cose",
+        signed_trust::sign(&foreign_key, &log_key.origin, &trust, issued),
+    );
+    let run = check(&forged, &fresh_at);
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(
+        text(&run).contains("not signed by this log"),
+        "{}",
+        text(&run)
+    );
+
+    let other_origin = write(
+        "other.cose",
+        signed_trust::sign(&log_key.key, "other.example/log", &trust, issued),
+    );
+    let run = check(&other_origin, &fresh_at);
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("issued by"), "{}", text(&run));
+
+    let unsigned = write("plain.json", trust.to_json().into_bytes());
+    let run = check(&unsigned, &fresh_at);
+    assert!(!run.status.success(), "{}", text(&run));
+
+    let without_key = licreg(&["verify", "--trust-list", path(&good), path(&credential)]);
+    assert!(!without_key.status.success());
+    assert!(
+        text(&without_key).contains("--log-key"),
+        "{}",
+        text(&without_key)
+    );
+}

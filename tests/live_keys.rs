@@ -121,6 +121,40 @@ async fn revoking_and_adding_keys_takes_effect_while_the_service_runs() {
         verify().await == "invalid"
     })
     .await;
+    // The signed trust list says the same, checked with the log key as a verifier would.
+    let vkey_text = client
+        .get(format!("{base}/v1/log-key"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let vkey: licreg::log::note::VerifierKey = vkey_text.trim().parse().unwrap();
+    let signed = client
+        .get(format!("{base}/v1/keys/signed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed.headers()["content-type"],
+        licreg::signed_trust::CONTENT_TYPE
+    );
+    let signed = signed.bytes().await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let checked =
+        licreg::signed_trust::verify(&signed, vkey.public_key(), vkey.name(), now, 300).unwrap();
+    assert_eq!(
+        checked.trust.keys()[0].status,
+        licreg::keys::KeyStatus::Revoked
+    );
+    assert_eq!(
+        checked.valid_until,
+        checked.issued_at + licreg::signed_trust::TRUST_LIST_VALIDITY_SECONDS
+    );
     let reissue = format!("{base}/v1/licences/{number}/reissue");
     let refused = client
         .post(&reissue)

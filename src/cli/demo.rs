@@ -12,6 +12,9 @@ use licreg::model::LicenceRecord;
 use super::issue::{issue_one, open_ledger, write_outputs};
 use super::DEFAULT_ORIGIN;
 
+/// The signed trust list the demo writes beside `trust-list.json`.
+pub const SIGNED_TRUST_LIST_FILE: &str = "trust-list.signed.cose";
+
 /// The schema examples, built in so the demo runs from any directory.
 const EXAMPLES: [(LicenceKind, &str); 3] = [
     (
@@ -54,6 +57,20 @@ pub fn run(out: &Path, base_url: &str, clock: Arc<dyn Clock>) -> anyhow::Result<
         );
     }
     ledger.flush()?;
+    // What a verifier away from the registry keeps: the trust list signed by the log key.
+    let log_key = licreg::keys::load_log_key(out)?;
+    let trust = licreg::keys::load_trust_list(out)?;
+    let signed =
+        licreg::signed_trust::sign(&log_key.key, &log_key.origin, &trust, clock.now_unix());
+    let signed_path = out.join(SIGNED_TRUST_LIST_FILE);
+    licreg::keys::write_public_file(&signed_path, &signed)?;
+    println!();
+    println!(
+        "signed trust list (valid 24 h): {}\n  check with it: licreg verify --trust-list {} --log-key {} URL",
+        signed_path.display(),
+        signed_path.display(),
+        out.join(licreg::keys::LOG_VKEY_FILE).display()
+    );
     println!();
     println!(
         "audit the ledger: licreg log --data {} audit",

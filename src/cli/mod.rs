@@ -72,9 +72,13 @@ enum Command {
     },
     /// Verify a credential given as a URL, a payload or a credential file.
     Verify {
-        /// Directory holding trust-list.json; needed to verify a credential.
-        #[arg(long, required_unless_present = "receipt")]
+        /// Directory holding trust-list.json (the registry's own keys dir).
+        #[arg(long, required_unless_present_any = ["receipt", "trust_list"], conflicts_with = "trust_list")]
         keys: Option<PathBuf>,
+        /// A signed trust list (from /v1/keys/signed), checked with --log-key: refused when
+        /// not signed by that log or past its expiry.
+        #[arg(long, requires = "log_key")]
+        trust_list: Option<PathBuf>,
         /// Verify as of this RFC 3339 time instead of now.
         #[arg(long)]
         at: Option<String>,
@@ -246,6 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Verify {
             keys,
+            trust_list,
             at,
             skew_seconds,
             status_list,
@@ -253,25 +258,43 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             log_key,
             witness_key,
             input,
-        } => match (receipt, log_key, keys, input) {
-            (Some(receipt), Some(log_key), keys, _) => verify::receipt(&verify::ReceiptArgs {
-                receipt: &receipt,
-                log_key: &log_key,
-                witness_keys: &witness_key,
-                keys: keys.as_deref(),
-                at: at.as_deref(),
-                skew_seconds,
-                clock: clock.as_ref(),
-            }),
-            (None, _, Some(keys), Some(input)) => verify::run(&verify::VerifyArgs {
-                keys: &keys,
+        } => match (receipt, log_key, keys, trust_list, input) {
+            (Some(receipt), Some(log_key), keys, None, _) => {
+                verify::receipt(&verify::ReceiptArgs {
+                    receipt: &receipt,
+                    log_key: &log_key,
+                    witness_keys: &witness_key,
+                    keys: keys.as_deref(),
+                    at: at.as_deref(),
+                    skew_seconds,
+                    clock: clock.as_ref(),
+                })
+            }
+            (None, None, Some(keys), None, Some(input)) => verify::run(&verify::VerifyArgs {
+                trust: verify::TrustSource::KeysDir(&keys),
                 at: at.as_deref(),
                 skew_seconds,
                 input: &input,
                 status_list: status_list.as_deref(),
                 clock: clock.as_ref(),
             }),
-            _ => anyhow::bail!("give --keys and INPUT, or --receipt with --log-key"),
+            (None, Some(log_key), None, Some(list), Some(input)) => {
+                verify::run(&verify::VerifyArgs {
+                    trust: verify::TrustSource::Signed {
+                        list: &list,
+                        log_key: &log_key,
+                    },
+                    at: at.as_deref(),
+                    skew_seconds,
+                    input: &input,
+                    status_list: status_list.as_deref(),
+                    clock: clock.as_ref(),
+                })
+            }
+            _ => anyhow::bail!(
+                "give --keys DIR and INPUT, --trust-list FILE --log-key VKEY and INPUT, \
+                 or --receipt with --log-key"
+            ),
         },
         Command::Log { data, action } => log_cmd::run(&data, action, clock),
         Command::Demo { out, base_url } => demo::run(&out, &base_url, clock),

@@ -31,8 +31,53 @@ fn read_input(input: &str) -> anyhow::Result<Vec<u8>> {
     licreg::qr::decode_input(text).context("reading the credential text")
 }
 
+/// Where `licreg verify` gets the keys it trusts.
+pub enum TrustSource<'a> {
+    /// The registry's own keys dir (`trust-list.json`, `log.origin`), trusted as it is.
+    KeysDir(&'a Path),
+    /// A trust list the registry published signed (`/v1/keys/signed`), checked against the
+    /// log's verifier key: signature, issuer and expiry.
+    Signed { list: &'a Path, log_key: &'a Path },
+}
+
+impl TrustSource<'_> {
+    /// The trusted keys and the registry's origin, as of `now`.
+    fn load(
+        &self,
+        now: i64,
+        skew_seconds: i64,
+    ) -> anyhow::Result<(licreg::keys::TrustList, Option<String>)> {
+        match self {
+            TrustSource::KeysDir(dir) => {
+                let trust = licreg::keys::load_trust_list(dir)
+                    .with_context(|| format!("loading the trust list from {}", dir.display()))?;
+                Ok((trust, licreg::keys::load_log_origin(dir)))
+            }
+            TrustSource::Signed { list, log_key } => {
+                use licreg::signed_trust::{self, MAX_SIGNED_TRUST_LIST_BYTES};
+                let vkey = licreg::keys::load_log_vkey(log_key)?;
+                let size = std::fs::metadata(list)
+                    .with_context(|| format!("reading {}", list.display()))?
+                    .len();
+                if size > MAX_SIGNED_TRUST_LIST_BYTES as u64 {
+                    bail!(
+                        "{} is {size} bytes, over the signed trust list limit",
+                        list.display()
+                    );
+                }
+                let bytes =
+                    std::fs::read(list).with_context(|| format!("reading {}", list.display()))?;
+                let checked =
+                    signed_trust::verify(&bytes, vkey.public_key(), vkey.name(), now, skew_seconds)
+                        .with_context(|| format!("checking the trust list {}", list.display()))?;
+                Ok((checked.trust, Some(checked.issuer)))
+            }
+        }
+    }
+}
+
 pub struct VerifyArgs<'a> {
-    pub keys: &'a Path,
+    pub trust: TrustSource<'a>,
     pub at: Option<&'a str>,
     pub skew_seconds: i64,
     pub input: &'a str,
@@ -41,14 +86,13 @@ pub struct VerifyArgs<'a> {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let trust = licreg::keys::load_trust_list(args.keys)
-        .with_context(|| format!("loading the trust list from {}", args.keys.display()))?;
     let now = match args.at {
         Some(text) => {
             parse_rfc3339(text).with_context(|| format!("--at {text:?} is not RFC 3339"))?
         }
         None => args.clock.now_unix(),
     };
+    let (trust, origin) = args.trust.load(now, args.skew_seconds)?;
     let bytes = read_input(args.input)?;
     let verified = match credential::verify(&bytes, &trust, now, args.skew_seconds) {
         Ok(verified) => verified,
@@ -60,7 +104,6 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     print_licence(&verified);
     if let Some(path) = args.status_list {
-        let origin = licreg::keys::load_log_origin(args.keys);
         return check_status(path, &verified, &trust, origin.as_deref(), now);
     }
     println!("verdict: VALID");

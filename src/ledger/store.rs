@@ -165,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) poisoned: AtomicBool,
     /// Test hook: make the next flush fail after its transaction committed.
     pub(crate) fail_next_flush: AtomicBool,
+    /// The log key, kept to sign the published trust list; `None` when read-only.
+    log_signing_key: Option<ed25519_dalek::SigningKey>,
 }
 
 /// The registry's ledger. Cloning shares the same store and writer.
@@ -266,6 +268,7 @@ impl Ledger {
             .map(|n| db.open_tree(n))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| open_err(e.to_string()))?;
+        let log_signing_key = log_key.as_ref().map(|key| key.key.clone());
         let signer = match log_key {
             Some(key) => Some(
                 NoteSigner::new(&key.origin, key.key.clone())
@@ -288,6 +291,7 @@ impl Ledger {
             projection,
             poisoned: AtomicBool::new(false),
             fail_next_flush: AtomicBool::new(false),
+            log_signing_key,
         });
         if shared.writable {
             super::rebuild::catch_up(&shared).map_err(|e| open_err(e.to_string()))?;
@@ -429,6 +433,22 @@ impl Ledger {
     /// The log's origin line.
     pub fn origin(&self) -> &str {
         &self.shared.origin
+    }
+
+    /// `trust` signed by the log key for this log's origin, issued `now`
+    /// ([`crate::signed_trust`]); `None` on a read-only ledger, which holds no key.
+    pub fn sign_trust_list(
+        &self,
+        trust: &crate::keys::TrustList,
+        now: crate::clock::UnixSeconds,
+    ) -> Option<Vec<u8>> {
+        let key = self.shared.log_signing_key.as_ref()?;
+        Some(crate::signed_trust::sign(
+            key,
+            &self.shared.origin,
+            trust,
+            now,
+        ))
     }
 
     /// The log's verifier key.

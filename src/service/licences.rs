@@ -43,6 +43,25 @@ pub async fn trust_list(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `GET /v1/keys/signed`: the same trust list signed by the log key, issued now and valid for
+/// [`crate::signed_trust::TRUST_LIST_VALIDITY_SECONDS`], for verifiers that keep a copy
+/// (the passenger page offline, `licreg verify --trust-list`).
+pub async fn signed_trust_list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let now = state.clock.now_unix();
+    let signed = state
+        .ledger
+        .sign_trust_list(&state.keys.trust(), now)
+        .ok_or_else(|| ApiError::Unavailable("the log key is not loaded".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, crate::signed_trust::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        signed,
+    )
+        .into_response())
+}
+
 /// The status as of now: a valid licence past its end is expired even before the sweep logs it.
 pub fn effective_status(licence: &LicenceView, now: i64) -> LicenceStatus {
     licence.status_at(now)

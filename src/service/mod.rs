@@ -322,6 +322,8 @@ fn route_table() -> Vec<Route> {
             get(stats::get)),
         Route::new(Get, "/v1/openapi.json", Public, "This OpenAPI document", get(openapi::document)),
         Route::new(Get, "/v1/keys", Public, "Trust list of credential keys", get(licences::trust_list)),
+        Route::new(Get, "/v1/keys/signed", Public,
+            "Trust list signed by the log key (COSE_Sign1, expires after 24 h)", get(licences::signed_trust_list)),
         Route::new(Get, "/checkpoint", Public,
             "The log's latest signed checkpoint (C2SP tlog-checkpoint)", get(log_http::checkpoint)),
         Route::new(Get, "/v1/log-key", Public,

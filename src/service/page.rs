@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
 use serde_json::json;
 
 use super::error::{json_rejection, ApiError};
@@ -25,8 +26,19 @@ pub use crate::registry::commands::MAX_REPORT_TEXT_CHARS;
 pub const REPORT_BURST: f64 = 5.0;
 pub const REPORTS_PER_MINUTE: f64 = 5.0;
 
-/// `GET /v`: the verification page (the credential rides in the URL fragment).
-pub async fn verify_page() -> Response {
+/// `GET /v`: the verification page (the credential rides in the URL fragment). It carries the
+/// log's public key and origin, which it checks the signed trust list against.
+pub async fn verify_page(State(state): State<AppState>) -> Response {
+    let vkey = state.ledger.verifier_key();
+    let page = VERIFY_PAGE
+        .replace(
+            "{{LOG_KEY}}",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vkey.public_key().as_bytes()),
+        )
+        .replace(
+            "{{LOG_ORIGIN}}",
+            &crate::service::officer::html::escape(vkey.name()),
+        );
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -36,7 +48,7 @@ pub async fn verify_page() -> Response {
                 "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
             ),
         ],
-        VERIFY_PAGE,
+        page,
     )
         .into_response()
 }

@@ -3,7 +3,8 @@
 
 - zbarimg (ZBar) reads each QR PNG; the text must equal url.txt.
 - The numeric payload is decoded by this script from docs/qr-payload.md alone.
-- pycose (an independent COSE library) verifies each COSE_Sign1 with the key from trust-list.json.
+- pycose (an independent COSE library) verifies each COSE_Sign1 with the key from trust-list.json,
+  and the signed trust list (trust-list.signed.cose) with the log key from log.vkey.
 - The checkpoint (C2SP signed-note) and the tlog-proof receipt (RFC 9162 inclusion proof) are
   checked by this script's own implementation of those specifications, with `cryptography`.
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pycose.headers import KID
 from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
@@ -133,6 +135,19 @@ def check_receipt(kind_dir, credential, vkey):
     assert logged[3] == 4 and body[4] == credential, "receipt is for this credential"
 
 
+def check_signed_trust_list(demo, trust, vkey):
+    """The trust list the registry publishes signed: pycose checks the log key's signature."""
+    name, _, public = vkey
+    message = Sign1Message.decode((demo / "trust-list.signed.cose").read_bytes())
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    message.key = OKPKey(crv=Ed25519, x=raw)
+    assert message.verify_signature(), "pycose rejects the trust list's signature"
+    document = json.loads(message.payload)
+    assert document["type"] == "LicregTrustList" and document["issuer"] == name
+    assert document["keys"] == trust["keys"], "the signed list holds the same keys"
+    assert document["valid_until"] > document["issued_at"]
+
+
 def main():
     demo = Path(sys.argv[1])
     trust = json.loads((demo / "trust-list.json").read_text())
@@ -144,7 +159,9 @@ def main():
         check_receipt(kind_dir, credential, vkey)
         print(f"{kind}: QR read by zbarimg, COSE verified by pycose, receipt proves inclusion "
               f"(cti {claims[7].hex()})")
-    print("interop: 3 passed, 0 failed")
+    check_signed_trust_list(demo, trust, vkey)
+    print("signed trust list: verified by pycose with the log key")
+    print("interop: 4 passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 //! cannot act in an officer's name even where `SameSite` is not honoured.
 
 mod dashboard;
-mod html;
+pub(crate) mod html;
 mod lookup;
 mod pages;
 
