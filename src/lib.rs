@@ -22,6 +22,7 @@ pub mod live_keys;
 pub mod mirror;
 pub mod model;
 pub mod private_fs;
+pub mod publish;
 pub mod qr;
 pub mod registry;
 pub mod rules;

@@ -166,6 +166,20 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
     },
+    /// Publish the log as static C2SP tlog-tiles (tiles once, immutable; then the checkpoint)
+    /// to a directory or an S3-compatible bucket; the service must be stopped (a running
+    /// service publishes by itself with `[publish]` in its config).
+    Publish {
+        /// The ledger directory (the service's DATA/ledger).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where tiles and the checkpoint go: DIR, file:///DIR or s3://BUCKET[/PREFIX].
+        #[arg(long)]
+        to: String,
+        /// Where entry bundles go (they hold personal data: a private target); none if absent.
+        #[arg(long)]
+        bundles_to: Option<String>,
+    },
     /// Migrate existing licences from a JSON Lines file (one record per line, with its
     /// `legacy_number`); the service must be stopped. Exit 0, or 3 if some lines were rejected.
     Import {
@@ -341,6 +355,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             once,
             interval_ms,
         } => serve::mirror(&from, &data, log_key.as_deref(), once, interval_ms),
+        Command::Publish {
+            data,
+            to,
+            bundles_to,
+        } => serve::publish(&data, &to, bundles_to.as_deref(), clock),
         Command::AgencySim {
             records,
             listen,

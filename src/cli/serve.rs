@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use licreg::agency::sim::{self, Records};
 use licreg::clock::{Clock, OffsetClock, SystemClock};
-use licreg::service::{self, boot, config::Config, AppState};
+use licreg::service::config::{Config, Flags};
+use licreg::service::{self, boot, AppState};
 
 pub struct ServeArgs {
     pub config: Option<PathBuf>,
@@ -61,21 +62,11 @@ fn resolve_config(args: &ServeArgs) -> anyhow::Result<Config> {
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("LICREG_"))
         .collect();
-    let mut config = Config::load(args.config.as_deref(), &env)?;
-    if let Some(data) = &args.data {
-        config.keys_dir = data.join("keys");
-        config.data_dir = data.clone();
-    }
-    if let Some(listen) = &args.listen {
-        let default_url = format!("http://{}", config.listen);
-        config.listen = listen
-            .parse()
-            .with_context(|| format!("--listen {listen:?}"))?;
-        if config.public_base_url == default_url {
-            config.public_base_url = format!("http://{}", config.listen);
-        }
-    }
-    Ok(config)
+    let flags = Flags {
+        data_dir: args.data.clone(),
+        listen: args.listen.clone(),
+    };
+    Ok(Config::load(args.config.as_deref(), &env, &flags)?)
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -101,6 +92,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let base = config.public_base_url.clone();
     let data_dir = config.data_dir.clone();
     let witnesses = config.witnesses.clone();
+    let publish = config.publish.clone();
     let (state, info) = boot::build(config, clock, demo).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -120,6 +112,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
     let reloader = tokio::spawn(boot::key_reloader(state.clone()));
+    let publisher = match &publish {
+        Some(target) => Some(tokio::spawn(publish_forever(
+            state.clone(),
+            licreg::publish::Publisher::open(
+                &target.tiles,
+                target.bundles.as_deref(),
+                state.ledger.verifier_key().clone(),
+            )?,
+        ))),
+        None => None,
+    };
     let targets: Vec<service::witnessing::WitnessTarget> = witnesses
         .iter()
         .map(|url| service::witnessing::WitnessTarget {
@@ -147,10 +150,33 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .context("serving")?;
     sweeper.abort();
     reloader.abort();
+    if let Some(task) = publisher {
+        task.abort();
+    }
     if let Some(task) = witnessing {
         task.abort();
     }
     finish(&state)
+}
+
+/// Publishes new tiles and the checkpoint whenever the log grew; a failure is logged and
+/// retried at the next tick (the target only ever receives whole tiles, then a checkpoint).
+async fn publish_forever(state: AppState, publisher: licreg::publish::Publisher) {
+    let mut published_size = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(
+        licreg::publish::PUBLISH_INTERVAL_MS,
+    ));
+    loop {
+        tick.tick().await;
+        let size = state.ledger.size();
+        if size == 0 || published_size == Some(size) {
+            continue;
+        }
+        match publisher.publish(&state.ledger).await {
+            Ok(done) => published_size = Some(done.size),
+            Err(error) => tracing::warn!(%error, "publishing the log's tiles failed; retrying"),
+        }
+    }
 }
 
 fn finish(state: &AppState) -> anyhow::Result<()> {
@@ -282,6 +308,36 @@ pub fn mirror(
             }
         }
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `licreg publish`: one publication of a stopped registry's log.
+pub fn publish(
+    data: &Path,
+    to: &str,
+    bundles_to: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ExitCode> {
+    if !data.exists() {
+        anyhow::bail!("no ledger at {}", data.display());
+    }
+    let ledger = licreg::ledger::Ledger::open(data, None, clock)
+        .with_context(|| format!("opening the ledger in {}", data.display()))?;
+    let publisher =
+        licreg::publish::Publisher::open(to, bundles_to, ledger.verifier_key().clone())?;
+    let done = runtime()?.block_on(publisher.publish(&ledger))?;
+    println!(
+        "published {} at size {} (was {}): {} objects{}",
+        ledger.origin(),
+        done.size,
+        done.previous_size,
+        done.objects,
+        if bundles_to.is_some() {
+            ", entry bundles included"
+        } else {
+            ""
+        }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

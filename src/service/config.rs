@@ -13,7 +13,6 @@ use serde::Deserialize;
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./data";
-pub const DEFAULT_ORIGIN: &str = "licreg.example/ledger";
 pub const DEFAULT_AGENCY_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_AGENCY_RETRIES: u32 = 2;
 
@@ -58,6 +57,17 @@ struct FileConfig {
     witnesses: Vec<String>,
     #[serde(default)]
     limits: super::limits::Limits,
+    publish: Option<PublishConfig>,
+}
+
+/// `[publish]`: where the running service publishes its log as static tlog-tiles.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// Tiles and checkpoint: `file:///DIR`, a directory, or `s3://BUCKET[/PREFIX]`.
+    pub tiles: String,
+    /// Entry bundles, which hold personal data: a private target, or absent for none.
+    pub bundles: Option<String>,
 }
 
 /// The resolved configuration.
@@ -83,32 +93,67 @@ pub struct Config {
     pub witnesses: Vec<String>,
     /// Connection, timeout, stream and proxy limits (`[limits]`).
     pub limits: super::limits::Limits,
+    /// Static tiles publication (`[publish]`), if any.
+    pub publish: Option<PublishConfig>,
+}
+
+/// What the command line says (`licreg serve --data DIR --listen ADDR`): it wins over the
+/// environment, which wins over the file, which wins over the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+/// The first of flag, environment, file that is set.
+fn first<T>(flag: Option<T>, env: Option<T>, file: Option<T>) -> Option<T> {
+    flag.or(env).or(file)
+}
+
+/// The checkpoint origin a log served at `base_url` gets by default: its URL prefix without the
+/// scheme (C2SP tlog-tiles recommends the prefix), e.g. `registry.example.gov.cn/licreg`.
+pub fn origin_for(base_url: &str) -> String {
+    let without_scheme = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"))
+        .unwrap_or(base_url);
+    without_scheme.trim_end_matches('/').to_string()
 }
 
 impl Config {
-    /// Loads `file` (if given), applies `env` overrides (`LICREG_LISTEN`, `LICREG_PUBLIC_BASE_URL`,
-    /// `LICREG_DATA_DIR`, `LICREG_KEYS_DIR`, `LICREG_POLICY_FILE`, `LICREG_AGENCY_<NAME>`), then
-    /// defaults.
-    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    /// Resolves every setting from, in order: `flags`, the environment (`LICREG_LISTEN`,
+    /// `LICREG_PUBLIC_BASE_URL`, `LICREG_DATA_DIR`, `LICREG_KEYS_DIR`, `LICREG_POLICY_FILE`,
+    /// `LICREG_ORIGIN`, `LICREG_AGENCY_<NAME>`), the TOML `file`, the defaults. Settings derived
+    /// from others (the keys dir from the data dir, the public URL from the listen address, the
+    /// origin from the public URL) are derived from the resolved value, and only when not set
+    /// themselves: `--data DIR` never replaces a configured keys dir.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        flags: &Flags,
+    ) -> Result<Self, ConfigError> {
         let parsed = match file {
             Some(path) => parse_file(path)?,
             None => FileConfig::default(),
         };
         let var = |name: &str| env.get(name).cloned();
-        let listen_text = var("LICREG_LISTEN")
-            .or(parsed.listen)
+        let listen_text = first(flags.listen.clone(), var("LICREG_LISTEN"), parsed.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|_| ConfigError::Invalid(format!("listen address {listen_text:?}")))?;
-        let data_dir = var("LICREG_DATA_DIR")
-            .map(PathBuf::from)
-            .or(parsed.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let keys_dir = var("LICREG_KEYS_DIR")
-            .map(PathBuf::from)
-            .or(parsed.keys_dir)
-            .unwrap_or_else(|| data_dir.join("keys"));
+        let data_dir = first(
+            flags.data_dir.clone(),
+            var("LICREG_DATA_DIR").map(PathBuf::from),
+            parsed.data_dir,
+        )
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let keys_dir = first(
+            None,
+            var("LICREG_KEYS_DIR").map(PathBuf::from),
+            parsed.keys_dir,
+        )
+        .unwrap_or_else(|| data_dir.join("keys"));
         let mut agencies = parsed.agencies;
         for (name, value) in env {
             if let Some(agency) = name.strip_prefix("LICREG_AGENCY_") {
@@ -119,18 +164,26 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems.join("; ")));
         }
-        let public_base_url = var("LICREG_PUBLIC_BASE_URL")
-            .or(parsed.public_base_url)
+        let public_base_url = first(None, var("LICREG_PUBLIC_BASE_URL"), parsed.public_base_url)
             .unwrap_or_else(|| format!("http://{listen}"));
+        let origin = first(None, var("LICREG_ORIGIN"), parsed.origin)
+            .unwrap_or_else(|| origin_for(&public_base_url));
+        if origin.is_empty() || origin.contains('+') || origin.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid(format!(
+                "origin {origin:?}: a log origin is non-empty, without '+' or spaces"
+            )));
+        }
         Ok(Config {
             listen,
             public_base_url,
             data_dir,
             keys_dir,
-            policy_file: var("LICREG_POLICY_FILE")
-                .map(PathBuf::from)
-                .or(parsed.policy_file),
-            origin: parsed.origin.unwrap_or_else(|| DEFAULT_ORIGIN.to_string()),
+            policy_file: first(
+                None,
+                var("LICREG_POLICY_FILE").map(PathBuf::from),
+                parsed.policy_file,
+            ),
+            origin,
             agency_timeout_ms: parsed
                 .agency_timeout_ms
                 .unwrap_or(DEFAULT_AGENCY_TIMEOUT_MS),
@@ -144,6 +197,7 @@ impl Config {
             clients: parsed.clients,
             witnesses: parsed.witnesses,
             limits: parsed.limits,
+            publish: parsed.publish,
         })
     }
 }
@@ -179,17 +233,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("licreg.toml");
         std::fs::write(&file, example).unwrap();
-        let config = Config::load(Some(&file), &BTreeMap::new()).unwrap();
+        let config = Config::load(Some(&file), &BTreeMap::new(), &Flags::default()).unwrap();
         assert_eq!(config.witnesses, ["http://witness.agency.example:9300"]);
         assert_eq!(config.agencies.len(), 2);
         assert_eq!(config.limits, crate::service::limits::Limits::default());
         assert_eq!(config.clients.len(), 1);
+        let publish = config.publish.unwrap();
+        assert_eq!(publish.tiles, "s3://licreg-log/ledger");
+        assert_eq!(
+            publish.bundles.as_deref(),
+            Some("s3://licreg-private/ledger")
+        );
+        assert_eq!(config.origin, "wyc.example.gov.cn");
     }
 
     #[test]
     fn defaults_then_file_then_environment() {
         let empty = BTreeMap::new();
-        let config = Config::load(None, &empty).unwrap();
+        let config = Config::load(None, &empty, &Flags::default()).unwrap();
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.keys_dir, PathBuf::from("./data/keys"));
         let dir = tempfile::tempdir().unwrap();
@@ -206,13 +267,93 @@ mod tests {
                 "http://127.0.0.1:9102".to_string(),
             ),
         ]);
-        let config = Config::load(Some(&file), &env).unwrap();
+        let config = Config::load(Some(&file), &env, &Flags::default()).unwrap();
         assert_eq!(config.listen.port(), 9001);
         assert_eq!(config.agencies.len(), 2);
         assert_eq!(config.agencies["exam_centre"], "http://127.0.0.1:9102");
         std::fs::write(&file, "lissen = 1\n").unwrap();
         assert!(matches!(
-            Config::load(Some(&file), &empty),
+            Config::load(Some(&file), &empty, &Flags::default()),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+
+    /// Each setting, set at every level that can set it: the highest level wins, and derived
+    /// settings follow the resolved value unless set themselves.
+    #[test]
+    fn flag_then_environment_then_file_then_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("licreg.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/file/data\"\nkeys_dir = \"/file/keys\"\n\
+             public_base_url = \"https://file.example/licreg/\"\n",
+        )
+        .unwrap();
+        let env_all = BTreeMap::from([
+            ("LICREG_LISTEN".to_string(), "127.0.0.1:9001".to_string()),
+            ("LICREG_DATA_DIR".to_string(), "/env/data".to_string()),
+            ("LICREG_KEYS_DIR".to_string(), "/env/keys".to_string()),
+            ("LICREG_ORIGIN".to_string(), "env.example/log".to_string()),
+        ]);
+        let flags = Flags {
+            data_dir: Some(PathBuf::from("/flag/data")),
+            listen: Some("127.0.0.1:9002".into()),
+        };
+        let none = Flags::default();
+        let empty = BTreeMap::new();
+        // (file, env, flags) -> (listen port, data dir, keys dir, origin)
+        type Expected<'a> = (u16, &'a str, &'a str, &'a str);
+        type Row<'a> = (
+            Option<&'a Path>,
+            &'a BTreeMap<String, String>,
+            &'a Flags,
+            Expected<'a>,
+        );
+        let rows: [Row; 5] = [
+            (
+                None,
+                &empty,
+                &none,
+                (8080, "./data", "./data/keys", "127.0.0.1:8080"),
+            ),
+            (
+                None,
+                &empty,
+                &flags,
+                (9002, "/flag/data", "/flag/data/keys", "127.0.0.1:9002"),
+            ),
+            (
+                Some(&file),
+                &empty,
+                &none,
+                (9000, "/file/data", "/file/keys", "file.example/licreg"),
+            ),
+            (
+                Some(&file),
+                &env_all,
+                &none,
+                (9001, "/env/data", "/env/keys", "env.example/log"),
+            ),
+            // --data replaces the data dir, never a configured keys dir.
+            (
+                Some(&file),
+                &empty,
+                &flags,
+                (9002, "/flag/data", "/file/keys", "file.example/licreg"),
+            ),
+        ];
+        for (file, env, flags, (port, data, keys, origin)) in rows {
+            let config = Config::load(file, env, flags).unwrap();
+            let row = format!("{file:?} {env:?} {flags:?}");
+            assert_eq!(config.listen.port(), port, "{row}");
+            assert_eq!(config.data_dir, PathBuf::from(data), "{row}");
+            assert_eq!(config.keys_dir, PathBuf::from(keys), "{row}");
+            assert_eq!(config.origin, origin, "{row}");
+        }
+        let bad = BTreeMap::from([("LICREG_ORIGIN".to_string(), "a b".to_string())]);
+        assert!(matches!(
+            Config::load(None, &bad, &none),
             Err(ConfigError::Invalid(_))
         ));
     }
