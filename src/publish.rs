@@ -15,7 +15,9 @@
 use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
-use object_store::{Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::log::checkpoint::Checkpoint;

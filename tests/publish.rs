@@ -313,7 +313,7 @@ async fn an_s3_bucket_gets_immutable_tiles_a_no_cache_checkpoint_and_private_bun
         .with_region("us-east-1")
         .build()
         .unwrap();
-    use object_store::ObjectStore;
+    use object_store::ObjectStoreExt;
     for path in [
         "licreg/tile/entries/000",
         "licreg/tile/entries/002.p/88",
