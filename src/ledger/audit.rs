@@ -7,11 +7,15 @@
 //! checkpoints are then proved consistent with RFC 6962 consistency proofs from the stored nodes.
 //! Every problem names the sequence number it was found at.
 
+use std::sync::Arc;
+
+use super::backend::{between, Backend, Rows, TableWalk};
 use super::entry::{Entry, SubjectKind};
 use super::store::{
-    index_key, kind_slot, node_key, Ledger, LedgerError, SledNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
-    TREE_NODES,
+    index_key, kind_slot, node_key, Ledger, LedgerError, StoredNodes, TREE_ENTRIES,
+    TREE_INDEX_FIRST, TREE_NODES,
 };
+use super::tables::{Order, Scan};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, CompactRange, Hash};
 
@@ -109,7 +113,7 @@ type EntryWalk = (Vec<Problem>, SetDigest, u64);
 /// Walks the entries on their own thread (decode, chain, index digest, leaf hashes), sending the
 /// leaf hashes on so the tree can be rebuilt on the calling thread at the same time.
 fn spawn_entry_walk(
-    entries: sled::Tree,
+    backend: Arc<dyn Backend>,
     mut digest: SetDigest,
     leaves: crossbeam_channel::Sender<Vec<Hash>>,
 ) -> std::thread::JoinHandle<Result<EntryWalk, LedgerError>> {
@@ -118,7 +122,7 @@ fn spawn_entry_walk(
         let mut prev_leaf: Hash = [0; 32];
         let mut chunk = Vec::with_capacity(LEAF_CHUNK);
         let mut count = 0u64;
-        for item in entries.iter() {
+        for item in TableWalk::new(backend, TREE_ENTRIES) {
             let (key, bytes) = item?;
             if key.as_ref() != count.to_be_bytes() {
                 report.problem(
@@ -157,8 +161,8 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
     let digest = SetDigest::new();
     let index_scan = IndexScan::start(shared, digest.empty_like());
     let (leaf_tx, leaf_rx) = crossbeam_channel::bounded(8);
-    let entry_walk = spawn_entry_walk(shared.trees[TREE_ENTRIES].clone(), digest, leaf_tx);
-    let mut node_walk = NodeWalk::new(&shared.trees[TREE_NODES]);
+    let entry_walk = spawn_entry_walk(Arc::clone(&shared.backend), digest, leaf_tx);
+    let mut node_walk = NodeWalk::new(shared.backend.as_ref());
     let mut verified_sizes = Vec::new();
     for leaf in leaf_rx.iter().flatten() {
         let created = range
@@ -250,14 +254,14 @@ fn check_entry(
 
 /// Compares recreated tree nodes with stored ones, reading each level's nodes in order.
 struct NodeWalk<'a> {
-    tree: &'a sled::Tree,
-    levels: Vec<sled::Iter>,
+    backend: &'a dyn Backend,
+    levels: Vec<Rows<'a>>,
 }
 
 impl<'a> NodeWalk<'a> {
-    fn new(tree: &'a sled::Tree) -> Self {
+    fn new(backend: &'a dyn Backend) -> Self {
         NodeWalk {
-            tree,
+            backend,
             levels: Vec::new(),
         }
     }
@@ -271,13 +275,20 @@ impl<'a> NodeWalk<'a> {
     ) -> Result<(), LedgerError> {
         while self.levels.len() <= usize::from(level) {
             let l = self.levels.len() as u8;
-            self.levels.push(self.tree.scan_prefix([l]));
+            self.levels.push(
+                self.backend
+                    .rows(TREE_NODES, Scan::Prefix(&[l]), Order::Ascending),
+            );
         }
         let seq = index << level;
-        let stored = self.levels[usize::from(level)].next().transpose()?;
+        let stored = self
+            .levels
+            .get_mut(usize::from(level))
+            .and_then(|rows| rows.next())
+            .transpose()?;
         match stored {
             Some((key, value)) if key.as_ref() == node_key(level, index) => {
-                if value.as_ref() != hash {
+                if value.as_slice() != hash {
                     let what = if level == 0 {
                         "leaf hash differs from the entry bytes (entry or tree changed)".to_string()
                     } else {
@@ -291,8 +302,12 @@ impl<'a> NodeWalk<'a> {
                 // Re-seek so one gap is not reported for every later node.
                 let mut from = node_key(level, index).to_vec();
                 from.push(0);
-                self.levels[usize::from(level)] =
-                    self.tree.range(from..node_key(level + 1, 0).to_vec());
+                let to = node_key(level + 1, 0);
+                if let Some(rows) = self.levels.get_mut(usize::from(level)) {
+                    *rows = self
+                        .backend
+                        .rows(TREE_NODES, between(&from, &to), Order::Ascending);
+                }
             }
         }
         Ok(())
@@ -360,7 +375,7 @@ fn check_head(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64, Hash)
 }
 
 fn check_consistency(ledger: &Ledger, report: &mut AuditReport, verified: &[(u64, Hash)]) {
-    let nodes = SledNodes(&ledger.shared().trees[TREE_NODES]);
+    let nodes = StoredNodes(ledger.shared().backend.as_ref());
     for pair in verified.windows(2) {
         let [(size1, root1), (size2, root2)] = pair else {
             continue;
@@ -386,18 +401,13 @@ struct IndexScan {
 
 impl IndexScan {
     fn start(shared: &super::store::Shared, mut digest: SetDigest) -> Self {
-        let trees: Vec<(usize, sled::Tree)> = SubjectKind::ALL
-            .iter()
-            .map(|kind| {
-                let slot = kind_slot(*kind);
-                (slot, shared.trees[TREE_INDEX_FIRST + slot].clone())
-            })
-            .collect();
+        let backend = Arc::clone(&shared.backend);
         let handle = std::thread::spawn(move || {
             let mut count = 0u64;
-            for (slot, tree) in trees {
-                for key in tree.iter().keys() {
-                    digest.add(slot, &key?);
+            for kind in SubjectKind::ALL {
+                let slot = kind_slot(kind);
+                for row in TableWalk::new(Arc::clone(&backend), TREE_INDEX_FIRST + slot) {
+                    digest.add(slot, &row?.0);
                     count += 1;
                 }
             }
@@ -431,16 +441,19 @@ fn locate_index_problems(
 ) -> Result<(), LedgerError> {
     let before = report.problems.len();
     for kind in SubjectKind::ALL {
-        let tree = &shared.trees[TREE_INDEX_FIRST + kind_slot(kind)];
-        for key in tree.iter().keys() {
-            let key = key?;
+        let table = TREE_INDEX_FIRST + kind_slot(kind);
+        for row in TableWalk::new(Arc::clone(&shared.backend), table) {
+            let (key, _) = row?;
             let split = key.len().saturating_sub(9);
             let seq = key
                 .get(split + 1..)
                 .and_then(|s| <[u8; 8]>::try_from(s).ok())
                 .map(u64::from_be_bytes);
             let named = seq.and_then(|seq| {
-                let bytes = shared.trees[TREE_ENTRIES].get(seq.to_be_bytes()).ok()??;
+                let bytes = shared
+                    .backend
+                    .get(TREE_ENTRIES, &seq.to_be_bytes())
+                    .ok()??;
                 let entry = Entry::decode(&bytes).ok()?;
                 let text = std::str::from_utf8(key.get(..split)?).ok()?;
                 Some(
@@ -469,10 +482,10 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::keys::LogKey;
+    use crate::ledger::entry::Seq;
     use crate::ledger::entry::{EventType, NewEntry, Subject};
-    use crate::ledger::store::TREE_CHECKPOINTS;
+    use crate::ledger::store::{Batches, TREE_CHECKPOINTS};
     use ed25519_dalek::SigningKey;
-    use std::sync::Arc;
 
     fn key() -> LogKey {
         LogKey {
@@ -496,6 +509,14 @@ mod tests {
         ledger
     }
 
+    /// Changes the stored tables behind the ledger's back, as an attacker with the disk would.
+    fn tamper(ledger: &Ledger, change: impl FnOnce(&mut Batches)) {
+        let shared = ledger.shared();
+        let mut writes = Batches::new(shared.table_count);
+        change(&mut writes);
+        shared.backend.commit(&writes).unwrap();
+    }
+
     #[test]
     fn clean_ledger_audits_clean() {
         let dir = tempfile::tempdir().unwrap();
@@ -511,11 +532,12 @@ mod tests {
     fn a_changed_byte_is_reported_with_its_sequence_number() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 20);
-        let entries = &ledger.shared().trees[TREE_ENTRIES];
-        let mut bytes = entries.get(11u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let mut bytes = ledger.entry_bytes(Seq(11)).unwrap();
         let last = bytes.len() - 40;
         bytes[last] ^= 1;
-        entries.insert(11u64.to_be_bytes(), bytes).unwrap();
+        tamper(&ledger, |w| {
+            w.insert(TREE_ENTRIES, 11u64.to_be_bytes(), bytes)
+        });
         let report = audit(&ledger, |_| {}).unwrap();
         assert!(
             report.problems.iter().any(|p| p.seq == Some(11)),
@@ -528,8 +550,8 @@ mod tests {
     fn a_stray_index_key_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 5);
-        let tree = &ledger.shared().trees[TREE_INDEX_FIRST + kind_slot(SubjectKind::Plate)];
-        tree.insert(index_key("闽D99999", 3), &[]).unwrap();
+        let table = TREE_INDEX_FIRST + kind_slot(SubjectKind::Plate);
+        tamper(&ledger, |w| w.insert(table, index_key("闽D99999", 3), []));
         let report = audit(&ledger, |_| {}).unwrap();
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
         assert_eq!(report.problems[0].seq, Some(3));
@@ -539,9 +561,7 @@ mod tests {
     fn a_deleted_entry_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 8);
-        ledger.shared().trees[TREE_ENTRIES]
-            .remove(4u64.to_be_bytes())
-            .unwrap();
+        tamper(&ledger, |w| w.remove(TREE_ENTRIES, 4u64.to_be_bytes()));
         let report = audit(&ledger, |_| {}).unwrap();
         assert!(
             report.problems.iter().any(|p| p.seq == Some(4)),
@@ -554,12 +574,17 @@ mod tests {
     fn a_changed_checkpoint_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 6);
-        let tree = &ledger.shared().trees[TREE_CHECKPOINTS];
-        let note = tree.get(3u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let backend = &ledger.shared().backend;
+        let note = backend
+            .get(TREE_CHECKPOINTS, &3u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
         let changed = String::from_utf8(note)
             .unwrap()
             .replacen("\n3\n", "\n2\n", 1);
-        tree.insert(3u64.to_be_bytes(), changed.as_bytes()).unwrap();
+        tamper(&ledger, |w| {
+            w.insert(TREE_CHECKPOINTS, 3u64.to_be_bytes(), changed.as_bytes())
+        });
         let report = audit(&ledger, |_| {}).unwrap();
         assert!(
             report.problems.iter().any(|p| p.seq == Some(2)),

@@ -4,6 +4,7 @@
 //! receipts, and `audit` re-derives everything from the entries to find tampering.
 
 pub mod audit;
+pub mod backend;
 pub mod entry;
 pub mod projection;
 mod rebuild;

@@ -7,20 +7,21 @@
 
 use std::time::Duration;
 
+use super::backend::Backend;
 use super::entry::{Entry, Seq};
 use super::projection::{ApplyError, ViewTx, Writes};
 use super::store::{
-    apply_batches, Batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION,
-    TREE_ENTRIES, TREE_META, TREE_VIEW_FIRST,
+    Batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION, TREE_ENTRIES, TREE_META,
+    TREE_VIEW_FIRST,
 };
 
 /// Entries applied per rebuild transaction.
 const REBUILD_CHUNK_ENTRIES: u64 = 20_000;
 
-fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LedgerError> {
-    match tree.get(key)? {
+fn read_u64(backend: &dyn Backend, key: &[u8]) -> Result<Option<u64>, LedgerError> {
+    match backend.get(TREE_META, key)? {
         None => Ok(None),
-        Some(v) => Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(
+        Some(v) => Ok(Some(u64::from_be_bytes(v.as_slice().try_into().map_err(
             |_| {
                 LedgerError::Storage(format!(
                     "meta {} is not 8 bytes",
@@ -34,19 +35,21 @@ fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, LedgerError> {
 /// Applies the entries the stored view has not seen; rebuilds it from scratch when its format
 /// version differs from the projection's.
 pub(crate) fn catch_up(shared: &Shared) -> Result<(), LedgerError> {
-    let meta = &shared.trees[TREE_META];
+    let meta = shared.backend.as_ref();
     let size = read_u64(meta, b"size")?.unwrap_or(0);
     let version = shared.projection_version();
     let stored_version = read_u64(meta, META_VIEW_VERSION)?;
     let mut applied = read_u64(meta, META_VIEW_APPLIED)?.unwrap_or(0);
     if stored_version != Some(version) {
-        for tree in &shared.trees[TREE_VIEW_FIRST..] {
-            tree.clear()?;
+        for table in TREE_VIEW_FIRST..shared.table_count {
+            shared.backend.clear(table)?;
         }
         applied = 0;
-        meta.insert(META_VIEW_APPLIED, &0u64.to_be_bytes())?;
-        meta.insert(META_VIEW_VERSION, &version.to_be_bytes())?;
-        shared.db.flush()?;
+        let mut writes = Batches::new(shared.table_count);
+        writes.insert(TREE_META, META_VIEW_APPLIED, 0u64.to_be_bytes());
+        writes.insert(TREE_META, META_VIEW_VERSION, version.to_be_bytes());
+        shared.backend.commit(&writes)?;
+        shared.backend.flush()?;
     }
     if applied > size {
         return Err(LedgerError::Storage(format!(
@@ -64,7 +67,7 @@ pub(crate) fn catch_up(shared: &Shared) -> Result<(), LedgerError> {
         applied = end;
     }
     bar.finish_and_clear();
-    shared.db.flush()?;
+    shared.backend.flush()?;
     Ok(())
 }
 
@@ -84,8 +87,9 @@ fn progress(total: u64) -> indicatif::ProgressBar {
 fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError> {
     let mut writes = Writes::new();
     for seq in start..end {
-        let bytes = shared.trees[TREE_ENTRIES]
-            .get(seq.to_be_bytes())?
+        let bytes = shared
+            .backend
+            .get(TREE_ENTRIES, &seq.to_be_bytes())?
             .ok_or(LedgerError::NoSuchEntry(seq))?;
         let entry = Entry::decode(&bytes).map_err(|e| LedgerError::Corrupt {
             seq,
@@ -111,7 +115,7 @@ fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError>
         let job = tx.into_writes();
         writes.extend(job);
     }
-    let mut batches = Batches::new(shared.trees.len());
+    let mut batches = Batches::new(shared.table_count);
     for ((table, key), value) in writes {
         match value {
             Some(value) => batches.insert(TREE_VIEW_FIRST + table, key, value),
@@ -119,5 +123,5 @@ fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError>
         }
     }
     batches.insert(TREE_META, META_VIEW_APPLIED, end.to_be_bytes());
-    apply_batches(&shared.trees, &batches)
+    shared.backend.commit(&batches)
 }

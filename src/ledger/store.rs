@@ -22,11 +22,12 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
+pub(crate) use super::backend::Batches;
+use super::backend::{Backend, SledBackend, TableWalk, TableWindow};
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
 use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
+use super::tables::{Order, Scan};
 use crate::clock::Clock;
 use crate::keys::LogKey;
 use crate::log::merkle::{self, CompactRange, Hash, NodeStore};
@@ -152,15 +153,17 @@ pub(crate) struct Head {
 }
 
 pub(crate) struct Shared {
-    pub(crate) db: sled::Db,
-    pub(crate) trees: Vec<sled::Tree>,
+    /// Every table of the ledger (see `backend`).
+    pub(crate) backend: Arc<dyn Backend>,
+    /// How many tables: the ledger's own, then the projection's.
+    pub(crate) table_count: usize,
     pub(crate) head: RwLock<Head>,
     pub(crate) origin: String,
     pub(crate) vkey: VerifierKey,
     writable: bool,
     pub(crate) projection: Arc<dyn Projection>,
     /// The projection's tables, as the writer and the view read them.
-    pub(crate) view_tables: super::tables::SledTables,
+    pub(crate) view_tables: TableWindow,
     /// Set when a flush failed after a commit; nothing is appended after that.
     pub(crate) poisoned: AtomicBool,
     /// Test hook: make the next flush fail after its transaction committed.
@@ -190,8 +193,8 @@ impl Drop for WriterHandle {
     }
 }
 
-/// Node lookups straight from the nodes tree.
-pub(crate) struct SledNodes<'a>(pub(crate) &'a sled::Tree);
+/// Node lookups straight from the nodes table.
+pub(crate) struct StoredNodes<'a>(pub(crate) &'a dyn Backend);
 
 pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
     let mut key = [0u8; 9];
@@ -200,15 +203,15 @@ pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
     key
 }
 
-impl NodeStore for SledNodes<'_> {
+impl NodeStore for StoredNodes<'_> {
     type Error = LedgerError;
     fn node(&self, level: u8, index: u64) -> Result<Hash, LedgerError> {
         let value = self
             .0
-            .get(node_key(level, index))?
+            .get(TREE_NODES, &node_key(level, index))?
             .ok_or_else(|| LedgerError::Storage(format!("missing tree node {level}/{index}")))?;
         value
-            .as_ref()
+            .as_slice()
             .try_into()
             .map_err(|_| LedgerError::Storage(format!("tree node {level}/{index} is not 32 bytes")))
     }
@@ -276,13 +279,15 @@ impl Ledger {
             ),
             None => None,
         };
-        let vkey = bind_verifier_key(&trees[TREE_META], signer.as_ref())
+        let table_count = trees.len();
+        let backend: Arc<dyn Backend> = Arc::new(SledBackend::new(db, &trees));
+        let vkey = bind_verifier_key(backend.as_ref(), signer.as_ref())
             .map_err(|e| open_err(e.to_string()))?;
-        let head = load_head(&trees).map_err(|e| open_err(e.to_string()))?;
-        let view_tables = super::tables::SledTables::new(&trees[TREE_VIEW_FIRST..]);
+        let head = load_head(backend.as_ref()).map_err(|e| open_err(e.to_string()))?;
+        let view_tables = TableWindow::new(Arc::clone(&backend), TREE_VIEW_FIRST);
         let shared = Arc::new(Shared {
-            db,
-            trees,
+            backend,
+            table_count,
             view_tables,
             head: RwLock::new(head),
             origin: vkey.name().to_string(),
@@ -416,7 +421,9 @@ impl Ledger {
     /// Throws the stored view away and rebuilds it from the entries, as a start-up after a
     /// format change would. Only while no appends are in flight (tests, maintenance).
     pub fn rebuild_view(&self) -> Result<(), LedgerError> {
-        self.shared.trees[TREE_META].remove(META_VIEW_VERSION)?;
+        let mut writes = Batches::new(self.shared.table_count);
+        writes.remove(TREE_META, META_VIEW_VERSION);
+        self.shared.backend.commit(&writes)?;
         super::rebuild::catch_up(&self.shared)
     }
 
@@ -470,9 +477,9 @@ impl Ledger {
 
     /// The raw bytes of entry `seq`.
     pub fn entry_bytes(&self, seq: Seq) -> Result<Vec<u8>, LedgerError> {
-        self.shared.trees[TREE_ENTRIES]
-            .get(seq.0.to_be_bytes())?
-            .map(|v| v.to_vec())
+        self.shared
+            .backend
+            .get(TREE_ENTRIES, &seq.0.to_be_bytes())?
             .ok_or(LedgerError::NoSuchEntry(seq.0))
     }
 
@@ -489,11 +496,12 @@ impl Ledger {
     pub fn history(&self, kind: SubjectKind, key: &str) -> Result<Vec<Seq>, LedgerError> {
         let mut prefix = key.as_bytes().to_vec();
         prefix.push(0);
-        let tree = &self.shared.trees[TREE_INDEX_FIRST + kind_slot(kind)];
-        tree.scan_prefix(&prefix)
-            .keys()
-            .map(|k| {
-                let k = k?;
+        let table = TREE_INDEX_FIRST + kind_slot(kind);
+        self.shared
+            .backend
+            .rows(table, Scan::Prefix(&prefix), Order::Ascending)
+            .map(|row| {
+                let (k, _) = row?;
                 let seq: [u8; 8] = k
                     .get(prefix.len()..)
                     .and_then(|s| s.try_into().ok())
@@ -506,7 +514,7 @@ impl Ledger {
     /// Root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         self.check_size(size)?;
-        merkle::root(&SledNodes(&self.shared.trees[TREE_NODES]), size)
+        merkle::root(&StoredNodes(self.shared.backend.as_ref()), size)
             .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
@@ -520,14 +528,14 @@ impl Ledger {
     /// RFC 6962 inclusion proof of entry `index` in the tree of size `size`.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(size)?;
-        merkle::inclusion_proof(&SledNodes(&self.shared.trees[TREE_NODES]), index, size)
+        merkle::inclusion_proof(&StoredNodes(self.shared.backend.as_ref()), index, size)
             .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
     /// RFC 6962 consistency proof between two tree sizes.
     pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(size2)?;
-        merkle::consistency_proof(&SledNodes(&self.shared.trees[TREE_NODES]), size1, size2)
+        merkle::consistency_proof(&StoredNodes(self.shared.backend.as_ref()), size1, size2)
             .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
@@ -550,10 +558,10 @@ impl Ledger {
 
     /// Every stored checkpoint (size and signed note), oldest first.
     pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, String), LedgerError>> {
-        self.shared.trees[TREE_CHECKPOINTS].iter().map(|item| {
+        TableWalk::new(Arc::clone(&self.shared.backend), TREE_CHECKPOINTS).map(|item| {
             let (k, v) = item?;
             let size: [u8; 8] = k
-                .as_ref()
+                .as_slice()
                 .try_into()
                 .map_err(|_| LedgerError::Storage("malformed checkpoint key".into()))?;
             let note = String::from_utf8(v.to_vec())
@@ -568,8 +576,7 @@ impl Ledger {
 
     /// Flushes everything to disk (appends already are; this is for shutdown).
     pub fn flush(&self) -> Result<(), LedgerError> {
-        self.shared.db.flush()?;
-        Ok(())
+        self.shared.backend.flush()
     }
 }
 
@@ -592,10 +599,10 @@ pub(crate) fn kind_slot(kind: SubjectKind) -> usize {
 
 /// Records the log's verifier key on first open; afterwards insists on the same key.
 fn bind_verifier_key(
-    meta: &sled::Tree,
+    backend: &dyn Backend,
     signer: Option<&NoteSigner>,
 ) -> Result<VerifierKey, LedgerError> {
-    let stored = match meta.get(META_VKEY)? {
+    let stored = match backend.get(TREE_META, META_VKEY)? {
         Some(bytes) => {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|_| LedgerError::Storage("stored log key is not UTF-8".into()))?;
@@ -613,8 +620,10 @@ fn bind_verifier_key(
         (Some(stored), _) => Ok(stored),
         (None, Some(signer)) => {
             let vkey = signer.verifier_key();
-            meta.insert(META_VKEY, vkey.to_string().as_bytes())?;
-            meta.flush()?;
+            let mut writes = Batches::new(TREE_INDEX_FIRST);
+            writes.insert(TREE_META, META_VKEY, vkey.to_string().as_bytes());
+            backend.commit(&writes)?;
+            backend.flush()?;
             Ok(vkey)
         }
         (None, None) => Err(LedgerError::Key(
@@ -623,16 +632,16 @@ fn bind_verifier_key(
     }
 }
 
-fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
-    let size = match trees[TREE_META].get(META_SIZE)? {
+fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
+    let size = match backend.get(TREE_META, META_SIZE)? {
         None => 0,
         Some(v) => u64::from_be_bytes(
-            v.as_ref()
+            v.as_slice()
                 .try_into()
                 .map_err(|_| LedgerError::Storage("meta size is not 8 bytes".into()))?,
         ),
     };
-    let nodes = SledNodes(&trees[TREE_NODES]);
+    let nodes = StoredNodes(backend);
     let mut hashes = Vec::new();
     let mut start = 0u64;
     for level in (0..64u8).rev() {
@@ -648,7 +657,11 @@ fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
     } else {
         nodes.node(0, size - 1)?
     };
-    let checkpoint = match trees[TREE_CHECKPOINTS].last()? {
+    let last = backend
+        .rows(TREE_CHECKPOINTS, Scan::All, Order::Descending)
+        .next()
+        .transpose()?;
+    let checkpoint = match last {
         Some((_, note)) => Some(
             String::from_utf8(note.to_vec())
                 .map_err(|_| LedgerError::Storage("checkpoint is not UTF-8".into()))?,
@@ -661,50 +674,6 @@ fn load_head(trees: &[sled::Tree]) -> Result<Head, LedgerError> {
         last_leaf,
         checkpoint,
     })
-}
-
-/// One sled batch per tree, remembering which trees were written.
-pub(crate) struct Batches {
-    batches: Vec<sled::Batch>,
-    touched: Vec<bool>,
-}
-
-impl Batches {
-    pub(crate) fn new(trees: usize) -> Self {
-        Batches {
-            batches: (0..trees).map(|_| sled::Batch::default()).collect(),
-            touched: vec![false; trees],
-        }
-    }
-
-    pub(crate) fn insert(&mut self, tree: usize, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.batches[tree].insert(key.as_ref(), value.as_ref());
-        self.touched[tree] = true;
-    }
-
-    pub(crate) fn remove(&mut self, tree: usize, key: impl AsRef<[u8]>) {
-        self.batches[tree].remove(key.as_ref());
-        self.touched[tree] = true;
-    }
-}
-
-/// Writes one batch per tree in a single sled transaction. Only the trees a commit touches
-/// take part: each tree in a sled transaction costs set-up and commit work even when empty.
-pub(crate) fn apply_batches(trees: &[sled::Tree], writes: &Batches) -> Result<(), LedgerError> {
-    let (touched, batches): (Vec<sled::Tree>, Vec<&sled::Batch>) = trees
-        .iter()
-        .zip(&writes.batches)
-        .zip(&writes.touched)
-        .filter(|(_, touched)| **touched)
-        .map(|((tree, batch), _)| (tree.clone(), batch))
-        .unzip();
-    let outcome: Result<(), TransactionError<()>> = touched.as_slice().transaction(|views| {
-        for (view, batch) in views.iter().zip(&batches) {
-            view.apply_batch(batch)?;
-        }
-        Ok::<(), ConflictableTransactionError<()>>(())
-    });
-    outcome.map_err(|e| LedgerError::Storage(format!("{e:?}")))
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ impl SledTables {
         SledTables(trees.to_vec().into())
     }
 
-    fn tree(&self, table: usize) -> Result<&sled::Tree, LedgerError> {
+    pub(crate) fn tree(&self, table: usize) -> Result<&sled::Tree, LedgerError> {
         self.0
             .get(table)
             .ok_or_else(|| LedgerError::Storage(format!("no view table {table}")))

@@ -4,7 +4,9 @@
 //! serving a tile is a range read, and any static host or CDN could serve the same bytes. The
 //! paths and the bundle format are `log::tiles`, shared with the mirror.
 
+use super::backend::from_key;
 use super::store::{node_key, Ledger, LedgerError, TREE_ENTRIES, TREE_NODES};
+use super::tables::Order;
 use crate::log::tiles::push_bundle_entry;
 pub use crate::log::tiles::{TilePath, TilePathError, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH};
 
@@ -33,10 +35,11 @@ impl Ledger {
         if end > self.size() {
             return Ok(None);
         }
-        let nodes = &self.shared().trees[TREE_NODES];
+        let backend = &self.shared().backend;
         let mut out = Vec::with_capacity(count as usize * 32);
         let start = node_key(tree_level as u8, first);
-        for (offset, item) in nodes.range(start..).take(count as usize).enumerate() {
+        let rows = backend.rows(TREE_NODES, from_key(&start), Order::Ascending);
+        for (offset, item) in rows.take(count as usize).enumerate() {
             let (key, hash) = item?;
             if key.as_ref() != node_key(tree_level as u8, first + offset as u64) {
                 return Err(LedgerError::Storage(format!(
@@ -66,9 +69,11 @@ impl Ledger {
         if first.checked_add(count).is_none_or(|end| end > self.size()) {
             return Ok(None);
         }
-        let entries = &self.shared().trees[TREE_ENTRIES];
+        let backend = &self.shared().backend;
         let mut out = Vec::new();
-        for item in entries.range(first.to_be_bytes()..).take(count as usize) {
+        let start = first.to_be_bytes();
+        let rows = backend.rows(TREE_ENTRIES, from_key(&start), Order::Ascending);
+        for item in rows.take(count as usize) {
             let (_, bytes) = item?;
             push_bundle_entry(&mut out, &bytes).map_err(|e| LedgerError::Storage(e.to_string()))?;
         }

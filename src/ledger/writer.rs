@@ -12,9 +12,9 @@ use crossbeam_channel::Receiver;
 use super::entry::{Entry, Seq};
 use super::projection::{ApplyError, ViewTx, Writes};
 use super::store::{
-    apply_batches, index_key, kind_slot, node_key, AppendResult, Appended, Batches, Head, Job,
-    LedgerError, Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS,
-    TREE_ENTRIES, TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
+    index_key, kind_slot, node_key, AppendResult, Appended, Batches, Head, Job, LedgerError,
+    Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
+    TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
 };
 use crate::clock::Clock;
 use crate::log::checkpoint::Checkpoint;
@@ -135,7 +135,7 @@ fn commit(
     mut head: Head,
     batch: &[Job],
 ) -> Result<CommitOutcome, Failure> {
-    let mut writes = Batches::new(shared.trees.len());
+    let mut writes = Batches::new(shared.table_count);
     let timestamp_ms = u64::try_from(clock.now_unix_ms()).unwrap_or(0);
     let start_size = head.size;
     let mut view_writes = Writes::new();
@@ -196,12 +196,12 @@ fn commit(
         .map_err(|e| LedgerError::Key(e.to_string()))?;
     writes.insert(TREE_CHECKPOINTS, head.size.to_be_bytes(), note.as_bytes());
     writes.insert(TREE_META, META_SIZE, head.size.to_be_bytes());
-    apply_batches(&shared.trees, &writes)?;
+    shared.backend.commit(&writes)?;
     if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
         return Err(Failure::Flush("injected flush failure".into()));
     }
     shared
-        .db
+        .backend
         .flush()
         .map_err(|e| Failure::Flush(e.to_string()))?;
     head.checkpoint = Some(note);
