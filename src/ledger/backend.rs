@@ -107,14 +107,9 @@ impl Tables for SledBackend {
 
 impl Backend for SledBackend {
     fn rows<'a>(&'a self, table: usize, scan: Scan<'_>, order: Order) -> Rows<'a> {
-        let tree = match self.tables.tree(table) {
-            Ok(tree) => tree,
+        let iter = match self.tables.iter(table, scan) {
+            Ok(iter) => iter,
             Err(e) => return Box::new(std::iter::once(Err(e))),
-        };
-        let iter = match scan {
-            Scan::All => tree.iter(),
-            Scan::Prefix(prefix) => tree.scan_prefix(prefix),
-            Scan::Range { from, to } => tree.range::<&[u8], _>((from, to)),
         };
         let owned = |item: sled::Result<(sled::IVec, sled::IVec)>| {
             item.map(|(k, v)| (k.to_vec(), v.to_vec()))

@@ -56,6 +56,16 @@ impl SledTables {
             .get(table)
             .ok_or_else(|| LedgerError::Storage(format!("no view table {table}")))
     }
+
+    /// The sled iterator over the keys `scan` selects (ascending; `rev()` for descending).
+    pub(crate) fn iter(&self, table: usize, scan: Scan<'_>) -> Result<sled::Iter, LedgerError> {
+        let tree = self.tree(table)?;
+        Ok(match scan {
+            Scan::All => tree.iter(),
+            Scan::Prefix(prefix) => tree.scan_prefix(prefix),
+            Scan::Range { from, to } => tree.range::<&[u8], _>((from, to)),
+        })
+    }
 }
 
 impl Tables for SledTables {
@@ -70,12 +80,7 @@ impl Tables for SledTables {
         order: Order,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), LedgerError> {
-        let tree = self.tree(table)?;
-        let iter = match scan {
-            Scan::All => tree.iter(),
-            Scan::Prefix(prefix) => tree.scan_prefix(prefix),
-            Scan::Range { from, to } => tree.range::<&[u8], _>((from, to)),
-        };
+        let iter = self.iter(table, scan)?;
         let mut step = |item: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool, LedgerError> {
             let (key, value) = item?;
             Ok(visit(&key, &value))
