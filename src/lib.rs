@@ -12,6 +12,7 @@ pub mod ids;
 pub mod log;
 
 pub mod agency;
+pub mod card;
 pub mod clock;
 pub mod cose;
 pub mod credential;

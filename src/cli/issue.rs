@@ -115,3 +115,49 @@ pub fn write_outputs(out: &Path, issued: &Issued) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub struct CardArgs<'a> {
+    pub data: &'a Path,
+    pub out: &'a Path,
+    pub base_url: &'a str,
+    pub policy: Option<&'a Path>,
+    pub number: &'a str,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// `licreg card`: the A6 in-car card of one licence, as SVG.
+pub fn card(args: &CardArgs) -> anyhow::Result<ExitCode> {
+    if args.out.extension().is_none_or(|e| e != "svg") {
+        anyhow::bail!(
+            "--out {}: the card is written as SVG (FILE.svg)",
+            args.out.display()
+        );
+    }
+    if !args.data.exists() {
+        anyhow::bail!("no ledger at {}", args.data.display());
+    }
+    let policy_text = match args.policy {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => licreg::service::boot::NATIONAL_POLICY.to_string(),
+    };
+    let policy = licreg::rules::Policy::parse(&policy_text)
+        .map_err(|e| anyhow::anyhow!("the policy does not load: {e:?}"))?;
+    let ledger = licreg::registry::open_ledger(args.data, None, Arc::clone(&args.clock))
+        .with_context(|| format!("opening the ledger in {}", args.data.display()))?;
+    let view = licreg::registry::View::new(&ledger)?;
+    let licence = view
+        .licence(args.number)?
+        .with_context(|| format!("no licence {} in this registry", args.number))?;
+    let issued = view.issued(&licence)?;
+    let svg =
+        licreg::card::card_for_credential(&issued.credential, args.base_url, policy.authorities())?;
+    licreg::keys::write_public_file(args.out, svg.as_bytes())?;
+    println!(
+        "card for {} written to {}",
+        licence.number,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -166,6 +166,23 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
     },
+    /// Print the A6 in-car card (车内公示卡) of a licence as SVG, from a stopped registry's ledger.
+    Card {
+        /// The ledger directory (the service's DATA/ledger).
+        #[arg(long)]
+        data: PathBuf,
+        /// Where the SVG goes.
+        #[arg(long)]
+        out: PathBuf,
+        /// The public base URL the card's QR code points to.
+        #[arg(long, default_value = DEFAULT_BASE_URL)]
+        base_url: String,
+        /// The city policy naming the issuing authorities (default: the built-in national one).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Full licence number or short serial.
+        number: String,
+    },
     /// Publish the log as static C2SP tlog-tiles (tiles once, immutable; then the checkpoint)
     /// to a directory or an S3-compatible bucket; the service must be stopped (a running
     /// service publishes by itself with `[publish]` in its config).
@@ -355,6 +372,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             once,
             interval_ms,
         } => serve::mirror(&from, &data, log_key.as_deref(), once, interval_ms),
+        Command::Card {
+            data,
+            out,
+            base_url,
+            policy,
+            number,
+        } => issue::card(&issue::CardArgs {
+            data: &data,
+            out: &out,
+            base_url: &base_url,
+            policy: policy.as_deref(),
+            number: &number,
+            clock,
+        }),
         Command::Publish {
             data,
             to,

@@ -62,6 +62,35 @@ pub async fn signed_trust_list(State(state): State<AppState>) -> Result<Response
         .into_response())
 }
 
+/// `GET /v1/licences/{number}/card.svg`: the printable A6 in-car card (portal, officer).
+pub async fn card(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    if number.len() > MAX_NUMBER_BYTES {
+        return Err(ApiError::NotFound("licence".into()));
+    }
+    let view = state.read_view();
+    let licence = view
+        .licence(&number)?
+        .ok_or_else(|| ApiError::NotFound(format!("licence {number}")))?;
+    let issued = view.issued(&licence)?;
+    let svg = crate::card::card_for_credential(
+        &issued.credential,
+        &state.public_base_url,
+        state.policy.authorities(),
+    )
+    .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
 /// The status as of now: a valid licence past its end is expired even before the sweep logs it.
 pub fn effective_status(licence: &LicenceView, now: i64) -> LicenceStatus {
     licence.status_at(now)
