@@ -37,17 +37,8 @@ pub fn agency_facts(data: &[u8]) {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    for name in [
-        "public_security",
-        "traffic_police",
-        "exam_centre",
-        "vehicle_registration",
-        "market_regulator",
-        "provincial_transport",
-    ] {
-        if let Some(agency) = AgencyName::parse(name) {
-            let _ = AgencyFacts::parse(agency, &json);
-        }
+    for agency in AgencyName::ALL {
+        let _ = AgencyFacts::parse(agency, &json);
     }
 }
 
