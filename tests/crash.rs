@@ -2,7 +2,6 @@
 //! After each kill the ledger must reopen, audit clean, and hold every acknowledged append.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,7 +9,10 @@ use std::time::{Duration, SystemTime};
 use ed25519_dalek::SigningKey;
 use licreg::clock::SystemClock;
 use licreg::keys::LogKey;
-use licreg::ledger::{self, EventType, Ledger, NewEntry, Seq, Subject, SubjectKind};
+use licreg::ledger::{self, EventType, Ledger, NewEntry, Seq, Storage, Subject, SubjectKind};
+
+#[path = "harness/storage.rs"]
+mod storage;
 
 const DIR_VAR: &str = "LICREG_CRASH_TEST_DIR";
 const ROUNDS: usize = 8;
@@ -39,8 +41,9 @@ fn entry(thread: u64, n: u64) -> NewEntry {
 #[test]
 #[ignore = "run by acknowledged_appends_survive_sigkill as a child process"]
 fn crash_child() {
-    let dir = std::env::var(DIR_VAR).expect("child needs its directory");
-    let ledger = Ledger::open(Path::new(&dir), Some(log_key()), Arc::new(SystemClock)).unwrap();
+    let location = std::env::var(DIR_VAR).expect("child needs its ledger's location");
+    let storage = Storage::parse(&location).unwrap();
+    let ledger = Ledger::open_at(&storage, Some(log_key()), Arc::new(SystemClock)).unwrap();
     let threads: Vec<_> = (0..APPEND_THREADS)
         .map(|t| {
             let ledger = ledger.clone();
@@ -68,6 +71,9 @@ fn pseudo_random(state: &mut u64) -> u64 {
 #[test]
 fn acknowledged_appends_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
+    // sled in `dir`, or a PostgreSQL schema when the tests run on PostgreSQL.
+    let location = storage::test_location(dir.path());
+    let storage = Storage::parse(&location).unwrap();
     let mut state = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -83,7 +89,7 @@ fn acknowledged_appends_survive_sigkill() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(DIR_VAR, dir.path())
+            .env(DIR_VAR, &location)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -103,7 +109,7 @@ fn acknowledged_appends_survive_sigkill() {
         let acked = reader.join().unwrap();
         total_acked += acked.len();
 
-        let ledger = Ledger::open(dir.path(), Some(log_key()), Arc::new(SystemClock)).unwrap();
+        let ledger = Ledger::open_at(&storage, Some(log_key()), Arc::new(SystemClock)).unwrap();
         let report = ledger::audit(&ledger, |_| {}).unwrap();
         assert!(report.is_clean(), "round {round}: {:?}", report.problems);
         for seq in &acked {

@@ -255,16 +255,21 @@ async fn a_failed_flush_stops_the_ledger_and_reuses_no_sequence_number() {
         licreg::ledger::LedgerError::Poisoned
     ));
     // Restarted, the ledger audits clean, holds the acknowledged entries, and numbers on.
-    let dir = h._dir.path().to_path_buf();
-    let Harness { router, state, .. } = h;
+    let storage = h.storage.clone();
+    let Harness {
+        router,
+        state,
+        _dir,
+        ..
+    } = h;
     drop(router);
     drop(state);
     let key = licreg::keys::LogKey {
         origin: "test.example/ledger".into(),
         key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger = licreg::registry::open_ledger(
-        &dir,
+    let ledger = licreg::registry::open_registry(
+        &storage,
         Some(key),
         Arc::new(licreg::clock::FixedClock::at(NOW)),
     )

@@ -18,7 +18,7 @@ use anyhow::Context;
 use licreg::clock::Clock;
 use licreg::ids::LicenceKind;
 use licreg::keys::CredentialSigner;
-use licreg::ledger::{Ledger, LedgerError, Pending};
+use licreg::ledger::{Ledger, LedgerError, Pending, Storage};
 use licreg::model::LicenceRecord;
 use licreg::registry::import::{self, PreparedImport, Slot, MAX_LEGACY_NUMBER_BYTES};
 // A rejected line's problems have the shape applications log them in.
@@ -39,6 +39,8 @@ pub const EXIT_REJECTED: u8 = 3;
 
 pub struct ImportArgs {
     pub data: PathBuf,
+    /// `postgres://…` for a database; `None` or `sled` for DIR/ledger.
+    pub storage: Option<String>,
     pub kind: LicenceKind,
     pub file: PathBuf,
     pub base_url: String,
@@ -133,14 +135,17 @@ fn open(args: &ImportArgs) -> anyhow::Result<(Ledger, CredentialSigner)> {
         .with_context(|| format!("loading the log key from {}", keys.display()))?;
     let signer = licreg::keys::load_credential_signer(&keys)
         .with_context(|| format!("loading the credential key from {}", keys.display()))?;
-    let ledger_dir = args.data.join("ledger");
-    match licreg::registry::open_ledger(&ledger_dir, Some(log_key), Arc::clone(&args.clock)) {
+    let storage = match args.storage.as_deref() {
+        None | Some("sled") => Storage::Sled(args.data.join("ledger")),
+        Some(url) => Storage::parse(url)?,
+    };
+    let place = storage.describe();
+    match licreg::registry::open_registry(&storage, Some(log_key), Arc::clone(&args.clock)) {
         Ok(ledger) => Ok((ledger, signer)),
         Err(e) if is_locked(&e) => anyhow::bail!(
-            "the ledger in {} is in use: stop `licreg serve` (or the other import) first",
-            ledger_dir.display()
+            "the ledger in {place} is in use: stop `licreg serve` (or the other import) first"
         ),
-        Err(e) => Err(e).with_context(|| format!("opening the ledger in {}", ledger_dir.display())),
+        Err(e) => Err(e).with_context(|| format!("opening the ledger in {place}")),
     }
 }
 

@@ -8,16 +8,12 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use licreg::clock::Clock;
-use licreg::ledger::{self, EventType, Ledger, Seq, SubjectKind};
+use licreg::ledger::{self, EventType, Ledger, Seq, Storage, SubjectKind};
 
 use super::{LogAction, EXIT_INVALID};
 
 pub fn run(data: &Path, action: LogAction, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {
-    if !data.exists() {
-        bail!("no ledger at {}", data.display());
-    }
-    let ledger = Ledger::open(data, None, clock)
-        .with_context(|| format!("opening the ledger in {}", data.display()))?;
+    let ledger = open_read_only(data, clock)?;
     match action {
         LogAction::Checkpoint => {
             let note = ledger.checkpoint().context("the log is empty")?;
@@ -31,6 +27,18 @@ pub fn run(data: &Path, action: LogAction, clock: Arc<dyn Clock>) -> anyhow::Res
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Opens the ledger at `data` (a directory, or a `postgres://` URL) without its signing key.
+pub fn open_read_only(data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Ledger> {
+    let storage = Storage::parse(&data.to_string_lossy())?;
+    if let Storage::Sled(dir) = &storage {
+        if !dir.exists() {
+            bail!("no ledger at {}", dir.display());
+        }
+    }
+    Ledger::open_at(&storage, None, clock)
+        .with_context(|| format!("opening the ledger in {}", storage.describe()))
 }
 
 /// A sequence number, or the latest issue-type entry of a licence number.

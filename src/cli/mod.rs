@@ -122,6 +122,10 @@ enum Command {
         /// Listen address, e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
+        /// Where the ledger lives: `sled` (in DATA/ledger, the default) or
+        /// `postgres://USER@HOST:PORT/DB` (LICREG_STORAGE, or `storage` in the file).
+        #[arg(long)]
+        storage: Option<String>,
     },
     /// Run an agency simulator answering from a JSON or CSV records file.
     AgencySim {
@@ -211,6 +215,9 @@ enum Command {
         /// Origin line of the log, if the import creates it.
         #[arg(long, default_value = DEFAULT_ORIGIN)]
         origin: String,
+        /// The ledger's storage when it is not sled in DIR/ledger: `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        storage: Option<String>,
         /// JSON Lines file, or - for standard input.
         file: PathBuf,
     },
@@ -334,9 +341,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kind,
             base_url,
             origin,
+            storage,
             file,
         } => import::run(&import::ImportArgs {
             data,
+            storage,
             kind,
             file,
             base_url,
@@ -348,11 +357,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             data,
             listen,
+            storage,
         } => serve::run(serve::ServeArgs {
             config,
             demo,
             data,
             listen,
+            storage,
         }),
         Command::Witness {
             listen,

@@ -17,6 +17,7 @@ pub struct ServeArgs {
     pub demo: bool,
     pub data: Option<PathBuf>,
     pub listen: Option<String>,
+    pub storage: Option<String>,
 }
 
 fn init_tracing() {
@@ -65,6 +66,7 @@ fn resolve_config(args: &ServeArgs) -> anyhow::Result<Config> {
     let flags = Flags {
         data_dir: args.data.clone(),
         listen: args.listen.clone(),
+        storage: args.storage.clone(),
     };
     Ok(Config::load(args.config.as_deref(), &env, &flags)?)
 }
@@ -318,11 +320,7 @@ pub fn publish(
     bundles_to: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<ExitCode> {
-    if !data.exists() {
-        anyhow::bail!("no ledger at {}", data.display());
-    }
-    let ledger = licreg::ledger::Ledger::open(data, None, clock)
-        .with_context(|| format!("opening the ledger in {}", data.display()))?;
+    let ledger = super::log_cmd::open_read_only(data, clock)?;
     let publisher =
         licreg::publish::Publisher::open(to, bundles_to, ledger.verifier_key().clone())?;
     let done = runtime()?.block_on(publisher.publish(&ledger))?;

@@ -47,13 +47,27 @@ pub type Change = (Vec<u8>, Option<Vec<u8>>);
 /// The changes of one group commit, per table, in the order they were made.
 pub struct Batches {
     tables: Vec<Vec<Change>>,
+    /// The log size this commit extends, and the size after it; `None` for view-only commits.
+    sequence: Option<(u64, u64)>,
 }
 
 impl Batches {
     pub fn new(tables: usize) -> Self {
         Batches {
             tables: vec![Vec::new(); tables],
+            sequence: None,
         }
+    }
+
+    /// Records that this commit extends the log from `from` entries to `to`: a backend shared
+    /// by several processes checks `from` against its own counter inside the commit.
+    pub fn advance_sequence(&mut self, from: u64, to: u64) {
+        self.sequence = Some((from, to));
+    }
+
+    /// The sequence change [`Batches::advance_sequence`] recorded.
+    pub fn sequence(&self) -> Option<(u64, u64)> {
+        self.sequence
     }
 
     pub fn insert(&mut self, table: usize, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {

@@ -1,4 +1,4 @@
-//! The registry's append-only, hash-chained Merkle ledger on sled.
+//! The registry's append-only, hash-chained Merkle ledger, on sled or PostgreSQL.
 //!
 //! `entry` defines what is logged, `store` appends with group commit and serves proofs and
 //! receipts, and `audit` re-derives everything from the entries to find tampering.
@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backend;
 pub mod entry;
+pub mod postgres;
 pub mod projection;
 mod rebuild;
 pub mod store;
@@ -19,5 +20,5 @@ pub use entry::{
     ENTRY_FORMAT_VERSION,
 };
 pub use projection::{ApplyError, Projection, ViewTx};
-pub use store::{Appended, Ledger, LedgerError, Pending};
+pub use store::{Appended, Ledger, LedgerError, Pending, Storage};
 pub use tables::{Order, Scan, SledTables, Tables};

@@ -16,7 +16,7 @@
 //! ledger reports itself unhealthy: guessing what reached the disk would risk reusing a sequence
 //! number.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -26,6 +26,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub(crate) use super::backend::Batches;
 use super::backend::{Backend, SledBackend, TableWalk, TableWindow};
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
+use super::postgres::PostgresUrl;
 use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
 use super::tables::{Order, Scan};
 use crate::clock::Clock;
@@ -225,6 +226,58 @@ pub(crate) fn index_key(key: &str, seq: u64) -> Vec<u8> {
     out
 }
 
+/// Where a ledger keeps its tables.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// sled files in this directory (0700, files 0600): the embedded default for one machine.
+    Sled(PathBuf),
+    /// A PostgreSQL database, which several registry nodes and a standby can share.
+    Postgres(PostgresUrl),
+}
+
+impl Storage {
+    /// A `postgres://` URL, or else a directory for sled.
+    pub fn parse(location: &str) -> Result<Self, LedgerError> {
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            Ok(Storage::Postgres(PostgresUrl::parse(location)?))
+        } else {
+            Ok(Storage::Sled(PathBuf::from(location)))
+        }
+    }
+
+    /// Where the ledger is, for messages (a database URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Sled(dir) => dir.display().to_string(),
+            Storage::Postgres(url) => url.redacted(),
+        }
+    }
+}
+
+/// Opens sled in `dir` with one tree per table name.
+fn open_sled(dir: &Path, names: &[&str]) -> Result<SledBackend, String> {
+    // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
+    crate::private_fs::create_private_dir(dir).map_err(|e| e.to_string())?;
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(LEDGER_CACHE_BYTES)
+        // Pages are zstd-compressed: the entries and view rows repeat the same field names and
+        // authorities, and on sled's log-structured store compression cuts the bytes on disk per
+        // entry about threefold (measured in docs/ledger.md), which at national size is what
+        // decides whether the ledger fits the disk.
+        .use_compression(true)
+        .compression_factor(LEDGER_COMPRESSION_LEVEL)
+        .open()
+        .map_err(|e| e.to_string())?;
+    crate::private_fs::restrict_tree(dir).map_err(|e| e.to_string())?;
+    let trees = names
+        .iter()
+        .map(|n| db.open_tree(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(SledBackend::new(db, &trees))
+}
+
 impl Ledger {
     /// Opens (or creates) the ledger in `dir`. With `log_key` it can append and signs checkpoints;
     /// without, it is read-only. The log's verifier key is stored on first open and every later
@@ -237,6 +290,15 @@ impl Ledger {
         Self::open_with(dir, log_key, clock, Arc::new(NoProjection))
     }
 
+    /// [`Ledger::open`] on any storage.
+    pub fn open_at(
+        storage: &Storage,
+        log_key: Option<LogKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, LedgerError> {
+        Self::open_storage(storage, log_key, clock, Arc::new(NoProjection))
+    }
+
     /// Opens the ledger with a projection kept in step with it. A writable open first brings a
     /// stored view that is missing, behind or of another format version up to the log's size.
     pub fn open_with(
@@ -245,32 +307,35 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         projection: Arc<dyn Projection>,
     ) -> Result<Self, LedgerError> {
+        Self::open_storage(
+            &Storage::Sled(dir.to_path_buf()),
+            log_key,
+            clock,
+            projection,
+        )
+    }
+
+    /// Opens the ledger on `storage`, sled files or a PostgreSQL database.
+    pub fn open_storage(
+        storage: &Storage,
+        log_key: Option<LogKey>,
+        clock: Arc<dyn Clock>,
+        projection: Arc<dyn Projection>,
+    ) -> Result<Self, LedgerError> {
         let open_err = |reason: String| LedgerError::Open {
-            path: dir.display().to_string(),
+            path: storage.describe(),
             reason,
         };
-        // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
-        crate::private_fs::create_private_dir(dir).map_err(|e| open_err(e.to_string()))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(LEDGER_CACHE_BYTES)
-            // Pages are zstd-compressed: the entries and view rows repeat the same field
-            // names and authorities, and on sled's log-structured store compression cuts the
-            // bytes on disk per entry about threefold (measured in docs/ledger.md), which at
-            // national size is what decides whether the ledger fits the disk.
-            .use_compression(true)
-            .compression_factor(LEDGER_COMPRESSION_LEVEL)
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
-        crate::private_fs::restrict_tree(dir).map_err(|e| open_err(e.to_string()))?;
         let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
         names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
         names.extend(projection.tables().iter().copied());
-        let trees = names
-            .iter()
-            .map(|n| db.open_tree(n))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| open_err(e.to_string()))?;
+        let backend: Arc<dyn Backend> = match storage {
+            Storage::Sled(dir) => Arc::new(open_sled(dir, &names).map_err(open_err)?),
+            Storage::Postgres(url) => Arc::new(
+                super::postgres::PostgresBackend::connect(url, &names, log_key.is_some())
+                    .map_err(|e| open_err(e.to_string()))?,
+            ),
+        };
         let log_signing_key = log_key.as_ref().map(|key| key.key.clone());
         let signer = match log_key {
             Some(key) => Some(
@@ -279,8 +344,7 @@ impl Ledger {
             ),
             None => None,
         };
-        let table_count = trees.len();
-        let backend: Arc<dyn Backend> = Arc::new(SledBackend::new(db, &trees));
+        let table_count = names.len();
         let vkey = bind_verifier_key(backend.as_ref(), signer.as_ref())
             .map_err(|e| open_err(e.to_string()))?;
         let head = load_head(backend.as_ref()).map_err(|e| open_err(e.to_string()))?;

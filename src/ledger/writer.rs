@@ -196,6 +196,7 @@ fn commit(
         .map_err(|e| LedgerError::Key(e.to_string()))?;
     writes.insert(TREE_CHECKPOINTS, head.size.to_be_bytes(), note.as_bytes());
     writes.insert(TREE_META, META_SIZE, head.size.to_be_bytes());
+    writes.advance_sequence(start_size, head.size);
     shared.backend.commit(&writes)?;
     if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
         return Err(Failure::Flush("injected flush failure".into()));

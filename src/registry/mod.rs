@@ -37,7 +37,7 @@ pub use view::{View, ViewError};
 
 use crate::clock::Clock;
 use crate::keys::LogKey;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, Storage};
 
 /// Highest version a licence number carries (three digits in the number, kept in a `u8`): a
 /// licence at this version cannot be reissued or renewed again, and the refusal says so.
@@ -51,4 +51,13 @@ pub fn open_ledger(
     clock: Arc<dyn Clock>,
 ) -> Result<Ledger, LedgerError> {
     Ledger::open_with(dir, log_key, clock, Arc::new(RegistryProjection))
+}
+
+/// [`open_ledger`] on any storage: sled files or a PostgreSQL database.
+pub fn open_registry(
+    storage: &Storage,
+    log_key: Option<LogKey>,
+    clock: Arc<dyn Clock>,
+) -> Result<Ledger, LedgerError> {
+    Ledger::open_storage(storage, log_key, clock, Arc::new(RegistryProjection))
 }

@@ -189,11 +189,8 @@ pub async fn build(
         info.keys_created = true;
     }
     let log_key = keys::load_log_key(&config.keys_dir)?;
-    let ledger = crate::registry::open_ledger(
-        &config.data_dir.join("ledger"),
-        Some(log_key),
-        Arc::clone(&clock),
-    )?;
+    let ledger =
+        crate::registry::open_registry(&config.storage, Some(log_key), Arc::clone(&clock))?;
     let policy = load_policy(config.policy_file.as_deref())?;
     let mut roles = vec!["portal".to_string(), "officer".to_string()];
     let tokens_file = if demo {

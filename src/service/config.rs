@@ -1,6 +1,6 @@
 //! Service configuration: a TOML file, then `LICREG_*` environment overrides, then defaults.
 //!
-//! With nothing configured the registry uses sled in `./data`, keys in `./data/keys`, the
+//! With nothing configured the registry uses sled in `./data/ledger`, keys in `./data/keys`, the
 //! embedded national policy, and listens on 127.0.0.1:8080.
 
 use std::collections::BTreeMap;
@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::ledger::Storage;
 
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
@@ -45,6 +47,7 @@ struct FileConfig {
     keys_dir: Option<PathBuf>,
     policy_file: Option<PathBuf>,
     origin: Option<String>,
+    storage: Option<String>,
     agency_timeout_ms: Option<u64>,
     agency_retries: Option<u32>,
     clock_offset_seconds: Option<i64>,
@@ -79,6 +82,9 @@ pub struct Config {
     pub keys_dir: PathBuf,
     pub policy_file: Option<PathBuf>,
     pub origin: String,
+    /// Where the ledger lives: sled in `data_dir/ledger` (the default, or `storage = "sled"`), or
+    /// a PostgreSQL database (`storage = "postgres://USER@HOST:PORT/DB"`).
+    pub storage: Storage,
     pub agency_timeout_ms: u64,
     pub agency_retries: u32,
     /// Sustained public requests per second per client address; 0 turns the limit off (for a
@@ -103,6 +109,8 @@ pub struct Config {
 pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    /// `--storage sled|postgres://…`.
+    pub storage: Option<String>,
 }
 
 /// The first of flag, environment, file that is set.
@@ -173,9 +181,14 @@ impl Config {
                 "origin {origin:?}: a log origin is non-empty, without '+' or spaces"
             )));
         }
+        let storage = resolve_storage(
+            first(flags.storage.clone(), var("LICREG_STORAGE"), parsed.storage),
+            &data_dir,
+        )?;
         Ok(Config {
             listen,
             public_base_url,
+            storage,
             data_dir,
             keys_dir,
             policy_file: first(
@@ -199,6 +212,20 @@ impl Config {
             limits: parsed.limits,
             publish: parsed.publish,
         })
+    }
+}
+
+/// `sled` or nothing: the embedded ledger in `data_dir/ledger`; otherwise a PostgreSQL URL.
+fn resolve_storage(setting: Option<String>, data_dir: &Path) -> Result<Storage, ConfigError> {
+    match setting.as_deref() {
+        None | Some("sled") => Ok(Storage::Sled(data_dir.join("ledger"))),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Storage::parse(url).map_err(|e| ConfigError::Invalid(format!("storage: {e}")))
+        }
+        Some(other) => Err(ConfigError::Invalid(format!(
+            "storage {:?}: \"sled\" or a postgres:// URL",
+            other.chars().take(40).collect::<String>()
+        ))),
     }
 }
 
@@ -299,6 +326,7 @@ mod tests {
         let flags = Flags {
             data_dir: Some(PathBuf::from("/flag/data")),
             listen: Some("127.0.0.1:9002".into()),
+            storage: None,
         };
         let none = Flags::default();
         let empty = BTreeMap::new();
@@ -356,5 +384,81 @@ mod tests {
             Config::load(None, &bad, &none),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    /// The storage setting at every level: flag, then `LICREG_STORAGE`, then the file, then sled
+    /// in the resolved data dir; anything but "sled" or a PostgreSQL URL is refused.
+    #[test]
+    fn storage_follows_the_same_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("licreg.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/file/data\"\nstorage = \"postgres://file@db1/licreg\"\n",
+        )
+        .unwrap();
+        let env = BTreeMap::from([(
+            "LICREG_STORAGE".to_string(),
+            "postgres://env@db2/licreg".to_string(),
+        )]);
+        let empty = BTreeMap::new();
+        let flag = |storage: &str| Flags {
+            storage: Some(storage.into()),
+            ..Flags::default()
+        };
+        let describe = |file: Option<&Path>, env: &BTreeMap<String, String>, flags: &Flags| {
+            Config::load(file, env, flags).unwrap().storage.describe()
+        };
+        type Row<'a> = (
+            Option<&'a Path>,
+            &'a BTreeMap<String, String>,
+            Flags,
+            &'a str,
+        );
+        let rows: [Row; 6] = [
+            (None, &empty, Flags::default(), "./data/ledger"),
+            (
+                Some(&file),
+                &empty,
+                Flags::default(),
+                "postgres://file@db1/licreg",
+            ),
+            (
+                Some(&file),
+                &env,
+                Flags::default(),
+                "postgres://env@db2/licreg",
+            ),
+            (
+                Some(&file),
+                &env,
+                flag("postgres://flag@db3/licreg"),
+                "postgres://flag@db3/licreg",
+            ),
+            // "sled" on the command line wins over a configured database.
+            (Some(&file), &env, flag("sled"), "/file/data/ledger"),
+            (
+                None,
+                &empty,
+                flag("postgres://u:secret@db4/licreg"),
+                "postgres://u:***@db4/licreg",
+            ),
+        ];
+        for (file, env, flags, expected) in rows {
+            assert_eq!(
+                describe(file, env, &flags),
+                expected,
+                "{file:?} {env:?} {flags:?}"
+            );
+        }
+        for bad in ["mysql://x", "postgres://u@h:port/db", ""] {
+            assert!(
+                matches!(
+                    Config::load(None, &empty, &flag(bad)),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -14,10 +14,14 @@ use ed25519_dalek::SigningKey;
 use licreg::agency::AgencyClient;
 use licreg::clock::FixedClock;
 use licreg::keys::{CredentialSigner, KeyId, LogKey, TrustList};
+use licreg::ledger::Storage;
+
+pub mod storage;
 use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
 use serde_json::{json, Value};
+pub use storage::test_storage;
 use tower::ServiceExt;
 
 /// 2026-11-23T04:00:00Z, a weekday noon in Xiamen.
@@ -39,6 +43,8 @@ pub struct Harness {
     pub router: Router,
     pub state: AppState,
     pub clock: FixedClock,
+    /// Where the ledger is: reopen it here to restart.
+    pub storage: Storage,
     pub _dir: tempfile::TempDir,
 }
 
@@ -49,8 +55,9 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         origin: "test.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
+    let storage = test_storage(dir.path());
     let ledger =
-        licreg::registry::open_ledger(dir.path(), Some(log_key), Arc::new(clock.clone())).unwrap();
+        licreg::registry::open_registry(&storage, Some(log_key), Arc::new(clock.clone())).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),
@@ -93,6 +100,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         router: service::app(state.clone()),
         state,
         clock,
+        storage,
         _dir: dir,
     }
 }

@@ -1,0 +1,738 @@
+//! PostgreSQL as the ledger's storage, for registries that run beyond one machine (issue 11).
+//!
+//! The ledger's numbered tables become rows of one table, `licreg_rows (tbl, key, value)`, with
+//! the same bytewise key order sled gives (`bytea` compares as `memcmp`). A group commit is one
+//! transaction that first takes the sequence counter row (`SELECT … FOR UPDATE`, as Tessera's
+//! database drivers do), checks that the log is still the size this writer extended, writes the
+//! entries, tree nodes, index keys, view rows, watermark and checkpoint, advances the counter and
+//! commits. The append is acknowledged after COMMIT, which with `synchronous_commit` on (checked
+//! at open) is durable, and with a synchronous standby replicated. A second writer on the same
+//! database finds the counter moved and fails instead of forking the log.
+//!
+//! The ledger's `Backend` is synchronous (the writer is a thread; view reads are short), so the
+//! client's async work runs on a runtime of its own, and callers wait on a channel: that works
+//! from plain threads and from inside the service's runtime alike.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::ops::Bound;
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::backend::{Backend, Batches, Row, Rows};
+use super::store::LedgerError;
+use super::tables::{Order, Scan, Tables};
+
+/// Connections the pool keeps open: the writer's, and readers'.
+const POOL_CONNECTIONS: usize = 16;
+/// Rows one scan query fetches before the next page is asked for.
+const SCAN_PAGE_ROWS: i64 = 1024;
+/// Threads of the runtime that drives the connections.
+const RUNTIME_THREADS: usize = 1;
+/// Session advisory lock a writing process holds for as long as its ledger is open: one writer
+/// per registry (a schema of a database), the guarantee sled's file lock gives. The lock's
+/// second key is a hash of the `search_path`, so registries in other schemas do not contend.
+const WRITER_LOCK: i32 = 0x6c72_6567; // "lreg"
+/// How long an open waits for a previous writer's lock to be released.
+const WRITER_LOCK_WAIT_MS: u64 = 5_000;
+const WRITER_LOCK_POLL_MS: u64 = 100;
+/// Advisory lock key held while migrations run, so two nodes starting at once migrate once.
+const MIGRATION_LOCK: i64 = 0x6c69_6372_6567; // "licreg"
+
+/// The schema, one step per version; a database is brought to the newest in order at open.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE licreg_tables (id smallint PRIMARY KEY, name text NOT NULL UNIQUE);
+     CREATE TABLE licreg_rows (
+         tbl smallint NOT NULL REFERENCES licreg_tables (id),
+         key bytea NOT NULL,
+         value bytea NOT NULL,
+         PRIMARY KEY (tbl, key));
+     CREATE TABLE licreg_sequence (
+         id smallint PRIMARY KEY CHECK (id = 1),
+         size bigint NOT NULL CHECK (size >= 0));
+     INSERT INTO licreg_sequence (id, size) VALUES (1, 0);",
+)];
+
+/// A `postgres://` or `postgresql://` connection string, checked to parse.
+#[derive(Clone)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    pub fn parse(url: &str) -> Result<Self, LedgerError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(LedgerError::Storage(
+                "a PostgreSQL storage URL starts with postgres:// or postgresql://".into(),
+            ));
+        }
+        tokio_postgres::Config::from_str(url)
+            .map_err(|e| LedgerError::Storage(format!("PostgreSQL URL: {e}")))?;
+        Ok(PostgresUrl(url.to_string()))
+    }
+
+    /// The URL without its password, for messages and logs.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return "postgres://…".into();
+        };
+        // The user info ends at the last '@' before the host; a password follows its first ':'.
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+                None => self.0.clone(),
+            },
+            None => self.0.clone(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The ledger's tables in one PostgreSQL database.
+pub struct PostgresBackend {
+    pool: Pool,
+    runtime: tokio::runtime::Handle,
+    /// The database's id for each of the ledger's tables, by the ledger's table number.
+    table_ids: Vec<i16>,
+    /// The connection that holds the writer lock, for a writable open.
+    _writer_lock: Option<tokio_postgres::Client>,
+    /// Dropping it lets the runtime's thread end (a runtime may not be dropped inside another).
+    _stop: std::sync::mpsc::SyncSender<()>,
+}
+
+fn db_err(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Storage(format!("PostgreSQL: {e}"))
+}
+
+impl PostgresBackend {
+    /// Connects, brings the schema to the newest version, checks that commits are durable and
+    /// names the ledger's tables (`names`, in the ledger's order). A `writable` open also takes
+    /// the writer lock, and fails if another process holds it.
+    pub fn connect(url: &PostgresUrl, names: &[&str], writable: bool) -> Result<Self, LedgerError> {
+        let (runtime, stop) = spawn_runtime()?;
+        let config = tokio_postgres::Config::from_str(&url.0).map_err(db_err)?;
+        let writer_lock = if writable {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let lock_config = config.clone();
+            runtime.spawn(async move {
+                // A writer that just closed its ledger in this process or another may not have
+                // been seen to disconnect yet: wait for it a little before calling it in use.
+                let mut result = take_writer_lock(lock_config.clone()).await;
+                for _ in 0..WRITER_LOCK_WAIT_MS / WRITER_LOCK_POLL_MS {
+                    if result.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(WRITER_LOCK_POLL_MS)).await;
+                    result = take_writer_lock(lock_config.clone()).await;
+                }
+                let _ = tx.send(result);
+            });
+            let client = rx.recv().map_err(db_err)??;
+            Some(client)
+        } else {
+            None
+        };
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_CONNECTIONS)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(db_err)?;
+        let mut backend = PostgresBackend {
+            pool,
+            runtime,
+            table_ids: Vec::new(),
+            _writer_lock: writer_lock,
+            _stop: stop,
+        };
+        let pool = backend.pool.clone();
+        let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        backend.table_ids = backend.run(async move {
+            let mut client = pool.get().await.map_err(db_err)?;
+            migrate(&mut client).await?;
+            check_durable(&client).await?;
+            name_tables(&mut client, &owned).await
+        })?;
+        Ok(backend)
+    }
+
+    /// Runs `work` on the backend's runtime and waits for it.
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, LedgerError>> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.recv()
+            .map_err(|_| LedgerError::Storage("the PostgreSQL task stopped".into()))?
+    }
+
+    fn table_id(&self, table: usize) -> Result<i16, LedgerError> {
+        self.table_ids
+            .get(table)
+            .copied()
+            .ok_or_else(|| LedgerError::Storage(format!("no table {table}")))
+    }
+
+    /// One page of a scan, owned, so it can cross to the runtime and back.
+    fn page(
+        &self,
+        table: usize,
+        bounds: &OwnedBounds,
+        order: Order,
+    ) -> Result<Vec<Row>, LedgerError> {
+        let tbl = self.table_id(table)?;
+        let pool = self.pool.clone();
+        let bounds = bounds.clone();
+        self.run(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            let (sql, params) = scan_query(tbl, &bounds, order);
+            let stmt = client.prepare_cached(&sql).await.map_err(db_err)?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as _).collect();
+            let rows = client.query(&stmt, &refs).await.map_err(db_err)?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get(0).map_err(db_err)?,
+                        row.try_get(1).map_err(db_err)?,
+                    ))
+                })
+                .collect()
+        })
+    }
+}
+
+/// Starts the runtime on a thread of its own that keeps it until the backend is dropped.
+fn spawn_runtime() -> Result<(tokio::runtime::Handle, std::sync::mpsc::SyncSender<()>), LedgerError>
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_THREADS)
+        .thread_name("ledger-postgres")
+        .enable_all()
+        .build()
+        .map_err(db_err)?;
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = std::sync::mpsc::sync_channel::<()>(0);
+    std::thread::Builder::new()
+        .name("ledger-postgres-owner".into())
+        .spawn(move || {
+            // Returns when the backend (the only sender) is dropped.
+            let _ = stopped.recv();
+            runtime.shutdown_background();
+        })
+        .map_err(db_err)?;
+    Ok((handle, stop))
+}
+
+/// A connection of its own holding the session writer lock; the lock ends with it.
+async fn take_writer_lock(
+    config: tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, LedgerError> {
+    let (client, connection) = config.connect(NoTls).await.map_err(db_err)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "the ledger's PostgreSQL writer-lock connection ended");
+        }
+    });
+    let row = client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext(current_setting('search_path')))",
+            &[&WRITER_LOCK],
+        )
+        .await
+        .map_err(db_err)?;
+    let taken: bool = row.try_get(0).map_err(db_err)?;
+    if taken {
+        return Ok(client);
+    }
+    Err(LedgerError::Storage(
+        "the ledger is in use: another licreg process holds its writer lock".into(),
+    ))
+}
+
+async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), LedgerError> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_err)?;
+    create_schema(&tx).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS licreg_migrations (
+             version bigint PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await
+    .map_err(db_err)?;
+    let row = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM licreg_migrations",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
+    let current: i64 = row.try_get(0).map_err(db_err)?;
+    let newest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > newest {
+        return Err(LedgerError::Storage(format!(
+            "the database's schema is version {current}, newer than this build's {newest}: \
+             upgrade licreg before opening it"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql).await.map_err(db_err)?;
+        tx.execute(
+            "INSERT INTO licreg_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Longest schema name accepted from `search_path` (PostgreSQL's identifier limit).
+const MAX_SCHEMA_NAME_BYTES: usize = 63;
+
+/// Several registries (staging, tests) may share one database, each in its own schema, named
+/// first in the URL's `search_path` (`?options=-csearch_path%3Dname`): create it if missing.
+async fn create_schema(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), LedgerError> {
+    let row = tx
+        .query_one("SELECT current_schema()", &[])
+        .await
+        .map_err(db_err)?;
+    let current: Option<String> = row.try_get(0).map_err(db_err)?;
+    if current.is_some() {
+        return Ok(());
+    }
+    let row = tx
+        .query_one("SELECT current_setting('search_path')", &[])
+        .await
+        .map_err(db_err)?;
+    let path: String = row.try_get(0).map_err(db_err)?;
+    let first = path.split(',').next().unwrap_or("").trim();
+    let plain = !first.is_empty()
+        && first.len() <= MAX_SCHEMA_NAME_BYTES
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !plain {
+        return Err(LedgerError::Storage(format!(
+            "search_path {path:?} names no schema licreg can create (lower-case letters, digits \
+             and _ only)"
+        )));
+    }
+    // `first` is checked to be a plain identifier above: it cannot close the statement.
+    tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {first}"))
+        .await
+        .map_err(db_err)
+}
+
+/// An acknowledged append must survive a crash: refuse a server that would lose it.
+async fn check_durable(client: &deadpool_postgres::Client) -> Result<(), LedgerError> {
+    for (setting, unsafe_value) in [("fsync", "off"), ("synchronous_commit", "off")] {
+        let row = client
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await
+            .map_err(db_err)?;
+        let value: String = row.try_get(0).map_err(db_err)?;
+        if value == unsafe_value {
+            return Err(LedgerError::Storage(format!(
+                "PostgreSQL has {setting} = {value}: a commit it acknowledges may be lost, \
+                 so licreg will not acknowledge appends on it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Gives every table name an id (new names get the next free one) and returns them in order.
+async fn name_tables(
+    client: &mut deadpool_postgres::Client,
+    names: &[String],
+) -> Result<Vec<i16>, LedgerError> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    tx.execute("LOCK TABLE licreg_tables IN EXCLUSIVE MODE", &[])
+        .await
+        .map_err(db_err)?;
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let existing = tx
+            .query_opt("SELECT id FROM licreg_tables WHERE name = $1", &[name])
+            .await
+            .map_err(db_err)?;
+        let id: i16 = match existing {
+            Some(row) => row.try_get(0).map_err(db_err)?,
+            None => {
+                let row = tx
+                    .query_one(
+                        "INSERT INTO licreg_tables (id, name)
+                         SELECT coalesce(max(id) + 1, 0), $1 FROM licreg_tables RETURNING id",
+                        &[name],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                row.try_get(0).map_err(db_err)?
+            }
+        };
+        ids.push(id);
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(ids)
+}
+
+/// A scan's bounds, owned.
+#[derive(Clone, Debug)]
+struct OwnedBounds {
+    from: Bound<Vec<u8>>,
+    to: Bound<Vec<u8>>,
+}
+
+impl OwnedBounds {
+    fn of(scan: Scan<'_>) -> Self {
+        let owned = |b: Bound<&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(k.to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        match scan {
+            Scan::All => OwnedBounds {
+                from: Bound::Unbounded,
+                to: Bound::Unbounded,
+            },
+            Scan::Prefix(prefix) => OwnedBounds {
+                from: Bound::Included(prefix.to_vec()),
+                to: prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded),
+            },
+            Scan::Range { from, to } => OwnedBounds {
+                from: owned(from),
+                to: owned(to),
+            },
+        }
+    }
+
+    /// The bounds that continue a scan after `last`, the last key already read.
+    fn after(&self, last: &[u8], order: Order) -> Self {
+        match order {
+            Order::Ascending => OwnedBounds {
+                from: Bound::Excluded(last.to_vec()),
+                to: self.to.clone(),
+            },
+            Order::Descending => OwnedBounds {
+                from: self.from.clone(),
+                to: Bound::Excluded(last.to_vec()),
+            },
+        }
+    }
+}
+
+/// The first key after every key that starts with `prefix`; `None` when there is none.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// The query for one page of a scan, and its parameters.
+fn scan_query(tbl: i16, bounds: &OwnedBounds, order: Order) -> (String, Vec<Param>) {
+    let mut sql = String::from("SELECT key, value FROM licreg_rows WHERE tbl = $1");
+    let mut params: Vec<Param> = vec![Box::new(tbl)];
+    for (bound, included, excluded) in [(&bounds.from, ">=", ">"), (&bounds.to, "<=", "<")] {
+        let (op, key) = match bound {
+            Bound::Included(key) => (included, key),
+            Bound::Excluded(key) => (excluded, key),
+            Bound::Unbounded => continue,
+        };
+        params.push(Box::new(key.clone()));
+        sql.push_str(&format!(" AND key {op} ${}", params.len()));
+    }
+    sql.push_str(match order {
+        Order::Ascending => " ORDER BY key ASC",
+        Order::Descending => " ORDER BY key DESC",
+    });
+    sql.push_str(&format!(" LIMIT {SCAN_PAGE_ROWS}"));
+    (sql, params)
+}
+
+impl Tables for PostgresBackend {
+    fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        let tbl = self.table_id(table)?;
+        let key = key.to_vec();
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            let stmt = client
+                .prepare_cached("SELECT value FROM licreg_rows WHERE tbl = $1 AND key = $2")
+                .await
+                .map_err(db_err)?;
+            match client
+                .query_opt(&stmt, &[&tbl, &key])
+                .await
+                .map_err(db_err)?
+            {
+                Some(row) => Ok(Some(row.try_get(0).map_err(db_err)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn scan(
+        &self,
+        table: usize,
+        scan: Scan<'_>,
+        order: Order,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), LedgerError> {
+        for row in self.rows(table, scan, order) {
+            let (key, value) = row?;
+            if !visit(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scan read a page at a time as the caller advances.
+struct PagedRows<'a> {
+    backend: &'a PostgresBackend,
+    table: usize,
+    order: Order,
+    bounds: OwnedBounds,
+    page: std::vec::IntoIter<Row>,
+    done: bool,
+}
+
+impl Iterator for PagedRows<'_> {
+    type Item = Result<Row, LedgerError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.page.next() {
+            return Some(Ok(row));
+        }
+        if self.done {
+            return None;
+        }
+        match self.backend.page(self.table, &self.bounds, self.order) {
+            Ok(rows) => {
+                self.done = (rows.len() as i64) < SCAN_PAGE_ROWS;
+                if let Some((last, _)) = rows.last() {
+                    self.bounds = self.bounds.after(last, self.order);
+                }
+                self.page = rows.into_iter();
+                self.page.next().map(Ok)
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn rows<'a>(&'a self, table: usize, scan: Scan<'_>, order: Order) -> Rows<'a> {
+        Box::new(PagedRows {
+            backend: self,
+            table,
+            order,
+            bounds: OwnedBounds::of(scan),
+            page: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
+    fn clear(&self, table: usize) -> Result<(), LedgerError> {
+        let tbl = self.table_id(table)?;
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            client
+                .execute("DELETE FROM licreg_rows WHERE tbl = $1", &[&tbl])
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn commit(&self, writes: &Batches) -> Result<(), LedgerError> {
+        let changes = final_changes(writes, &self.table_ids)?;
+        let sequence = writes.sequence();
+        let pool = self.pool.clone();
+        self.run(async move {
+            let mut client = pool.get().await.map_err(db_err)?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            if let Some((from, to)) = sequence {
+                advance_sequence(&tx, from, to).await?;
+            }
+            write_changes(&tx, changes).await?;
+            tx.commit().await.map_err(db_err)
+        })
+    }
+
+    /// A commit is durable once COMMIT returns (`synchronous_commit` is checked at open).
+    fn flush(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
+/// Each key's last change in the group: upserts and removals, as column arrays.
+#[derive(Default)]
+struct Changes {
+    put_tbl: Vec<i16>,
+    put_key: Vec<Vec<u8>>,
+    put_value: Vec<Vec<u8>>,
+    del_tbl: Vec<i16>,
+    del_key: Vec<Vec<u8>>,
+}
+
+fn final_changes(writes: &Batches, table_ids: &[i16]) -> Result<Changes, LedgerError> {
+    let mut last: BTreeMap<(i16, &[u8]), Option<&[u8]>> = BTreeMap::new();
+    for (table, changes) in writes.touched() {
+        let tbl = *table_ids
+            .get(table)
+            .ok_or_else(|| LedgerError::Storage(format!("no table {table}")))?;
+        for (key, value) in changes {
+            last.insert((tbl, key.as_slice()), value.as_deref());
+        }
+    }
+    let mut out = Changes::default();
+    for ((tbl, key), value) in last {
+        match value {
+            Some(value) => {
+                out.put_tbl.push(tbl);
+                out.put_key.push(key.to_vec());
+                out.put_value.push(value.to_vec());
+            }
+            None => {
+                out.del_tbl.push(tbl);
+                out.del_key.push(key.to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Takes the counter row and moves it from `from` to `to`; another writer that got there first
+/// fails this commit instead of forking the log.
+async fn advance_sequence(
+    tx: &deadpool_postgres::Transaction<'_>,
+    from: u64,
+    to: u64,
+) -> Result<(), LedgerError> {
+    let row = tx
+        .query_one(
+            "SELECT size FROM licreg_sequence WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
+    let size: i64 = row.try_get(0).map_err(db_err)?;
+    let (from, to) = (
+        i64::try_from(from).map_err(db_err)?,
+        i64::try_from(to).map_err(db_err)?,
+    );
+    if size != from {
+        return Err(LedgerError::Storage(format!(
+            "the log in PostgreSQL has {size} entries, not the {from} this writer extended: \
+             another writer appended"
+        )));
+    }
+    tx.execute("UPDATE licreg_sequence SET size = $1 WHERE id = 1", &[&to])
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+async fn write_changes(
+    tx: &deadpool_postgres::Transaction<'_>,
+    changes: Changes,
+) -> Result<(), LedgerError> {
+    if !changes.put_tbl.is_empty() {
+        tx.execute(
+            "INSERT INTO licreg_rows (tbl, key, value)
+             SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[])
+             ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
+            &[&changes.put_tbl, &changes.put_key, &changes.put_value],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    if !changes.del_tbl.is_empty() {
+        tx.execute(
+            "DELETE FROM licreg_rows r
+             USING unnest($1::smallint[], $2::bytea[]) AS d (tbl, key)
+             WHERE r.tbl = d.tbl AND r.key = d.key",
+            &[&changes.del_tbl, &changes.del_key],
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_ends_after_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn scan_queries_bind_each_bound_once() {
+        let bounds = OwnedBounds::of(Scan::Prefix(b"a"));
+        let (sql, params) = scan_query(3, &bounds, Order::Descending);
+        assert_eq!(
+            sql,
+            "SELECT key, value FROM licreg_rows WHERE tbl = $1 AND key >= $2 AND key < $3 \
+             ORDER BY key DESC LIMIT 1024"
+        );
+        assert_eq!(params.len(), 3);
+        let next = bounds.after(b"a7", Order::Descending);
+        let (sql, _) = scan_query(3, &next, Order::Descending);
+        assert!(sql.contains("key >= $2 AND key < $3"), "{sql}");
+        let (sql, params) = scan_query(0, &OwnedBounds::of(Scan::All), Order::Ascending);
+        assert_eq!(params.len(), 1);
+        assert!(sql.ends_with("ORDER BY key ASC LIMIT 1024"));
+    }
+
+    #[test]
+    fn urls_are_checked_and_passwords_never_shown() {
+        assert!(PostgresUrl::parse("sled").is_err());
+        assert!(PostgresUrl::parse("postgres://u@h:notaport/db").is_err());
+        let url = PostgresUrl::parse("postgres://licreg:secret@db.example:5432/licreg").unwrap();
+        assert!(!format!("{url:?}").contains("secret"));
+        assert!(url.redacted().contains("db.example"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The ledger on each storage backend: the same appends, under real concurrency, give the same
+//! log, the same audit and the same state after a reopen on sled and on PostgreSQL; and what only
+//! a shared database needs (one writer at a time, the sequence counter, schema versions, durable
+//! commits) holds on PostgreSQL.
+//!
+//! The PostgreSQL half runs when `LICREG_TEST_POSTGRES` names a database (`.ci/run` starts one
+//! and sets it); without it, those tests say so on stderr and check sled only.
+
+use std::sync::{Arc, Barrier};
+
+use ed25519_dalek::SigningKey;
+use licreg::clock::FixedClock;
+use licreg::keys::LogKey;
+use licreg::ledger::{self, EventType, Ledger, NewEntry, Seq, Storage, Subject, SubjectKind};
+
+#[path = "harness/storage.rs"]
+mod storage;
+
+const THREADS: usize = 8;
+const APPENDS_PER_THREAD: usize = 40;
+
+fn log_key() -> LogKey {
+    LogKey {
+        origin: "storage.example/log".into(),
+        key: SigningKey::from_bytes(&[9; 32]),
+    }
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(1_795_406_400))
+}
+
+fn entry(thread: usize, n: usize) -> NewEntry {
+    NewEntry {
+        event: EventType::Application,
+        actor: format!("writer-{thread}"),
+        subjects: vec![Subject::new(
+            SubjectKind::Application,
+            format!("A{thread}-{n}"),
+        )],
+        body: serde_cbor::to_vec(&(thread, n)).unwrap(),
+    }
+}
+
+/// Appends from `THREADS` threads released together by a barrier; returns every acknowledged
+/// sequence number.
+fn concurrent_appends(ledger: &Ledger) -> Vec<u64> {
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let ledger = ledger.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..APPENDS_PER_THREAD)
+                    .map(|n| ledger.append(entry(t, n)).unwrap().seq.0)
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+/// Everything a reader can see of a ledger: size, root and each entry's actor.
+fn summary(ledger: &Ledger) -> (u64, String, Vec<String>) {
+    let size = ledger.size();
+    let checkpoint = ledger.checkpoint().unwrap();
+    let root = checkpoint.lines().nth(2).unwrap().to_string();
+    let actors = (0..size)
+        .map(|seq| ledger.entry(Seq(seq)).unwrap().actor.clone())
+        .collect();
+    (size, root, actors)
+}
+
+fn exercise(storage: &Storage) {
+    let ledger = Ledger::open_at(storage, Some(log_key()), clock()).unwrap();
+    let seqs = concurrent_appends(&ledger);
+    let expected: Vec<u64> = (0..(THREADS * APPENDS_PER_THREAD) as u64).collect();
+    assert_eq!(seqs, expected, "every number once, none skipped");
+    let report = ledger::audit(&ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let before = summary(&ledger);
+    for seq in [0, before.0 / 2, before.0 - 1] {
+        let receipt = ledger.receipt(Seq(seq)).unwrap();
+        assert!(receipt.encode().contains(&format!("index {seq}")));
+    }
+    drop(ledger);
+    let reopened = Ledger::open_at(storage, Some(log_key()), clock()).unwrap();
+    assert_eq!(summary(&reopened), before, "a reopen gives the same log");
+    let next = reopened.append(entry(99, 0)).unwrap();
+    assert_eq!(next.seq.0, before.0, "numbering goes on where it stopped");
+}
+
+#[test]
+fn sled_concurrent_appends_audit_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise(&Storage::Sled(dir.path().join("ledger")));
+}
+
+/// A PostgreSQL storage with a fresh schema, or `None` (and a note) when no database is set.
+fn postgres() -> Option<Storage> {
+    if !storage::on_postgres() {
+        eprintln!(
+            "PostgreSQL half skipped: set {} to a database URL to run it",
+            storage::TEST_POSTGRES_ENV
+        );
+        return None;
+    }
+    Some(storage::test_storage(std::path::Path::new("unused")))
+}
+
+/// Runs SQL on the test's schema, outside licreg.
+fn sql(storage: &Storage, statement: &str) {
+    let Storage::Postgres(url) = storage else {
+        panic!("not a database")
+    };
+    let url = url.as_str().to_string();
+    let statement = statement.to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(&statement).await.unwrap();
+    });
+}
+
+#[test]
+fn postgres_concurrent_appends_audit_and_reopen() {
+    if let Some(storage) = postgres() {
+        exercise(&storage);
+    }
+}
+
+#[test]
+fn postgres_allows_one_writer_and_any_readers() {
+    let Some(storage) = postgres() else { return };
+    let writer = Ledger::open_at(&storage, Some(log_key()), clock()).unwrap();
+    writer.append(entry(0, 0)).unwrap();
+    let second = Ledger::open_at(&storage, Some(log_key()), clock());
+    let message = second.err().unwrap().to_string();
+    assert!(message.contains("in use"), "{message}");
+    let reader = Ledger::open_at(&storage, None, clock()).unwrap();
+    assert_eq!(reader.size(), 1);
+    drop(writer);
+    let writer = Ledger::open_at(&storage, Some(log_key()), clock()).unwrap();
+    assert_eq!(writer.append(entry(0, 1)).unwrap().seq.0, 1);
+}
+
+#[test]
+fn postgres_refuses_an_append_when_the_counter_moved() {
+    let Some(storage) = postgres() else { return };
+    let ledger = Ledger::open_at(&storage, Some(log_key()), clock()).unwrap();
+    ledger.append(entry(0, 0)).unwrap();
+    // Another writer (here: by hand) took sequence number 1.
+    sql(&storage, "UPDATE licreg_sequence SET size = 2 WHERE id = 1");
+    let refused = ledger.append(entry(0, 1)).unwrap_err().to_string();
+    assert!(refused.contains("another writer appended"), "{refused}");
+    sql(&storage, "UPDATE licreg_sequence SET size = 1 WHERE id = 1");
+    drop(ledger);
+    let reopened = Ledger::open_at(&storage, None, clock()).unwrap();
+    assert_eq!(reopened.size(), 1, "the refused append left nothing behind");
+    let report = ledger::audit(&reopened, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[test]
+fn postgres_refuses_a_newer_schema_and_undurable_commits() {
+    let Some(storage) = postgres() else { return };
+    drop(Ledger::open_at(&storage, Some(log_key()), clock()).unwrap());
+    sql(
+        &storage,
+        "INSERT INTO licreg_migrations (version) VALUES (999)",
+    );
+    let newer = Ledger::open_at(&storage, None, clock()).err().unwrap();
+    assert!(
+        newer.to_string().contains("newer than this build"),
+        "{newer}"
+    );
+    let Storage::Postgres(url) = postgres().unwrap() else {
+        unreachable!()
+    };
+    let lossy = Storage::parse(&format!("{}%20-csynchronous_commit%3Doff", url.as_str())).unwrap();
+    let refused = Ledger::open_at(&lossy, Some(log_key()), clock())
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("synchronous_commit = off"),
+        "{refused}"
+    );
+}
