@@ -112,7 +112,13 @@ fn ledger_appends(c: &mut Criterion) {
         origin: "bench.example/log".into(),
         key: SigningKey::from_bytes(&[3; 32]),
     };
-    let ledger = Ledger::open(dir.path(), Some(key), Arc::new(FixedClock::at(0))).expect("open");
+    // sled in a temporary directory, or the database LICREG_BENCH_STORAGE names (a fresh schema).
+    let storage = match std::env::var("LICREG_BENCH_STORAGE") {
+        Ok(url) => licreg::ledger::Storage::parse(&url).expect("LICREG_BENCH_STORAGE"),
+        Err(_) => licreg::ledger::Storage::Sled(dir.path().to_path_buf()),
+    };
+    println!("ledger storage: {}", storage.describe());
+    let ledger = Ledger::open_at(&storage, Some(key), Arc::new(FixedClock::at(0))).expect("open");
     let entry = |n: u64| NewEntry {
         event: EventType::Application,
         actor: "bench".into(),

@@ -129,11 +129,12 @@ fn sign_only_rate(n: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-fn import(data: &Path, kind: &str, file: &Path) -> f64 {
+fn import(data: &Path, storage: Option<&str>, kind: &str, file: &Path) -> f64 {
     let started = Instant::now();
     let out = Command::new(BIN)
         .args(["import", "--data"])
         .arg(data)
+        .args(["--storage", storage.unwrap_or("sled")])
         .args(["--kind", kind])
         .arg(file)
         .stderr(Stdio::inherit())
@@ -149,13 +150,15 @@ fn import(data: &Path, kind: &str, file: &Path) -> f64 {
     seconds
 }
 
-fn config(dir: &Path, data: &Path, port: u16) -> PathBuf {
+fn config(dir: &Path, data: &Path, storage: Option<&str>, port: u16) -> PathBuf {
     let path = dir.join("national.toml");
     std::fs::write(
         &path,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\npublic_requests_per_second = 0\n",
-            data.display()
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\npublic_requests_per_second = 0\n\
+             storage = \"{}\"\n",
+            data.display(),
+            storage.unwrap_or("sled")
         ),
     )
     .expect("config");
@@ -187,6 +190,25 @@ async fn start(config: &Path, port: u16) -> (Serve, f64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (serve, started.elapsed().as_secs_f64())
+}
+
+/// Bytes the database holds for the ledger's rows, indexes and TOAST.
+fn postgres_bytes(url: &str) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let row = client
+            .query_one("SELECT pg_total_relation_size('licreg_rows')", &[])
+            .await
+            .expect("size");
+        row.get::<_, i64>(0) as u64
+    })
 }
 
 fn audit(ledger: &Path) -> f64 {
@@ -222,23 +244,39 @@ fn main() {
         .unwrap_or_else(|_| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir).expect("dir");
     let data = dir.join("data");
-    let ledger = data.join("ledger");
-    println!("== national benchmark at {n} licences ({})", dir.display());
+    // The ledger's storage: sled in DATA/ledger, or the PostgreSQL database (an empty schema)
+    // LICREG_NATIONAL_STORAGE names.
+    let storage = std::env::var("LICREG_NATIONAL_STORAGE").ok();
+    let ledger = match &storage {
+        Some(url) => PathBuf::from(url),
+        None => data.join("ledger"),
+    };
+    let location = licreg::ledger::Storage::parse(&ledger.to_string_lossy()).expect("storage");
+    println!(
+        "== national benchmark at {n} licences ({}; ledger in {})",
+        dir.display(),
+        location.describe()
+    );
 
     let sample = n.min(20_000);
     println!(
         "baseline: check and sign {sample} records on every core: {:.0} licences/s",
         sign_only_rate(sample)
     );
-    if !ledger.exists() {
+    if storage.is_some() || !ledger.exists() {
         let (drivers, vehicles) = generate(&dir, n);
-        let seconds = import(&data, "driver", &drivers) + import(&data, "vehicle", &vehicles);
+        let storage = storage.as_deref();
+        let seconds = import(&data, storage, "driver", &drivers)
+            + import(&data, storage, "vehicle", &vehicles);
         println!(
             "import: {n} licences in {seconds:.1} s = {:.0} licences/s",
             n as f64 / seconds
         );
     }
-    let bytes = du(&ledger);
+    let bytes = match &storage {
+        Some(url) => postgres_bytes(url),
+        None => du(&ledger),
+    };
     println!(
         "disk: {bytes} bytes for {n} entries = {:.0} bytes per entry",
         bytes as f64 / n as f64
@@ -253,7 +291,7 @@ fn main() {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let config = config(&dir, &data, port);
+        let config = config(&dir, &data, storage.as_deref(), port);
         let cold = drop_caches();
         let (serve, first) = start(&config, port).await;
         drop(serve);
@@ -301,12 +339,9 @@ fn main() {
         println!("serve RSS under status load: {:.0} MB", rss_mb(pid));
         drop(serve);
 
-        let read_only = licreg::ledger::Ledger::open(
-            &ledger,
-            None,
-            Arc::new(licreg::clock::SystemClock),
-        )
-        .expect("ledger");
+        let read_only =
+            licreg::ledger::Ledger::open_at(&location, None, Arc::new(licreg::clock::SystemClock))
+                .expect("ledger");
         let size = read_only.size();
         let picks = 2000u64;
         let started = Instant::now();

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 #[path = "common/process.rs"]
 mod process;
+#[path = "harness/storage.rs"]
+mod storage;
 use process::{free_port, wait_healthy, Proc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_licreg");
@@ -87,7 +89,18 @@ fn write_config(
     path
 }
 
+/// Where the server on `data` keeps its ledger: `data/ledger`, or its own PostgreSQL schema
+/// when the tests run on PostgreSQL (the same one at every restart).
+fn ledger_location(data: &Path) -> String {
+    storage::stable_location(&data.join("ledger"))
+}
+
 async fn start_server(client: &reqwest::Client, config: &Path, data: &Path, port: u16) -> Proc {
+    let storage = if storage::on_postgres() {
+        ledger_location(data)
+    } else {
+        "sled".to_string()
+    };
     let child = Command::new(BIN)
         .args([
             "serve",
@@ -95,6 +108,8 @@ async fn start_server(client: &reqwest::Client, config: &Path, data: &Path, port
             config.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
+            "--storage",
+            &storage,
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -446,12 +461,7 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
     stop(server);
 
     let audit = Command::new(BIN)
-        .args([
-            "log",
-            "--data",
-            data.join("ledger").to_str().unwrap(),
-            "audit",
-        ])
+        .args(["log", "--data", &ledger_location(&data), "audit"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&audit.stdout);
@@ -664,12 +674,7 @@ async fn a_revocation_racing_an_alert_stays_revoked_across_a_sigkill() {
         assert_eq!(status, 409, "{body}");
         stop(server);
         let audit = Command::new(BIN)
-            .args([
-                "log",
-                "--data",
-                data.join("ledger").to_str().unwrap(),
-                "audit",
-            ])
+            .args(["log", "--data", &ledger_location(&data), "audit"])
             .output()
             .unwrap();
         assert!(String::from_utf8_lossy(&audit.stdout).contains("audit: CLEAN"));

@@ -105,8 +105,10 @@ pub struct PostgresBackend {
     runtime: tokio::runtime::Handle,
     /// The database's id for each of the ledger's tables, by the ledger's table number.
     table_ids: Vec<i16>,
-    /// The connection that holds the writer lock, for a writable open.
-    _writer_lock: Option<tokio_postgres::Client>,
+    /// The connection that holds the writer lock, for a writable open (taken again before a
+    /// commit if the connection was lost, as in a failover).
+    writer_lock: Option<std::sync::Mutex<tokio_postgres::Client>>,
+    config: tokio_postgres::Config,
     /// Dropping it lets the runtime's thread end (a runtime may not be dropped inside another).
     _stop: std::sync::mpsc::SyncSender<()>,
 }
@@ -122,29 +124,8 @@ impl PostgresBackend {
     pub fn connect(url: &PostgresUrl, names: &[&str], writable: bool) -> Result<Self, LedgerError> {
         let (runtime, stop) = spawn_runtime()?;
         let config = tokio_postgres::Config::from_str(&url.0).map_err(db_err)?;
-        let writer_lock = if writable {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            let lock_config = config.clone();
-            runtime.spawn(async move {
-                // A writer that just closed its ledger in this process or another may not have
-                // been seen to disconnect yet: wait for it a little before calling it in use.
-                let mut result = take_writer_lock(lock_config.clone()).await;
-                for _ in 0..WRITER_LOCK_WAIT_MS / WRITER_LOCK_POLL_MS {
-                    if result.is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(WRITER_LOCK_POLL_MS)).await;
-                    result = take_writer_lock(lock_config.clone()).await;
-                }
-                let _ = tx.send(result);
-            });
-            let client = rx.recv().map_err(db_err)??;
-            Some(client)
-        } else {
-            None
-        };
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -159,9 +140,15 @@ impl PostgresBackend {
             pool,
             runtime,
             table_ids: Vec::new(),
-            _writer_lock: writer_lock,
+            writer_lock: None,
+            config,
             _stop: stop,
         };
+        if writable {
+            let lock_config = backend.config.clone();
+            let client = backend.run(take_writer_lock_waiting(lock_config))?;
+            backend.writer_lock = Some(std::sync::Mutex::new(client));
+        }
         let pool = backend.pool.clone();
         let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         backend.table_ids = backend.run(async move {
@@ -184,6 +171,22 @@ impl PostgresBackend {
         });
         rx.recv()
             .map_err(|_| LedgerError::Storage("the PostgreSQL task stopped".into()))?
+    }
+
+    /// Takes the writer lock again if its connection was lost (a restarted or failed-over
+    /// server ends the session and its lock); fails if another writer holds it now.
+    fn keep_writer_lock(&self) -> Result<(), LedgerError> {
+        let Some(lock) = &self.writer_lock else {
+            return Ok(());
+        };
+        let mut client = lock
+            .lock()
+            .map_err(|_| LedgerError::Storage("writer lock state poisoned".into()))?;
+        if client.is_closed() {
+            tracing::warn!("the PostgreSQL writer-lock connection was lost: taking the lock again");
+            *client = self.run(take_writer_lock(self.config.clone()))?;
+        }
+        Ok(())
     }
 
     fn table_id(&self, table: usize) -> Result<i16, LedgerError> {
@@ -242,6 +245,22 @@ fn spawn_runtime() -> Result<(tokio::runtime::Handle, std::sync::mpsc::SyncSende
         })
         .map_err(db_err)?;
     Ok((handle, stop))
+}
+
+/// [`take_writer_lock`], waiting a little for a writer that just closed its ledger (in this
+/// process or another) to be seen to disconnect before calling the ledger in use.
+async fn take_writer_lock_waiting(
+    config: tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, LedgerError> {
+    let mut result = take_writer_lock(config.clone()).await;
+    for _ in 0..WRITER_LOCK_WAIT_MS / WRITER_LOCK_POLL_MS {
+        if result.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(WRITER_LOCK_POLL_MS)).await;
+        result = take_writer_lock(config.clone()).await;
+    }
+    result
 }
 
 /// A connection of its own holding the session writer lock; the lock ends with it.
@@ -582,6 +601,7 @@ impl Backend for PostgresBackend {
     }
 
     fn commit(&self, writes: &Batches) -> Result<(), LedgerError> {
+        self.keep_writer_lock()?;
         let changes = final_changes(writes, &self.table_ids)?;
         let sequence = writes.sequence();
         let pool = self.pool.clone();

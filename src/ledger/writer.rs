@@ -75,6 +75,46 @@ pub(crate) fn writer_loop(
     }
 }
 
+/// How long the writer asks the storage whether a failed commit landed before it gives up.
+const RECONCILE_WAIT_MS: u64 = 30_000;
+const RECONCILE_POLL_MS: u64 = 250;
+
+/// After a failed commit: did it land? A database connection cut during COMMIT (a failover)
+/// loses the answer, not necessarily the commit. The stored size tells: still `before`, nothing
+/// landed and the callers get the error; `after`, all of it landed and the group succeeds;
+/// anything else, or no answer within [`RECONCILE_WAIT_MS`], and the writer stops rather than
+/// guess.
+fn reconcile(shared: &Shared, before: u64, after: u64, error: LedgerError) -> Result<(), Failure> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(RECONCILE_WAIT_MS);
+    loop {
+        match shared.backend.get(TREE_META, META_SIZE) {
+            Ok(stored) => {
+                let size = stored
+                    .as_deref()
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                return if size == before {
+                    Err(Failure::Before(error))
+                } else if size == after {
+                    tracing::warn!(error = %error, size, "a commit reported failure but landed");
+                    Ok(())
+                } else {
+                    Err(Failure::Flush(format!(
+                        "after a failed commit ({error}) the stored log has {size} entries, \
+                         neither {before} nor {after}"
+                    )))
+                };
+            }
+            Err(read) if std::time::Instant::now() >= deadline => {
+                return Err(Failure::Flush(format!(
+                    "a commit failed ({error}) and whether it landed could not be read: {read}"
+                )));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(RECONCILE_POLL_MS)),
+        }
+    }
+}
+
 /// How a group commit failed: before anything was written, or at the flush after the commit.
 enum Failure {
     Before(LedgerError),
@@ -197,7 +237,9 @@ fn commit(
     writes.insert(TREE_CHECKPOINTS, head.size.to_be_bytes(), note.as_bytes());
     writes.insert(TREE_META, META_SIZE, head.size.to_be_bytes());
     writes.advance_sequence(start_size, head.size);
-    shared.backend.commit(&writes)?;
+    if let Err(e) = shared.backend.commit(&writes) {
+        reconcile(shared, start_size, head.size, e)?;
+    }
     if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
         return Err(Failure::Flush("injected flush failure".into()));
     }

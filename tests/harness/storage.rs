@@ -25,6 +25,21 @@ pub fn test_location(dir: &Path) -> String {
     }
 }
 
+/// Like [`test_location`], but the same for the same `dir` every time, so a test that restarts a
+/// server on one data dir reopens the same ledger: the schema is named after a hash of `dir`.
+pub fn stable_location(dir: &Path) -> String {
+    match std::env::var(TEST_POSTGRES_ENV) {
+        Ok(base) if !base.is_empty() => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(dir.display().to_string().as_bytes());
+            let schema: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}options=-csearch_path%3Ds{schema}")
+        }
+        _ => dir.display().to_string(),
+    }
+}
+
 /// [`test_location`] as a [`Storage`].
 pub fn test_storage(dir: &Path) -> Storage {
     Storage::parse(&test_location(dir)).unwrap()
