@@ -22,6 +22,9 @@ use licreg::ledger::{self, EventType, Ledger, NewEntry, Seq, Storage, Subject, S
 const ENABLE_ENV: &str = "LICREG_TEST_FAILOVER";
 const WRITERS: u64 = 4;
 
+/// Acknowledged appends: (sequence number, writer, the writer's count).
+type Acked = Mutex<Vec<(u64, u64, u64)>>;
+
 /// The newest PostgreSQL server binaries Debian installed.
 fn pg_bin() -> PathBuf {
     let mut versions: Vec<u32> = std::fs::read_dir("/usr/lib/postgresql")
@@ -199,7 +202,7 @@ fn entry(writer: u64, n: u64) -> NewEntry {
 fn start_writers(
     ledger: &Ledger,
     stop: &Arc<AtomicBool>,
-    acked: &Arc<Mutex<Vec<(u64, u64, u64)>>>,
+    acked: &Arc<Acked>,
 ) -> Vec<std::thread::JoinHandle<usize>> {
     (0..WRITERS)
         .map(|w| {
@@ -224,11 +227,11 @@ fn start_writers(
         .collect()
 }
 
-fn acked_count(acked: &Mutex<Vec<(u64, u64, u64)>>) -> usize {
+fn acked_count(acked: &Acked) -> usize {
     acked.lock().unwrap().len()
 }
 
-fn wait_for(acked: &Mutex<Vec<(u64, u64, u64)>>, at_least: usize) {
+fn wait_for(acked: &Acked, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked_count(acked) < at_least {
         assert!(
