@@ -113,6 +113,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         );
     }
     let sweeper = tokio::spawn(service::licences::expiry_sweeper(state.clone()));
+    // On storage other nodes also write (PostgreSQL), hear of their appends.
+    let follower = tokio::spawn(service::follow::follow(state.clone()));
     let reloader = tokio::spawn(boot::key_reloader(state.clone()));
     let publisher = match &publish {
         Some(target) => Some(tokio::spawn(publish_forever(
@@ -151,6 +153,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     sweeper.abort();
+    follower.abort();
     reloader.abort();
     if let Some(task) = publisher {
         task.abort();

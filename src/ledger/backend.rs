@@ -39,6 +39,19 @@ pub trait Backend: Tables {
     fn commit(&self, writes: &Batches) -> Result<(), LedgerError>;
     /// Makes every committed change durable.
     fn flush(&self) -> Result<(), LedgerError>;
+    /// True when other processes may append to the same storage (a database several registry
+    /// nodes share): the ledger must then take [`Backend::begin_group`] around each group
+    /// commit and follow what others appended.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// Starts a group commit: waits until no other process is in one, then returns the log
+    /// size the storage holds now (`None` for storage only this process writes).
+    fn begin_group(&self) -> Result<Option<u64>, LedgerError> {
+        Ok(None)
+    }
+    /// Ends the group commit [`Backend::begin_group`] started, whatever its outcome.
+    fn end_group(&self) {}
 }
 
 /// One change: a key and its new value, or `None` to remove it.

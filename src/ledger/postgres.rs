@@ -6,8 +6,13 @@
 //! database drivers do), checks that the log is still the size this writer extended, writes the
 //! entries, tree nodes, index keys, view rows, watermark and checkpoint, advances the counter and
 //! commits. The append is acknowledged after COMMIT, which with `synchronous_commit` on (checked
-//! at open) is durable, and with a synchronous standby replicated. A second writer on the same
-//! database finds the counter moved and fails instead of forking the log.
+//! at open) is durable, and with a synchronous standby replicated.
+//!
+//! Writers in several processes (registry nodes, an import) share the log: each group commit
+//! runs under a session advisory lock, and a writer that finds the counter moved reloads the
+//! head first, so every group is checked against the log as the previous group left it. A
+//! writer that somehow extended a stale head finds the counter moved inside its transaction and
+//! fails instead of forking the log.
 //!
 //! The ledger's `Backend` is synchronous (the writer is a thread; view reads are short), so the
 //! client's async work runs on a runtime of its own, and callers wait on a channel: that works
@@ -17,6 +22,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Bound;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -31,13 +37,11 @@ const POOL_CONNECTIONS: usize = 16;
 const SCAN_PAGE_ROWS: i64 = 1024;
 /// Threads of the runtime that drives the connections.
 const RUNTIME_THREADS: usize = 1;
-/// Session advisory lock a writing process holds for as long as its ledger is open: one writer
-/// per registry (a schema of a database), the guarantee sled's file lock gives. The lock's
-/// second key is a hash of the `search_path`, so registries in other schemas do not contend.
-const WRITER_LOCK: i32 = 0x6c72_6567; // "lreg"
-/// How long an open waits for a previous writer's lock to be released.
-const WRITER_LOCK_WAIT_MS: u64 = 5_000;
-const WRITER_LOCK_POLL_MS: u64 = 100;
+/// Session advisory lock a writer holds for the length of one group commit: writers in several
+/// processes (registry nodes, an import) take turns, each checking its group against the log as
+/// the previous one left it. The second key is a hash of the `search_path`, so registries in
+/// other schemas do not contend.
+const GROUP_LOCK: i32 = 0x6c72_6567; // "lreg"
 /// Advisory lock key held while migrations run, so two nodes starting at once migrate once.
 const MIGRATION_LOCK: i64 = 0x6c69_6372_6567; // "licreg"
 
@@ -105,9 +109,9 @@ pub struct PostgresBackend {
     runtime: tokio::runtime::Handle,
     /// The database's id for each of the ledger's tables, by the ledger's table number.
     table_ids: Vec<i16>,
-    /// The connection that holds the writer lock, for a writable open (taken again before a
-    /// commit if the connection was lost, as in a failover).
-    writer_lock: Option<std::sync::Mutex<tokio_postgres::Client>>,
+    /// The connection that takes the group lock, for a writable open (made again if it was
+    /// lost, as in a failover).
+    group_lock: Option<std::sync::Mutex<Arc<tokio_postgres::Client>>>,
     config: tokio_postgres::Config,
     /// Dropping it lets the runtime's thread end (a runtime may not be dropped inside another).
     _stop: std::sync::mpsc::SyncSender<()>,
@@ -140,14 +144,13 @@ impl PostgresBackend {
             pool,
             runtime,
             table_ids: Vec::new(),
-            writer_lock: None,
+            group_lock: None,
             config,
             _stop: stop,
         };
         if writable {
-            let lock_config = backend.config.clone();
-            let client = backend.run(take_writer_lock_waiting(lock_config))?;
-            backend.writer_lock = Some(std::sync::Mutex::new(client));
+            let client = backend.run(lock_connection(backend.config.clone()))?;
+            backend.group_lock = Some(std::sync::Mutex::new(Arc::new(client)));
         }
         let pool = backend.pool.clone();
         let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -173,20 +176,18 @@ impl PostgresBackend {
             .map_err(|_| LedgerError::Storage("the PostgreSQL task stopped".into()))?
     }
 
-    /// Takes the writer lock again if its connection was lost (a restarted or failed-over
-    /// server ends the session and its lock); fails if another writer holds it now.
-    fn keep_writer_lock(&self) -> Result<(), LedgerError> {
-        let Some(lock) = &self.writer_lock else {
-            return Ok(());
-        };
+    /// The group-lock connection, made again if it was lost (a restarted or failed-over server
+    /// ends the session, and with it any lock it held).
+    fn lock_client(&self) -> Result<Arc<tokio_postgres::Client>, LedgerError> {
+        let lock = self.group_lock.as_ref().ok_or(LedgerError::ReadOnly)?;
         let mut client = lock
             .lock()
-            .map_err(|_| LedgerError::Storage("writer lock state poisoned".into()))?;
+            .map_err(|_| LedgerError::Storage("group lock state poisoned".into()))?;
         if client.is_closed() {
-            tracing::warn!("the PostgreSQL writer-lock connection was lost: taking the lock again");
-            *client = self.run(take_writer_lock(self.config.clone()))?;
+            tracing::warn!("the PostgreSQL group-lock connection was lost: connecting again");
+            *client = Arc::new(self.run(lock_connection(self.config.clone()))?);
         }
-        Ok(())
+        Ok(Arc::clone(&client))
     }
 
     fn table_id(&self, table: usize) -> Result<i16, LedgerError> {
@@ -247,46 +248,17 @@ fn spawn_runtime() -> Result<(tokio::runtime::Handle, std::sync::mpsc::SyncSende
     Ok((handle, stop))
 }
 
-/// [`take_writer_lock`], waiting a little for a writer that just closed its ledger (in this
-/// process or another) to be seen to disconnect before calling the ledger in use.
-async fn take_writer_lock_waiting(
-    config: tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, LedgerError> {
-    let mut result = take_writer_lock(config.clone()).await;
-    for _ in 0..WRITER_LOCK_WAIT_MS / WRITER_LOCK_POLL_MS {
-        if result.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(WRITER_LOCK_POLL_MS)).await;
-        result = take_writer_lock(config.clone()).await;
-    }
-    result
-}
-
-/// A connection of its own holding the session writer lock; the lock ends with it.
-async fn take_writer_lock(
+/// A connection of its own for the group lock: a lock lives as long as its session.
+async fn lock_connection(
     config: tokio_postgres::Config,
 ) -> Result<tokio_postgres::Client, LedgerError> {
     let (client, connection) = config.connect(NoTls).await.map_err(db_err)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "the ledger's PostgreSQL writer-lock connection ended");
+            tracing::warn!(error = %e, "the ledger's PostgreSQL group-lock connection ended");
         }
     });
-    let row = client
-        .query_one(
-            "SELECT pg_try_advisory_lock($1, hashtext(current_setting('search_path')))",
-            &[&WRITER_LOCK],
-        )
-        .await
-        .map_err(db_err)?;
-    let taken: bool = row.try_get(0).map_err(db_err)?;
-    if taken {
-        return Ok(client);
-    }
-    Err(LedgerError::Storage(
-        "the ledger is in use: another licreg process holds its writer lock".into(),
-    ))
+    Ok(client)
 }
 
 async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), LedgerError> {
@@ -601,7 +573,6 @@ impl Backend for PostgresBackend {
     }
 
     fn commit(&self, writes: &Batches) -> Result<(), LedgerError> {
-        self.keep_writer_lock()?;
         let changes = final_changes(writes, &self.table_ids)?;
         let sequence = writes.sequence();
         let pool = self.pool.clone();
@@ -619,6 +590,50 @@ impl Backend for PostgresBackend {
     /// A commit is durable once COMMIT returns (`synchronous_commit` is checked at open).
     fn flush(&self) -> Result<(), LedgerError> {
         Ok(())
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    /// Takes the group lock (waiting for another writer's group to end) and reads the counter.
+    fn begin_group(&self) -> Result<Option<u64>, LedgerError> {
+        let client = self.lock_client()?;
+        let size = self.run(async move {
+            client
+                .execute(
+                    "SELECT pg_advisory_lock($1, hashtext(current_setting('search_path')))",
+                    &[&GROUP_LOCK],
+                )
+                .await
+                .map_err(db_err)?;
+            let row = client
+                .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
+                .await
+                .map_err(db_err)?;
+            let size: i64 = row.try_get(0).map_err(db_err)?;
+            u64::try_from(size).map_err(db_err)
+        })?;
+        Ok(Some(size))
+    }
+
+    /// Releases the group lock; a lost connection has released it already.
+    fn end_group(&self) {
+        let Ok(client) = self.lock_client() else {
+            return;
+        };
+        let released = self.run(async move {
+            client
+                .execute(
+                    "SELECT pg_advisory_unlock($1, hashtext(current_setting('search_path')))",
+                    &[&GROUP_LOCK],
+                )
+                .await
+                .map_err(db_err)
+        });
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "releasing the PostgreSQL group lock");
+        }
     }
 }
 

@@ -501,6 +501,29 @@ impl Ledger {
         self.read_head().size
     }
 
+    /// True when other processes may append to this ledger's storage (PostgreSQL shared by
+    /// several registry nodes): [`Ledger::refresh`] then brings in what they appended.
+    pub fn is_shared(&self) -> bool {
+        self.shared.backend.is_shared()
+    }
+
+    /// Catches the head up with what other processes appended to shared storage; returns the
+    /// size now held. Storage only this process writes never moves on its own.
+    pub fn refresh(&self) -> Result<u64, LedgerError> {
+        if self.shared.backend.is_shared() {
+            let stored = self
+                .shared
+                .backend
+                .get(TREE_META, META_SIZE)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes);
+            if stored > self.size() {
+                advance_head(&self.shared, load_head(self.shared.backend.as_ref())?);
+            }
+        }
+        Ok(self.size())
+    }
+
     /// The log's origin line.
     pub fn origin(&self) -> &str {
         &self.shared.origin
@@ -696,7 +719,20 @@ fn bind_verifier_key(
     }
 }
 
-fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
+/// Replaces the head with `head` unless the one held is already as new (a follower's refresh
+/// and the writer may race; the head only moves forward).
+pub(crate) fn advance_head(shared: &Shared, head: Head) {
+    let mut held = match shared.head.write() {
+        Ok(h) => h,
+        Err(p) => p.into_inner(),
+    };
+    if head.size >= held.size {
+        *held = head;
+    }
+}
+
+/// The head as stored: size, tree, last leaf and the checkpoint signed for that size.
+pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
     let size = match backend.get(TREE_META, META_SIZE)? {
         None => 0,
         Some(v) => u64::from_be_bytes(
@@ -721,10 +757,15 @@ fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
     } else {
         nodes.node(0, size - 1)?
     };
-    let last = backend
-        .rows(TREE_CHECKPOINTS, Scan::All, Order::Descending)
-        .next()
-        .transpose()?;
+    // The checkpoint for exactly this size: another process may have signed a newer one since
+    // the size was read.
+    let last = match backend.get(TREE_CHECKPOINTS, &size.to_be_bytes())? {
+        Some(note) => Some((size.to_be_bytes().to_vec(), note)),
+        None => backend
+            .rows(TREE_CHECKPOINTS, Scan::All, Order::Descending)
+            .next()
+            .transpose()?,
+    };
     let checkpoint = match last {
         Some((_, note)) => Some(
             String::from_utf8(note.to_vec())

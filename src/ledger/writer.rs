@@ -39,16 +39,22 @@ pub(crate) fn writer_loop(
                 Err(_) => break,
             }
         }
-        let head = match shared.head.read() {
-            Ok(h) => h.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        match commit(shared, signer, clock, head, &batch) {
-            Ok((new_head, results)) => {
-                match shared.head.write() {
-                    Ok(mut h) => *h = new_head,
-                    Err(p) => *p.into_inner() = new_head,
+        let head = match begin_group(shared) {
+            Ok(head) => head,
+            Err(e) => {
+                shared.backend.end_group();
+                let message = e.to_string();
+                for job in batch {
+                    job.reply.send(Err(LedgerError::Storage(message.clone())));
                 }
+                continue;
+            }
+        };
+        let outcome = commit(shared, signer, clock, head, &batch);
+        shared.backend.end_group();
+        match outcome {
+            Ok((new_head, results)) => {
+                super::store::advance_head(shared, new_head);
                 for (job, result) in batch.into_iter().zip(results) {
                     job.reply.send(result);
                 }
@@ -72,6 +78,30 @@ pub(crate) fn writer_loop(
                 }
             }
         }
+    }
+}
+
+/// Starts a group: on storage other processes also append to, takes the group lock and, if they
+/// appended since this writer last did, reloads the head, so the group is checked against the
+/// view as of the last durable entry whoever wrote it.
+fn begin_group(shared: &Shared) -> Result<Head, LedgerError> {
+    let head = match shared.head.read() {
+        Ok(h) => h.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    match shared.backend.begin_group()? {
+        Some(stored) if stored != head.size => {
+            let fresh = super::store::load_head(shared.backend.as_ref())?;
+            if fresh.size != stored {
+                return Err(LedgerError::Storage(format!(
+                    "the storage's counter says {stored} entries but its rows hold {}",
+                    fresh.size
+                )));
+            }
+            super::store::advance_head(shared, fresh.clone());
+            Ok(fresh)
+        }
+        _ => Ok(head),
     }
 }
 

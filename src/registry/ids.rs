@@ -50,6 +50,22 @@ impl Allocators {
         })
     }
 
+    /// Moves every counter past what the view now holds: after other registry nodes appended to
+    /// a shared ledger, this node's next numbers start beyond theirs (a number taken in a race
+    /// is still refused by the writer).
+    pub fn catch_up(&self, view: &View) -> Result<(), ViewError> {
+        let fresh = Allocators::load(view)?;
+        let take = |mine: &AtomicU64, theirs: &AtomicU64| {
+            mine.fetch_max(theirs.load(Ordering::SeqCst), Ordering::SeqCst);
+        };
+        take(&self.serial, &fresh.serial);
+        take(&self.application, &fresh.application);
+        for (mine, theirs) in self.status.iter().zip(&fresh.status) {
+            take(mine, theirs);
+        }
+        Ok(())
+    }
+
     /// A licence serial not yet used; `None` once the ten digits are spent.
     pub fn next_serial(&self) -> Option<u64> {
         let serial = self.serial.fetch_add(1, Ordering::SeqCst);

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod feed;
+pub mod follow;
 pub mod licences;
 pub mod limits;
 pub mod log_http;
@@ -161,7 +162,17 @@ impl AppState {
             keys: keys.clone(),
             clock: parts.clock.clone(),
             policy: policy.clone(),
-            observer: observer(feed.clone(), status_cache.clone(), metrics.clone()),
+            observer: observer(
+                feed.clone(),
+                status_cache.clone(),
+                metrics.clone(),
+                // Entries of a shared ledger reach the observer twice (appended here, then
+                // followed): announce each once.
+                parts
+                    .ledger
+                    .is_shared()
+                    .then(|| Arc::new(std::sync::Mutex::new(follow::RecentSeqs::default()))),
+            ),
         });
         Ok(AppState(Arc::new(StateInner {
             ledger: parts.ledger,
@@ -211,8 +222,22 @@ fn observer(
     feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
     status_cache: Arc<std::sync::Mutex<status::Cache>>,
     metrics: Arc<metrics::Metrics>,
+    recent: Option<Arc<std::sync::Mutex<follow::RecentSeqs>>>,
 ) -> Observer {
-    Arc::new(move |entries: &[Entry]| {
+    Arc::new(move |all: &[Entry]| {
+        let fresh: Vec<Entry>;
+        let entries = match &recent {
+            Some(recent) => {
+                let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+                fresh = all
+                    .iter()
+                    .filter(|e| recent.first_time(e.seq.0))
+                    .cloned()
+                    .collect();
+                fresh.as_slice()
+            }
+            None => all,
+        };
         metrics.appends.fetch_add(
             u64::try_from(entries.len()).unwrap_or(0),
             std::sync::atomic::Ordering::Relaxed,

@@ -147,6 +147,16 @@ impl Registry {
         &self.view
     }
 
+    /// Takes in entries other registry nodes appended to a shared ledger: the observers hear of
+    /// them as of local appends, and the number allocators move past them.
+    pub fn followed(&self, entries: &[Entry]) -> Result<(), CommandError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        (self.observer)(entries);
+        self.ids.catch_up(&self.view).map_err(CommandError::storage)
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
