@@ -52,6 +52,10 @@ pub trait Backend: Tables {
     }
     /// Ends the group commit [`Backend::begin_group`] started, whatever its outcome.
     fn end_group(&self) {}
+    /// Forgets what this process cached of rows other processes have changed since.
+    fn sync(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
 }
 
 /// One change: a key and its new value, or `None` to remove it.

@@ -9,6 +9,7 @@ pub mod entry;
 pub mod postgres;
 pub mod projection;
 mod rebuild;
+pub mod row_cache;
 pub mod store;
 pub mod tables;
 pub mod tiles;

@@ -28,6 +28,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::backend::{Backend, Batches, Row, Rows};
+use super::row_cache::RowCache;
 use super::store::LedgerError;
 use super::tables::{Order, Scan, Tables};
 
@@ -113,6 +114,8 @@ pub struct PostgresBackend {
     /// lost, as in a failover).
     group_lock: Option<std::sync::Mutex<Arc<tokio_postgres::Client>>>,
     config: tokio_postgres::Config,
+    /// Rows read by key, so lookups and proofs do not pay a round trip each (see `row_cache`).
+    cache: Arc<RowCache>,
     /// Dropping it lets the runtime's thread end (a runtime may not be dropped inside another).
     _stop: std::sync::mpsc::SyncSender<()>,
 }
@@ -146,6 +149,7 @@ impl PostgresBackend {
             table_ids: Vec::new(),
             group_lock: None,
             config,
+            cache: Arc::default(),
             _stop: stop,
         };
         if writable {
@@ -474,22 +478,29 @@ fn scan_query(tbl: i16, bounds: &OwnedBounds, order: Order) -> (String, Vec<Para
 impl Tables for PostgresBackend {
     fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         let tbl = self.table_id(table)?;
+        if let Some(cached) = self.cache.get(tbl, key) {
+            return Ok(cached);
+        }
+        let generation = self.cache.generation();
         let key = key.to_vec();
         let pool = self.pool.clone();
+        let cache = Arc::clone(&self.cache);
         self.run(async move {
             let client = pool.get().await.map_err(db_err)?;
             let stmt = client
                 .prepare_cached("SELECT value FROM licreg_rows WHERE tbl = $1 AND key = $2")
                 .await
                 .map_err(db_err)?;
-            match client
+            let value: Option<Vec<u8>> = match client
                 .query_opt(&stmt, &[&tbl, &key])
                 .await
                 .map_err(db_err)?
             {
-                Some(row) => Ok(Some(row.try_get(0).map_err(db_err)?)),
-                None => Ok(None),
-            }
+                Some(row) => Some(row.try_get(0).map_err(db_err)?),
+                None => None,
+            };
+            cache.fill(generation, tbl, key, value.clone());
+            Ok(value)
         })
     }
 
@@ -561,6 +572,7 @@ impl Backend for PostgresBackend {
 
     fn clear(&self, table: usize) -> Result<(), LedgerError> {
         let tbl = self.table_id(table)?;
+        self.cache.reset();
         let pool = self.pool.clone();
         self.run(async move {
             let client = pool.get().await.map_err(db_err)?;
@@ -576,15 +588,48 @@ impl Backend for PostgresBackend {
         let changes = final_changes(writes, &self.table_ids)?;
         let sequence = writes.sequence();
         let pool = self.pool.clone();
-        self.run(async move {
+        let cache = Arc::clone(&self.cache);
+        let result = self.run(async move {
             let mut client = pool.get().await.map_err(db_err)?;
             let tx = client.transaction().await.map_err(db_err)?;
             if let Some((from, to)) = sequence {
                 advance_sequence(&tx, from, to).await?;
             }
-            write_changes(&tx, changes).await?;
-            tx.commit().await.map_err(db_err)
-        })
+            let changes = write_changes(&tx, changes).await?;
+            tx.commit().await.map_err(db_err)?;
+            let puts = changes
+                .put_tbl
+                .iter()
+                .zip(&changes.put_key)
+                .zip(&changes.put_value);
+            let dels = changes.del_tbl.iter().zip(&changes.del_key);
+            cache.committed(
+                puts.map(|((t, k), v)| (*t, k.as_slice(), Some(v.as_slice())))
+                    .chain(dels.map(|(t, k)| (*t, k.as_slice(), None))),
+                sequence.map(|(_, to)| to),
+            );
+            Ok(())
+        });
+        if result.is_err() {
+            // Whether it landed is for the writer to find out; nothing cached is trusted.
+            self.cache.reset();
+        }
+        result
+    }
+
+    fn sync(&self) -> Result<(), LedgerError> {
+        let pool = self.pool.clone();
+        let size = self.run(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            let row = client
+                .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
+                .await
+                .map_err(db_err)?;
+            let size: i64 = row.try_get(0).map_err(db_err)?;
+            u64::try_from(size).map_err(db_err)
+        })?;
+        self.cache.observe_size(size);
+        Ok(())
     }
 
     /// A commit is durable once COMMIT returns (`synchronous_commit` is checked at open).
@@ -614,6 +659,8 @@ impl Backend for PostgresBackend {
             let size: i64 = row.try_get(0).map_err(db_err)?;
             u64::try_from(size).map_err(db_err)
         })?;
+        // Under the lock: rows another writer changed are forgotten before this group reads.
+        self.cache.observe_size(size);
         Ok(Some(size))
     }
 
@@ -708,7 +755,7 @@ async fn advance_sequence(
 async fn write_changes(
     tx: &deadpool_postgres::Transaction<'_>,
     changes: Changes,
-) -> Result<(), LedgerError> {
+) -> Result<Changes, LedgerError> {
     if !changes.put_tbl.is_empty() {
         tx.execute(
             "INSERT INTO licreg_rows (tbl, key, value)
@@ -729,7 +776,7 @@ async fn write_changes(
         .await
         .map_err(db_err)?;
     }
-    Ok(())
+    Ok(changes)
 }
 
 #[cfg(test)]

@@ -511,6 +511,7 @@ impl Ledger {
     /// size now held. Storage only this process writes never moves on its own.
     pub fn refresh(&self) -> Result<u64, LedgerError> {
         if self.shared.backend.is_shared() {
+            self.shared.backend.sync()?;
             let stored = self
                 .shared
                 .backend

@@ -1,0 +1,157 @@
+//! A bounded cache of single-row reads, for storage across a network (PostgreSQL).
+//!
+//! A status lookup or an inclusion proof reads a handful of rows by key; over a database
+//! connection each read is a round trip, where sled answers from memory. The cache keeps rows
+//! read by key (and keys found absent) up to [`ROW_CACHE_BYTES`], and stays right this way:
+//! - this process's own commits update the rows they wrote, and a failed commit empties it;
+//! - a read that missed stores its answer only if no commit happened while it was in flight (a
+//!   generation count), so a slow read never puts back a value a commit replaced;
+//! - rows other processes change are noticed by the log size: whenever the stored size is not
+//!   the one this process last wrote or saw ([`RowCache::observe_size`], at every group commit
+//!   and every follow round), the cache is emptied. Readers may so see another node's change up
+//!   to one follow interval late; the writer never does, because it observes the size under the
+//!   group lock before it reads anything.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Most bytes of keys and values the cache holds; past it, it starts again empty.
+pub const ROW_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// What one cached row costs besides its bytes (map slot, vectors).
+const ROW_OVERHEAD_BYTES: usize = 64;
+
+type Key = (i16, Vec<u8>);
+
+#[derive(Default)]
+struct Inner {
+    rows: HashMap<Key, Option<Vec<u8>>>,
+    bytes: usize,
+    generation: u64,
+    seen_size: Option<u64>,
+}
+
+impl Inner {
+    fn empty(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
+        self.generation += 1;
+    }
+
+    fn store(&mut self, key: Key, value: Option<Vec<u8>>) {
+        let cost = key.1.len() + value.as_ref().map_or(0, Vec::len) + ROW_OVERHEAD_BYTES;
+        if self.bytes + cost > ROW_CACHE_BYTES {
+            self.rows.clear();
+            self.bytes = 0;
+        }
+        if let Some(old) = self.rows.insert(key, value) {
+            self.bytes = self
+                .bytes
+                .saturating_sub(old.map_or(0, |v| v.len()) + ROW_OVERHEAD_BYTES);
+        }
+        self.bytes += cost;
+    }
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub struct RowCache(Mutex<Inner>);
+
+impl RowCache {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached answer for a key: `Some(None)` is a key known to be absent.
+    pub fn get(&self, table: i16, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.inner().rows.get(&(table, key.to_vec())).cloned()
+    }
+
+    /// The generation to pass to [`RowCache::fill`] for a read about to start.
+    pub fn generation(&self) -> u64 {
+        self.inner().generation
+    }
+
+    /// Stores what a read found, unless a commit or a reset happened since it started.
+    pub fn fill(&self, generation: u64, table: i16, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let mut inner = self.inner();
+        if inner.generation == generation {
+            inner.store((table, key), value);
+        }
+    }
+
+    /// Records this process's committed changes, which moved the log to `size` (if it moved).
+    pub fn committed<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (i16, &'a [u8], Option<&'a [u8]>)>,
+        size: Option<u64>,
+    ) {
+        let mut inner = self.inner();
+        inner.generation += 1;
+        for (table, key, value) in changes {
+            inner.store((table, key.to_vec()), value.map(<[u8]>::to_vec));
+        }
+        if size.is_some() {
+            inner.seen_size = size;
+        }
+    }
+
+    /// Forgets everything (a failed commit, a cleared table).
+    pub fn reset(&self) {
+        self.inner().empty();
+    }
+
+    /// The stored log size is `size`: if that is not the size this process last wrote or saw,
+    /// another process appended, and every cached row may be stale.
+    pub fn observe_size(&self, size: u64) {
+        let mut inner = self.inner();
+        if inner.seen_size != Some(size) {
+            inner.empty();
+            inner.seen_size = Some(size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_update_rows_and_a_read_in_flight_cannot_undo_them() {
+        let cache = RowCache::default();
+        cache.observe_size(0);
+        let before = cache.generation();
+        cache.committed([(1, &b"k"[..], Some(&b"new"[..]))], Some(1));
+        // A read that started before the commit found the old value: it is not stored.
+        cache.fill(before, 1, b"k".to_vec(), Some(b"old".to_vec()));
+        assert_eq!(cache.get(1, b"k"), Some(Some(b"new".to_vec())));
+        cache.fill(cache.generation(), 2, b"gone".to_vec(), None);
+        assert_eq!(
+            cache.get(2, b"gone"),
+            Some(None),
+            "absent keys are cached too"
+        );
+    }
+
+    #[test]
+    fn another_writer_empties_it_and_size_is_bounded() {
+        let cache = RowCache::default();
+        cache.committed([(1, &b"k"[..], Some(&b"v"[..]))], Some(5));
+        cache.observe_size(5);
+        assert!(
+            cache.get(1, b"k").is_some(),
+            "our own size: nothing is stale"
+        );
+        cache.observe_size(7);
+        assert!(cache.get(1, b"k").is_none(), "another process appended");
+        let big = vec![0u8; 1024 * 1024];
+        for i in 0..100u32 {
+            cache.fill(
+                cache.generation(),
+                3,
+                i.to_be_bytes().to_vec(),
+                Some(big.clone()),
+            );
+            assert!(cache.inner().bytes <= ROW_CACHE_BYTES);
+        }
+    }
+}
