@@ -3,7 +3,7 @@
 //! A status lookup or an inclusion proof reads a handful of rows by key; over a database
 //! connection each read is a round trip, where sled answers from memory. The cache keeps rows
 //! read by key (and keys found absent) up to [`ROW_CACHE_BYTES`], and stays right this way:
-//! - this process's own commits update the rows they wrote, and a failed commit empties it;
+//! - this process's own commits update the cached rows they wrote, and a failed commit empties it;
 //! - a read that missed stores its answer only if no commit happened while it was in flight (a
 //!   generation count), so a slow read never puts back a value a commit replaced;
 //! - rows other processes change are noticed by the log size: whenever the stored size is not
@@ -80,6 +80,8 @@ impl RowCache {
     }
 
     /// Records this process's committed changes, which moved the log to `size` (if it moved).
+    /// Only rows already cached are updated: a bulk import writes millions of rows nobody has
+    /// read, and caching them would only push out the ones readers use.
     pub fn committed<'a>(
         &self,
         changes: impl IntoIterator<Item = (i16, &'a [u8], Option<&'a [u8]>)>,
@@ -88,7 +90,10 @@ impl RowCache {
         let mut inner = self.inner();
         inner.generation += 1;
         for (table, key, value) in changes {
-            inner.store((table, key.to_vec()), value.map(<[u8]>::to_vec));
+            let key = (table, key.to_vec());
+            if inner.rows.contains_key(&key) {
+                inner.store(key, value.map(<[u8]>::to_vec));
+            }
         }
         if size.is_some() {
             inner.seen_size = size;
@@ -119,8 +124,20 @@ mod tests {
     fn commits_update_rows_and_a_read_in_flight_cannot_undo_them() {
         let cache = RowCache::default();
         cache.observe_size(0);
+        cache.fill(cache.generation(), 1, b"k".to_vec(), Some(b"old".to_vec()));
         let before = cache.generation();
-        cache.committed([(1, &b"k"[..], Some(&b"new"[..]))], Some(1));
+        cache.committed(
+            [
+                (1, &b"k"[..], Some(&b"new"[..])),
+                (1, &b"unread"[..], Some(&b"x"[..])),
+            ],
+            Some(1),
+        );
+        assert_eq!(
+            cache.get(1, b"unread"),
+            None,
+            "rows nobody read are not cached"
+        );
         // A read that started before the commit found the old value: it is not stored.
         cache.fill(before, 1, b"k".to_vec(), Some(b"old".to_vec()));
         assert_eq!(cache.get(1, b"k"), Some(Some(b"new".to_vec())));
@@ -135,6 +152,7 @@ mod tests {
     #[test]
     fn another_writer_empties_it_and_size_is_bounded() {
         let cache = RowCache::default();
+        cache.fill(cache.generation(), 1, b"k".to_vec(), Some(b"v".to_vec()));
         cache.committed([(1, &b"k"[..], Some(&b"v"[..]))], Some(5));
         cache.observe_size(5);
         assert!(
