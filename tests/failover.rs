@@ -22,8 +22,8 @@ use licreg::ledger::{self, EventType, Ledger, NewEntry, Seq, Storage, Subject, S
 const ENABLE_ENV: &str = "LICREG_TEST_FAILOVER";
 const WRITERS: u64 = 4;
 
-/// Acknowledged appends: (sequence number, writer, the writer's count).
-type Acked = Mutex<Vec<(u64, u64, u64)>>;
+/// Acknowledged appends: (sequence number, writer, the writer's count, when).
+type Acked = Mutex<Vec<(u64, u64, u64, Instant)>>;
 
 /// The newest PostgreSQL server binaries Debian installed.
 fn pg_bin() -> PathBuf {
@@ -212,7 +212,12 @@ fn start_writers(
                 let mut n = 0;
                 while !stop.load(Ordering::SeqCst) {
                     match ledger.append(entry(w, n)) {
-                        Ok(appended) => acked.lock().unwrap().push((appended.seq.0, w, n)),
+                        Ok(appended) => {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((appended.seq.0, w, n, Instant::now()))
+                        }
                         // During the failover appends fail; they were not acknowledged.
                         Err(_) => {
                             failures += 1;
@@ -275,6 +280,7 @@ fn no_acknowledged_append_is_lost_when_the_primary_dies() {
     wait_for(&acked, 200);
     primary.kill();
     let at_kill = acked_count(&acked);
+    let killed_at = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
     as_postgres(
         "pg_ctl",
@@ -296,7 +302,14 @@ fn no_acknowledged_append_is_lost_when_the_primary_dies() {
     let report = ledger::audit(&reader, |_| {}).unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);
     let acked = acked.lock().unwrap().clone();
-    for (seq, writer, n) in &acked {
+    // Seconds without writes: from the kill to the first append acknowledged after it.
+    let resumed = acked
+        .iter()
+        .filter(|(_, _, _, at)| *at > killed_at)
+        .map(|(_, _, _, at)| at.duration_since(killed_at))
+        .min()
+        .unwrap();
+    for (seq, writer, n, _) in &acked {
         let entry = reader.entry(Seq(*seq)).unwrap();
         assert_eq!(entry.actor, format!("writer-{writer}"), "entry {seq}");
         assert_eq!(
@@ -307,7 +320,8 @@ fn no_acknowledged_append_is_lost_when_the_primary_dies() {
     }
     eprintln!(
         "failover: {} appends acknowledged ({at_kill} before the kill), {failures} failed \
-         during it, log size {size}, audit clean",
+         during it, writes resumed {resumed:?} after the kill (promotion began after 300 ms), \
+         log size {size}, audit clean, none lost",
         acked.len()
     );
     standby.stop();

@@ -24,6 +24,8 @@ const OFFICER: &str = "multi-node-officer-token";
 const PLATFORM: &str = "multi-node-platform-token";
 /// How soon a change must show on the other node.
 const PROPAGATION_LIMIT: Duration = Duration::from_secs(2);
+/// Rounds of suspend-on-one, reinstate-on-the-other whose delays are printed.
+const PROPAGATION_SAMPLES: usize = 25;
 
 /// Imports three existing driver licences into the shared database; returns their numbers.
 fn import_drivers(dir: &Path, url: &str) -> Vec<String> {
@@ -180,6 +182,28 @@ async fn two_nodes_on_one_database_share_writes_reads_and_the_stream() {
     assert_eq!(officer(&client, &node_b, number, "reinstate").await, 200);
     let on_a = shows(&client, &node_a, number, "valid").await;
     println!("node A → B status {on_b:?}, stream {streamed:?}; node B → A status {on_a:?}");
+
+    // The delay from a change acknowledged by one node to its status on the other, sampled.
+    let mut delays = Vec::new();
+    for round in 0..PROPAGATION_SAMPLES {
+        let (writer, reader) = if round % 2 == 0 {
+            (&node_a, &node_b)
+        } else {
+            (&node_b, &node_a)
+        };
+        assert_eq!(officer(&client, writer, number, "suspend").await, 200);
+        delays.push(shows(&client, reader, number, "suspended").await);
+        assert_eq!(officer(&client, reader, number, "reinstate").await, 200);
+        delays.push(shows(&client, writer, number, "valid").await);
+    }
+    delays.sort_unstable();
+    println!(
+        "change on one node → status on the other, {} samples: p50 {:?}, p99 {:?}, max {:?}",
+        delays.len(),
+        delays[delays.len() / 2],
+        delays[delays.len() * 99 / 100],
+        delays[delays.len() - 1]
+    );
 
     // Both nodes write at once: suspend every licence through both. Exactly one suspension of
     // each licence is accepted (the second is refused against the log as the first left it).
