@@ -4,6 +4,7 @@ mod demo;
 mod import;
 mod issue;
 mod log_cmd;
+mod migrate;
 mod serve;
 mod verify;
 
@@ -221,6 +222,15 @@ enum Command {
         /// JSON Lines file, or - for standard input.
         file: PathBuf,
     },
+    /// Move a stopped registry's ledger from sled to PostgreSQL, and check the copy.
+    Migrate {
+        /// The sled ledger: `sled:DIR` (the service's DATA/ledger).
+        #[arg(long)]
+        from: String,
+        /// An empty PostgreSQL database: `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        to: String,
+    },
     /// Build a working example: keys, a ledger and one licence of each kind.
     Demo {
         #[arg(long)]
@@ -352,6 +362,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             origin,
             clock,
         }),
+        Command::Migrate { from, to } => migrate::run(&from, &to, clock),
         Command::Serve {
             config,
             demo,

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backend;
 pub mod entry;
+pub mod migrate;
 pub mod postgres;
 pub mod projection;
 mod rebuild;

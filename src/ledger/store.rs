@@ -254,6 +254,25 @@ impl Storage {
     }
 }
 
+/// The storage's tables, for a ledger with `projection`: the backend and how many tables.
+pub(crate) fn open_backend(
+    storage: &Storage,
+    projection: &dyn Projection,
+    writable: bool,
+) -> Result<(Arc<dyn Backend>, usize), String> {
+    let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
+    names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
+    names.extend(projection.tables().iter().copied());
+    let backend: Arc<dyn Backend> = match storage {
+        Storage::Sled(dir) => Arc::new(open_sled(dir, &names)?),
+        Storage::Postgres(url) => Arc::new(
+            super::postgres::PostgresBackend::connect(url, &names, writable)
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    Ok((backend, names.len()))
+}
+
 /// Opens sled in `dir` with one tree per table name.
 fn open_sled(dir: &Path, names: &[&str]) -> Result<SledBackend, String> {
     // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
@@ -326,16 +345,8 @@ impl Ledger {
             path: storage.describe(),
             reason,
         };
-        let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
-        names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
-        names.extend(projection.tables().iter().copied());
-        let backend: Arc<dyn Backend> = match storage {
-            Storage::Sled(dir) => Arc::new(open_sled(dir, &names).map_err(open_err)?),
-            Storage::Postgres(url) => Arc::new(
-                super::postgres::PostgresBackend::connect(url, &names, log_key.is_some())
-                    .map_err(|e| open_err(e.to_string()))?,
-            ),
-        };
+        let (backend, table_count) =
+            open_backend(storage, projection.as_ref(), log_key.is_some()).map_err(open_err)?;
         let log_signing_key = log_key.as_ref().map(|key| key.key.clone());
         let signer = match log_key {
             Some(key) => Some(
@@ -344,7 +355,6 @@ impl Ledger {
             ),
             None => None,
         };
-        let table_count = names.len();
         let vkey = bind_verifier_key(backend.as_ref(), signer.as_ref())
             .map_err(|e| open_err(e.to_string()))?;
         let head = load_head(backend.as_ref()).map_err(|e| open_err(e.to_string()))?;
