@@ -64,7 +64,14 @@ fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let agencies = agencies().await;
         let sim_url = agencies["traffic_police"].clone();
-        let (_, addr) = registry(dir.path(), agencies).await;
+        // LICREG_BENCH_NODES registry nodes (default 1); more than one needs shared storage
+        // (LICREG_BENCH_STORAGE=postgres://…). Clients go to the nodes in turn.
+        let nodes = env_u64("LICREG_BENCH_NODES", 1).max(1);
+        let mut addrs = Vec::new();
+        for _ in 0..nodes {
+            addrs.push(registry(dir.path(), agencies.clone()).await.1);
+        }
+        println!("{nodes} node(s): {addrs:?}");
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()
@@ -89,10 +96,13 @@ fn main() {
         report("baseline: one agency-simulator call", &baseline);
 
         let client = http.clone();
-        let url = format!("http://{addr}/v1/applications?wait=true");
+        let urls: Vec<String> = addrs
+            .iter()
+            .map(|addr| format!("http://{addr}/v1/applications?wait=true"))
+            .collect();
         let issued = load(connections, seconds, move |n| {
             let client = client.clone();
-            let url = url.clone();
+            let url = urls[(n % urls.len() as u64) as usize].clone();
             async move {
                 let response = client
                     .post(url)

@@ -33,8 +33,13 @@ pub async fn registry(
         origin: "load.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let ledger =
-        licreg::registry::open_ledger(dir, Some(log_key), Arc::new(SystemClock)).expect("ledger");
+    // sled in `dir`, or the database LICREG_BENCH_STORAGE names (several nodes may share it).
+    let storage = match std::env::var("LICREG_BENCH_STORAGE") {
+        Ok(url) => licreg::ledger::Storage::parse(&url).expect("LICREG_BENCH_STORAGE"),
+        Err(_) => licreg::ledger::Storage::Sled(dir.to_path_buf()),
+    };
+    let ledger = licreg::registry::open_registry(&storage, Some(log_key), Arc::new(SystemClock))
+        .expect("ledger");
     let key = SigningKey::from_bytes(&[8; 32]);
     let signer = CredentialSigner {
         kid: KeyId::of(&key.verifying_key()),
@@ -64,6 +69,8 @@ pub async fn registry(
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = service::app(state.clone());
+    // A node on shared storage follows what the others append, as `licreg serve` does.
+    tokio::spawn(service::follow::follow(state.clone()));
     tokio::spawn(async move {
         axum::serve(
             listener,

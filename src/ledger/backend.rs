@@ -52,6 +52,11 @@ pub trait Backend: Tables {
     }
     /// Ends the group commit [`Backend::begin_group`] started, whatever its outcome.
     fn end_group(&self) {}
+    /// Takes the next value of the counter `name`, shared by every process on this storage, never
+    /// below `floor`; `None` where the storage is this process's alone (it counts in memory).
+    fn next_counter(&self, _name: &str, _floor: u64) -> Result<Option<u64>, LedgerError> {
+        Ok(None)
+    }
     /// Forgets what this process cached of rows other processes have changed since.
     fn sync(&self) -> Result<(), LedgerError> {
         Ok(())

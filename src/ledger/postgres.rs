@@ -47,9 +47,10 @@ const GROUP_LOCK: i32 = 0x6c72_6567; // "lreg"
 const MIGRATION_LOCK: i64 = 0x6c69_6372_6567; // "licreg"
 
 /// The schema, one step per version; a database is brought to the newest in order at open.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE licreg_tables (id smallint PRIMARY KEY, name text NOT NULL UNIQUE);
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE licreg_tables (id smallint PRIMARY KEY, name text NOT NULL UNIQUE);
      CREATE TABLE licreg_rows (
          tbl smallint NOT NULL REFERENCES licreg_tables (id),
          key bytea NOT NULL,
@@ -59,7 +60,14 @@ const MIGRATIONS: &[(i64, &str)] = &[(
          id smallint PRIMARY KEY CHECK (id = 1),
          size bigint NOT NULL CHECK (size >= 0));
      INSERT INTO licreg_sequence (id, size) VALUES (1, 0);",
-)];
+    ),
+    (
+        2,
+        // Number counters (licence serials, application ids, status-list positions) that every
+        // registry node takes from, so two nodes never hand out the same number.
+        "CREATE TABLE licreg_counters (name text PRIMARY KEY, next bigint NOT NULL);",
+    ),
+];
 
 /// A `postgres://` or `postgresql://` connection string, checked to parse.
 #[derive(Clone)]
@@ -615,6 +623,30 @@ impl Backend for PostgresBackend {
             self.cache.reset();
         }
         result
+    }
+
+    fn next_counter(&self, name: &str, floor: u64) -> Result<Option<u64>, LedgerError> {
+        let name = name.to_string();
+        let floor = i64::try_from(floor).map_err(db_err)?;
+        let pool = self.pool.clone();
+        let value = self.run(async move {
+            let client = pool.get().await.map_err(db_err)?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO licreg_counters AS c (name, next) VALUES ($1, $2::bigint + 1)
+                     ON CONFLICT (name) DO UPDATE SET next = greatest(c.next, $2::bigint) + 1
+                     RETURNING next - 1",
+                )
+                .await
+                .map_err(db_err)?;
+            let row = client
+                .query_one(&stmt, &[&name, &floor])
+                .await
+                .map_err(db_err)?;
+            let value: i64 = row.try_get(0).map_err(db_err)?;
+            u64::try_from(value).map_err(db_err)
+        })?;
+        Ok(Some(value))
     }
 
     fn sync(&self) -> Result<(), LedgerError> {

@@ -42,6 +42,9 @@ pub const MAX_ENTRIES_PER_APPEND: usize = 64;
 /// sled page cache. The audit and proofs read the whole tree; a cache that holds the hot set
 /// keeps a one-million-entry audit off the page-materialisation path.
 const LEDGER_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
+/// How long an open waits for a just-closed sled database to release its file lock.
+const SLED_LOCK_WAIT_MS: u64 = 2_000;
+const SLED_LOCK_POLL_MS: u64 = 20;
 /// zstd level of sled's page compression (1 fastest .. 22 smallest).
 const LEDGER_COMPRESSION_LEVEL: i32 = 1;
 /// Requests that may wait for the writer before callers block.
@@ -285,9 +288,22 @@ fn open_sled(dir: &Path, names: &[&str]) -> Result<SledBackend, String> {
         // entry about threefold (measured in docs/ledger.md), which at national size is what
         // decides whether the ledger fits the disk.
         .use_compression(true)
-        .compression_factor(LEDGER_COMPRESSION_LEVEL)
-        .open()
-        .map_err(|e| e.to_string())?;
+        .compression_factor(LEDGER_COMPRESSION_LEVEL);
+    // sled releases its file lock from its own threads after the last handle is dropped: a
+    // reopen right after a close (a restart, a test) may find it still held for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
+    let db = loop {
+        match db.open() {
+            Ok(db) => break db,
+            Err(e)
+                if e.to_string().contains("acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(SLED_LOCK_POLL_MS));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
     crate::private_fs::restrict_tree(dir).map_err(|e| e.to_string())?;
     let trees = names
         .iter()
@@ -533,6 +549,12 @@ impl Ledger {
             }
         }
         Ok(self.size())
+    }
+
+    /// The next value of a number counter every process on shared storage takes from (see
+    /// `registry::ids`); `None` on storage only this process writes.
+    pub fn next_counter(&self, name: &str, floor: u64) -> Result<Option<u64>, LedgerError> {
+        self.shared.backend.next_counter(name, floor)
     }
 
     /// The log's origin line.

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::tables::meta;
 use super::view::{View, ViewError};
 use crate::ids::{LicenceKind, LicenceNumber};
+use crate::ledger::Ledger;
 
 /// Digits of the running number in an application id (`A` + year + number).
 pub const APPLICATION_NUMBER_DIGITS: usize = 10;
@@ -26,12 +27,19 @@ pub fn application_number(id: &str) -> Option<u64> {
 }
 
 /// The next free numbers, seeded from the view.
-#[derive(Debug)]
 pub struct Allocators {
     serial: AtomicU64,
     application: AtomicU64,
     status: [AtomicU64; 3],
+    /// A ledger other registry nodes also write: numbers are then taken from counters in its
+    /// storage, so two nodes never hand out the same one.
+    shared: Option<Ledger>,
 }
+
+/// Names of the shared counters (one per allocator).
+const SERIAL_COUNTER: &str = "serial";
+const APPLICATION_COUNTER: &str = "application";
+const STATUS_COUNTERS: [&str; 3] = ["status_driver", "status_vehicle", "status_platform"];
 
 impl Allocators {
     pub fn load(view: &View) -> Result<Self, ViewError> {
@@ -40,6 +48,7 @@ impl Allocators {
                 .map(AtomicU64::new)
         };
         Ok(Allocators {
+            shared: view.ledger().is_shared().then(|| view.ledger().clone()),
             serial: AtomicU64::new(view.counter(meta::MAX_SERIAL)? + 1),
             application: AtomicU64::new(view.counter(meta::MAX_APPLICATION)? + 1),
             status: [
@@ -66,15 +75,36 @@ impl Allocators {
         Ok(())
     }
 
+    /// The next value of `counter`: this process's own, or on a shared ledger the storage's
+    /// counter `name`, which is never below this process's next value. If the storage cannot be
+    /// asked, the local value is used: the writer still refuses a number taken twice.
+    fn take(&self, counter: &AtomicU64, name: &str) -> u64 {
+        let local = counter.fetch_add(1, Ordering::SeqCst);
+        let Some(ledger) = &self.shared else {
+            return local;
+        };
+        match ledger.next_counter(name, local) {
+            Ok(Some(value)) => {
+                counter.fetch_max(value.saturating_add(1), Ordering::SeqCst);
+                value
+            }
+            Ok(None) => local,
+            Err(e) => {
+                tracing::warn!(error = %e, counter = name, "shared counter unavailable");
+                local
+            }
+        }
+    }
+
     /// A licence serial not yet used; `None` once the ten digits are spent.
     pub fn next_serial(&self) -> Option<u64> {
-        let serial = self.serial.fetch_add(1, Ordering::SeqCst);
+        let serial = self.take(&self.serial, SERIAL_COUNTER);
         (serial <= LicenceNumber::MAX_SERIAL).then_some(serial)
     }
 
     /// A new application id for `year`.
     pub fn next_application_id(&self, year: i32) -> String {
-        let number = self.application.fetch_add(1, Ordering::SeqCst);
+        let number = self.take(&self.application, APPLICATION_COUNTER);
         format!(
             "A{year:04}{number:0width$}",
             width = APPLICATION_NUMBER_DIGITS
@@ -84,7 +114,11 @@ impl Allocators {
     /// A status-list position for a new credential of `kind`.
     pub fn next_status_index(&self, kind: LicenceKind) -> u64 {
         let slot = usize::from(super::tables::kind_code(kind));
-        self.status[slot].fetch_add(1, Ordering::SeqCst)
+        match (self.status.get(slot), STATUS_COUNTERS.get(slot)) {
+            (Some(counter), Some(name)) => self.take(counter, name),
+            // kind_code is 0..3 for the three kinds; the first counter keeps a wrong one unique.
+            _ => self.take(&self.status[0], STATUS_COUNTERS[0]),
+        }
     }
 }
 
