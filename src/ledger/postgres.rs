@@ -654,12 +654,7 @@ impl Backend for PostgresBackend {
         let pool = self.pool.clone();
         let size = self.run(async move {
             let client = pool.get().await.map_err(db_err)?;
-            let row = client
-                .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
-                .await
-                .map_err(db_err)?;
-            let size: i64 = row.try_get(0).map_err(db_err)?;
-            u64::try_from(size).map_err(db_err)
+            stored_size(&client).await
         })?;
         self.cache.observe_size(size);
         Ok(())
@@ -685,12 +680,7 @@ impl Backend for PostgresBackend {
                 )
                 .await
                 .map_err(db_err)?;
-            let row = client
-                .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
-                .await
-                .map_err(db_err)?;
-            let size: i64 = row.try_get(0).map_err(db_err)?;
-            u64::try_from(size).map_err(db_err)
+            stored_size(&client).await
         })?;
         // Under the lock: rows another writer changed are forgotten before this group reads.
         self.cache.observe_size(size);
@@ -752,6 +742,16 @@ fn final_changes(writes: &Batches, table_ids: &[i16]) -> Result<Changes, LedgerE
         }
     }
     Ok(out)
+}
+
+/// The log size the counter row holds now.
+async fn stored_size(client: &tokio_postgres::Client) -> Result<u64, LedgerError> {
+    let row = client
+        .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
+        .await
+        .map_err(db_err)?;
+    let size: i64 = row.try_get(0).map_err(db_err)?;
+    u64::try_from(size).map_err(db_err)
 }
 
 /// Takes the counter row and moves it from `from` to `to`; another writer that got there first
