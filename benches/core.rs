@@ -38,6 +38,7 @@ fn claims() -> Claims {
         make: Some("比亚迪".into()),
         colour: Some("白色".into()),
         status_index: Some(123_456),
+        device_key: None,
     }
 }
 

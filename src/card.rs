@@ -211,6 +211,7 @@ mod tests {
             make: None,
             colour: None,
             status_index: Some(7),
+            device_key: None,
         }
     }
 

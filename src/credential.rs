@@ -32,6 +32,18 @@ const CLAIM_EXP: i64 = 4;
 const CLAIM_NBF: i64 = 5;
 const CLAIM_IAT: i64 = 6;
 const CLAIM_CTI: i64 = 7;
+/// `cnf` (RFC 8747 §3.1): the key of the device the credential is bound to.
+const CLAIM_CNF: i64 = 8;
+/// `cnf` member holding a COSE_Key (RFC 8747 §3.2).
+const CNF_COSE_KEY: i64 = 1;
+/// COSE_Key labels and values for an Ed25519 public key (RFC 9053 §7.2, RFC 9052 §7.1).
+const COSE_KEY_KTY: i64 = 1;
+const COSE_KEY_CRV: i64 = -1;
+const COSE_KEY_X: i64 = -2;
+const KTY_OKP: i64 = 1;
+const CRV_ED25519: i64 = 6;
+/// Length of an Ed25519 public key, in bytes.
+pub const DEVICE_KEY_BYTES: usize = 32;
 const FIELD_KIND: i64 = 1;
 const FIELD_HOLDER: i64 = 2;
 const FIELD_PLATE: i64 = 3;
@@ -92,6 +104,80 @@ pub struct Claims {
     pub colour: Option<String>,
     /// Position of this credential in its kind's status list, when the registry keeps one.
     pub status_index: Option<u64>,
+    /// `cnf`: the holder's device key, when the credential is bound to a phone.
+    pub device_key: Option<DeviceKey>,
+}
+
+/// An Ed25519 public key of a holder's device, as carried in `cnf`. Parsed, so a value of this
+/// type is always a valid curve point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceKey(ed25519_dalek::VerifyingKey);
+
+impl DeviceKey {
+    /// Parses a raw 32-byte Ed25519 public key (what WebCrypto's `exportKey("raw")` gives).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CredentialError> {
+        let raw: [u8; DEVICE_KEY_BYTES] = bytes.try_into().map_err(|_| {
+            bad(
+                "cnf",
+                format!("device key must be {DEVICE_KEY_BYTES} bytes"),
+            )
+        })?;
+        ed25519_dalek::VerifyingKey::from_bytes(&raw)
+            .map(DeviceKey)
+            .map_err(|_| bad("cnf", "device key is not an Ed25519 point"))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; DEVICE_KEY_BYTES] {
+        self.0.as_bytes()
+    }
+
+    pub fn verifying_key(&self) -> &ed25519_dalek::VerifyingKey {
+        &self.0
+    }
+
+    /// A short public name for the key: the first [`crate::keys::KID_BYTES`] of its SHA-256,
+    /// base64url. The live status carries it, so a page can tell the current binding from a
+    /// revoked one without the registry publishing whole keys.
+    pub fn thumbprint(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.as_bytes());
+        base64_url(&digest[..crate::keys::KID_BYTES])
+    }
+
+    fn to_cnf(self) -> Value {
+        let mut key = BTreeMap::new();
+        key.insert(int(COSE_KEY_KTY), int(KTY_OKP));
+        key.insert(int(COSE_KEY_CRV), int(CRV_ED25519));
+        key.insert(int(COSE_KEY_X), Value::Bytes(self.as_bytes().to_vec()));
+        let mut cnf = BTreeMap::new();
+        cnf.insert(int(CNF_COSE_KEY), Value::Map(key));
+        Value::Map(cnf)
+    }
+
+    /// Reads `cnf` strictly: exactly one COSE_Key, an OKP Ed25519 key with nothing else.
+    fn from_cnf(value: &Value) -> Result<Self, CredentialError> {
+        let Value::Map(cnf) = value else {
+            return Err(bad("cnf", "must be a map"));
+        };
+        let cnf = StrictMap(cnf.clone().into_iter().collect());
+        let key = match (cnf.0.len(), cnf.get_int(CNF_COSE_KEY)) {
+            (1, Some(Value::Map(key))) => StrictMap(key.clone().into_iter().collect()),
+            _ => return Err(bad("cnf", "must hold exactly one COSE_Key")),
+        };
+        if key.0.len() != 3
+            || key.get_int(COSE_KEY_KTY) != Some(&int(KTY_OKP))
+            || key.get_int(COSE_KEY_CRV) != Some(&int(CRV_ED25519))
+        {
+            return Err(bad(
+                "cnf",
+                "COSE_Key must be an OKP Ed25519 key (kty 1, crv 6, x)",
+            ));
+        }
+        match key.get_int(COSE_KEY_X) {
+            Some(Value::Bytes(x)) => DeviceKey::from_bytes(x),
+            _ => Err(bad("cnf", "COSE_Key x must be a byte string")),
+        }
+    }
 }
 
 fn int(v: i64) -> Value {
@@ -124,6 +210,9 @@ impl Claims {
         claims.insert(int(CLAIM_IAT), int(self.issued_at));
         claims.insert(int(CLAIM_CTI), Value::Bytes(self.serial.to_bytes()));
         claims.insert(int(CLAIM_LICREG), Value::Map(fields));
+        if let Some(device) = self.device_key {
+            claims.insert(int(CLAIM_CNF), device.to_cnf());
+        }
         // Serialising integers, text and bytes cannot fail.
         serde_cbor::to_vec(&Value::Map(claims)).unwrap_or_default()
     }
@@ -165,6 +254,10 @@ impl Claims {
                 }
                 Some(_) => return Err(bad("status_index", "must be an unsigned integer")),
             },
+            device_key: claims
+                .get_int(CLAIM_CNF)
+                .map(DeviceKey::from_cnf)
+                .transpose()?,
         })
     }
 }
@@ -313,6 +406,7 @@ mod tests {
             make: Some("比亚迪".into()),
             colour: Some("白色".into()),
             status_index: Some(123_456),
+            device_key: None,
         }
     }
 

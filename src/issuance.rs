@@ -98,6 +98,7 @@ pub fn claims_for(record: &LicenceRecord, number: &LicenceNumber, now: UnixSecon
         make,
         colour,
         status_index: None,
+        device_key: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod live_keys;
 pub mod mirror;
 pub mod model;
+pub mod presentation;
 pub mod private_fs;
 pub mod publish;
 pub mod qr;
