@@ -109,7 +109,7 @@ fn main() {
     let mut bytes = 0usize;
     for seq in 0..size {
         let entry = state.ledger.entry(Seq(seq)).expect("entry");
-        let value: serde_cbor::Value = serde_cbor::from_slice(&entry.body).expect("cbor");
+        let value: licreg::cbor::Value = licreg::cbor::from_slice(&entry.body).expect("cbor");
         bytes += std::mem::size_of_val(&value);
     }
     let baseline = started.elapsed().as_secs_f64();

@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::cbor::Tagged;
+use crate::cbor::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_cbor::tags::Tagged;
-use serde_cbor::Value;
 
 /// CBOR tag of a COSE_Sign1 structure (RFC 9052 §2).
 pub const COSE_SIGN1_TAG: u64 = 18;
@@ -250,7 +250,7 @@ pub fn protected_header(alg: i64, kid: &[u8]) -> Vec<u8> {
         Value::Bytes(kid.to_vec()),
     );
     // Serialising an in-memory map of integers and bytes cannot fail.
-    serde_cbor::to_vec(&Value::Map(map)).unwrap_or_default()
+    crate::cbor::to_vec(&Value::Map(map)).unwrap_or_default()
 }
 
 /// Signs `payload` as a tagged COSE_Sign1 with `alg` = EdDSA and the given kid.
@@ -269,7 +269,7 @@ pub fn encode(protected: &[u8], payload: &[u8], signature: &[u8; SIGNATURE_LEN])
         serde_bytes::Bytes::new(signature),
     );
     // Serialising byte strings and an empty map cannot fail.
-    serde_cbor::to_vec(&Tagged::new(Some(COSE_SIGN1_TAG), body)).unwrap_or_default()
+    crate::cbor::to_vec(&Tagged::new(Some(COSE_SIGN1_TAG), body)).unwrap_or_default()
 }
 
 /// Decodes a tagged COSE_Sign1, refusing anything malformed, oversize or trailing.
@@ -285,7 +285,8 @@ pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<Sign1, CoseError>
             limit,
         });
     }
-    let value: Value = serde_cbor::from_slice(bytes).map_err(|e| CoseError::Cbor(e.to_string()))?;
+    let value: Value =
+        crate::cbor::from_slice(bytes).map_err(|e| CoseError::Cbor(e.to_string()))?;
     let items = match value {
         Value::Tag(COSE_SIGN1_TAG, inner) => match *inner {
             Value::Array(items) => items,
@@ -335,7 +336,7 @@ fn decode_protected(bytes: &[u8]) -> Result<Header, CoseError> {
     if bytes.is_empty() {
         return Ok(Header::default());
     }
-    let map: StrictMap = serde_cbor::from_slice(bytes).map_err(|e| {
+    let map: StrictMap = crate::cbor::from_slice(bytes).map_err(|e| {
         if e.to_string().contains("duplicate key") {
             CoseError::DuplicateLabel(e.to_string())
         } else {
@@ -448,7 +449,7 @@ mod tests {
             serde_bytes::Bytes::new(b"x"),
             serde_bytes::Bytes::new(&signature),
         );
-        let bytes = serde_cbor::to_vec(&Tagged::new(Some(18), body)).unwrap();
+        let bytes = crate::cbor::to_vec(&Tagged::new(Some(18), body)).unwrap();
         assert!(matches!(decode(&bytes), Err(CoseError::Header(_))));
     }
 

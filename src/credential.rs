@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_cbor::Value;
+use crate::cbor::Value;
 
 use crate::clock::UnixSeconds;
 use crate::cose::{self, CoseError, StrictMap};
@@ -214,12 +214,12 @@ impl Claims {
             claims.insert(int(CLAIM_CNF), device.to_cnf());
         }
         // Serialising integers, text and bytes cannot fail.
-        serde_cbor::to_vec(&Value::Map(claims)).unwrap_or_default()
+        crate::cbor::to_vec(&Value::Map(claims)).unwrap_or_default()
     }
 
     /// Parses a claims set, refusing missing, mistyped or oversize claims.
     pub fn decode(payload: &[u8]) -> Result<Self, CredentialError> {
-        let claims: StrictMap = serde_cbor::from_slice(payload).map_err(|e| bad("claims", e))?;
+        let claims: StrictMap = crate::cbor::from_slice(payload).map_err(|e| bad("claims", e))?;
         if claims.0.len() > MAX_CLAIMS {
             return Err(bad("claims", "too many claims"));
         }

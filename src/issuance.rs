@@ -268,7 +268,7 @@ mod tests {
             assert_eq!(verified.claims.serial, issued.number.short_serial());
             let entry = issued.receipt.extra.clone().unwrap();
             let body: IssueBody =
-                serde_cbor::from_slice(&crate::ledger::Entry::decode(&entry).unwrap().body)
+                crate::cbor::from_slice(&crate::ledger::Entry::decode(&entry).unwrap().body)
                     .unwrap();
             assert_eq!(body.credential.as_slice(), issued.credential.as_slice());
             assert_eq!(merkle::leaf_hash(&entry), issued.appended.leaf_hash);

@@ -377,9 +377,9 @@ fn parse_vehicle(r: &mut Reader) -> Option<VehicleLicence> {
     ]);
     let plate = r.id("plate", |t| t.parse::<Plate>());
     let vin = r.id("vin", |t| t.parse::<Vin>());
-    let make = r.text("make");
-    let model = r.text("model");
-    let colour = r.text("colour");
+    let make = r.public_text("make");
+    let model = r.public_text("model");
+    let colour = r.public_text("colour");
     let seats = r.int("seats", 2, 9);
     let powertrain = r.choice(
         "powertrain",
@@ -506,6 +506,17 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(text.to_string())
+    }
+
+    /// Text the public sees (on the credential, the QR page, the in-car card): also refused if it
+    /// holds a citizen ID or a phone number.
+    fn public_text(&mut self, field: &str) -> Option<String> {
+        let text = self.text(field)?;
+        if let Some(found) = crate::ids::personal_data::find(&text) {
+            self.error(field, found.rule(), found.describe());
+            return None;
+        }
+        Some(text)
     }
 
     fn id<T>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, IdError>) -> Option<T> {
@@ -698,6 +709,25 @@ mod tests {
             let record = LicenceRecord::parse(kind, &example(kind.as_str())).unwrap();
             assert_eq!(record.kind(), kind);
         }
+    }
+
+    #[test]
+    fn public_fields_refuse_citizen_ids_and_phone_numbers() {
+        let mut vehicle = example("vehicle");
+        let obj = vehicle.as_object_mut().unwrap();
+        obj.insert("make".into(), "比亚迪 联系13800138000".into());
+        obj.insert("colour".into(), "白 35020319900101123X".into());
+        let errors = LicenceRecord::parse(LicenceKind::Vehicle, &vehicle)
+            .unwrap_err()
+            .0;
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.rule)).collect();
+        assert_eq!(
+            found,
+            [
+                ("make", "contains_phone_number"),
+                ("colour", "contains_citizen_id")
+            ]
+        );
     }
 
     #[test]

@@ -21,8 +21,7 @@
 //! version 12-M is tight); the verifier takes the step nearest its own clock with those bits, which
 //! is exact for any code less than 11 days old. docs/qr-payload.md describes the encoding.
 
-use serde::Deserialize;
-use serde_cbor::Value;
+use crate::cbor::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixSeconds;
@@ -46,6 +45,8 @@ pub const MAX_PRESENTATION_BYTES: usize =
     credential::MAX_CREDENTIAL_BYTES + 3 + 2 + DEVICE_SIGNATURE_BYTES;
 
 const STEP_MODULUS: i64 = 1 << 16;
+/// Items in a dynamic presentation's CBOR sequence.
+const PRESENTATION_ITEMS: usize = 3;
 
 /// Why a presentation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -147,9 +148,9 @@ impl Presentation {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = self.credential.clone();
         // An unsigned integer and a byte string always serialise.
-        let step = serde_cbor::to_vec(&self.step_low).unwrap_or_default();
+        let step = crate::cbor::to_vec(&self.step_low).unwrap_or_default();
         let signature =
-            serde_cbor::to_vec(&Value::Bytes(self.device_signature.to_vec())).unwrap_or_default();
+            crate::cbor::to_vec(&Value::Bytes(self.device_signature.to_vec())).unwrap_or_default();
         out.extend_from_slice(&step);
         out.extend_from_slice(&signature);
         out
@@ -169,26 +170,22 @@ pub fn decode(bytes: &[u8]) -> Result<Scanned, PresentationError> {
             limit: MAX_PRESENTATION_BYTES,
         });
     }
-    let mut items = serde_cbor::Deserializer::from_slice(bytes);
-    Value::deserialize(&mut items).map_err(|_| PresentationError::Malformed("credential"))?;
-    let credential_end = items.byte_offset();
-    if credential_end == bytes.len() {
-        return Ok(Scanned::Static(bytes.to_vec()));
-    }
-    let step_low = match Value::deserialize(&mut items) {
-        Ok(Value::Integer(step)) => {
-            u16::try_from(step).map_err(|_| PresentationError::Malformed("step"))?
+    let items = crate::cbor::read_sequence(bytes, PRESENTATION_ITEMS)
+        .map_err(|_| PresentationError::Malformed("not a CBOR sequence"))?;
+    let (credential_end, step_low, device_signature) = match items.as_slice() {
+        [(_, end)] if *end == bytes.len() => return Ok(Scanned::Static(bytes.to_vec())),
+        [(_, end), (Value::Integer(step), _), (Value::Bytes(signature), _)] => (
+            *end,
+            u16::try_from(*step).map_err(|_| PresentationError::Malformed("step"))?,
+            <[u8; DEVICE_SIGNATURE_BYTES]>::try_from(signature.as_slice())
+                .map_err(|_| PresentationError::Malformed("device signature"))?,
+        ),
+        _ => {
+            return Err(PresentationError::Malformed(
+                "expected credential, step, signature",
+            ))
         }
-        _ => return Err(PresentationError::Malformed("step")),
     };
-    let device_signature = match Value::deserialize(&mut items) {
-        Ok(Value::Bytes(signature)) => <[u8; DEVICE_SIGNATURE_BYTES]>::try_from(signature)
-            .map_err(|_| PresentationError::Malformed("device signature"))?,
-        _ => return Err(PresentationError::Malformed("device signature")),
-    };
-    if items.byte_offset() != bytes.len() {
-        return Err(PresentationError::Malformed("trailing bytes"));
-    }
     let presentation = Presentation {
         credential: bytes[..credential_end].to_vec(),
         step_low,

@@ -33,7 +33,7 @@ fn entry(thread: u64, n: u64) -> NewEntry {
             SubjectKind::Application,
             format!("A{thread}-{n}"),
         )],
-        body: serde_cbor::to_vec(&(thread, n)).unwrap(),
+        body: licreg::cbor::to_vec(&(thread, n)).unwrap(),
     }
 }
 

@@ -194,7 +194,7 @@ fn entry(writer: u64, n: u64) -> NewEntry {
             SubjectKind::Application,
             format!("F{writer}-{n}"),
         )],
-        body: serde_cbor::to_vec(&(writer, n)).unwrap(),
+        body: licreg::cbor::to_vec(&(writer, n)).unwrap(),
     }
 }
 

@@ -231,7 +231,12 @@ async fn known_findings_answer_clear_errors() {
         "{body}"
     );
     let (status, body) = h
-        .call(Method::GET, "/v1/credit-records", Some(OFFICER), None)
+        .call(
+            Method::POST,
+            "/v1/credit-records/search",
+            Some(OFFICER),
+            Some(serde_json::json!({})),
+        )
         .await;
     assert_eq!(
         (status, body["field"].as_str()),
@@ -240,7 +245,12 @@ async fn known_findings_answer_clear_errors() {
     );
     // Roles before parsing: a platform is refused before its missing subject is noticed.
     let (status, _) = h
-        .call(Method::GET, "/v1/credit-records", Some(PLATFORM), None)
+        .call(
+            Method::POST,
+            "/v1/credit-records/search",
+            Some(PLATFORM),
+            Some(serde_json::json!({})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A 10,000-character id is not echoed back whole.

@@ -905,7 +905,7 @@ async fn a_mirror_follows_the_tiles_across_full_bundles() {
                             licreg::ledger::SubjectKind::Plate,
                             format!("L{i}"),
                         )],
-                        body: serde_cbor::to_vec(&licreg::registry::bodies::Report {
+                        body: licreg::cbor::to_vec(&licreg::registry::bodies::Report {
                             plate: "闽D12345".into(),
                             reason: format!("report {i}"),
                             contact: None,

@@ -38,7 +38,7 @@ fn entry(thread: usize, n: usize) -> NewEntry {
             SubjectKind::Application,
             format!("A{thread}-{n}"),
         )],
-        body: serde_cbor::to_vec(&(thread, n)).unwrap(),
+        body: licreg::cbor::to_vec(&(thread, n)).unwrap(),
     }
 }
 

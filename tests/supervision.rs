@@ -128,10 +128,10 @@ async fn a_confirmed_report_becomes_a_credit_record_and_then_refuses_the_holder(
     assert!(events.contains(&EventType::CreditRecord), "{events:?}");
     let (_, records) = h
         .call(
-            Method::GET,
-            &format!("/v1/credit-records?subject={OWNER_ID}"),
+            Method::POST,
+            "/v1/credit-records/search",
             Some(OFFICER),
-            None,
+            Some(serde_json::json!({ "subject": OWNER_ID })),
         )
         .await;
     assert_eq!(records["barred_until"], "2029-11-22");
@@ -251,7 +251,7 @@ fn recount(ledger: &licreg::ledger::Ledger) -> Recount {
         let at = entry.timestamp_ms;
         match entry.event {
             EventType::Application => {
-                let body: ApplicationBody = serde_cbor::from_slice(&entry.body).unwrap();
+                let body: ApplicationBody = licreg::cbor::from_slice(&entry.body).unwrap();
                 let bucket = counts
                     .entry((body.kind.as_str().to_string(), day(at)))
                     .or_default();
@@ -260,7 +260,7 @@ fn recount(ledger: &licreg::ledger::Ledger) -> Recount {
                 apps.insert(body.application_id, (body.kind.as_str().to_string(), at));
             }
             EventType::Decision => {
-                let body: DecisionBody = serde_cbor::from_slice(&entry.body).unwrap();
+                let body: DecisionBody = licreg::cbor::from_slice(&entry.body).unwrap();
                 let (kind, submitted) = apps[&body.application_id].clone();
                 let slot = match body.outcome.as_str() {
                     "approved" => 2,
@@ -272,7 +272,7 @@ fn recount(ledger: &licreg::ledger::Ledger) -> Recount {
             }
             EventType::Issue | EventType::Renewal => {
                 let body: licreg::issuance::IssueBody =
-                    serde_cbor::from_slice(&entry.body).unwrap();
+                    licreg::cbor::from_slice(&entry.body).unwrap();
                 if body.application_id.is_some() {
                     counts.entry((body.kind, day(at))).or_default()[4] += 1;
                 }

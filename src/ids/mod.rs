@@ -63,6 +63,7 @@ mod error;
 pub mod iso7064;
 mod kind;
 mod licence_number;
+pub mod personal_data;
 mod plate;
 mod region;
 mod short_serial;

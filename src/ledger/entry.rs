@@ -258,7 +258,7 @@ impl Entry {
             ByteBuf::from(self.prev_hash.to_vec()),
         );
         // Serialising integers, strings and byte strings cannot fail.
-        serde_cbor::to_vec(&wire).unwrap_or_default()
+        crate::cbor::to_vec(&wire).unwrap_or_default()
     }
 
     /// Parses entry bytes, refusing oversize input, trailing bytes and unknown events.
@@ -269,7 +269,7 @@ impl Entry {
                 limit: MAX_ENTRY_BYTES,
             });
         }
-        let wire: EntryWire = serde_cbor::from_slice(bytes).map_err(|e| wire_error(bytes, e))?;
+        let wire: EntryWire = crate::cbor::from_slice(bytes).map_err(|e| wire_error(bytes, e))?;
         if wire.0 != ENTRY_FORMAT_VERSION {
             return Err(EntryError::UnsupportedVersion {
                 found: u64::from(wire.0),
@@ -314,15 +314,15 @@ impl Entry {
 /// (`crate::text_enum`), never a variant index. Field order is therefore part of the format: new fields go last, and anything else
 /// is a new [`ENTRY_FORMAT_VERSION`]. Bodies are decoded by `registry::Event::decode` only.
 pub fn encode_body<T: Serialize>(body: &T) -> Result<Vec<u8>, String> {
-    serde_cbor::ser::to_vec_packed(body).map_err(|e| e.to_string())
+    crate::cbor::to_vec_packed(body).map_err(|e| e.to_string())
 }
 
 /// Names what is wrong with bytes that are not a current-format entry: another format version
 /// (read from the array's first item, whatever its shape) or plain bad CBOR.
-fn wire_error(bytes: &[u8], error: serde_cbor::Error) -> EntryError {
+fn wire_error(bytes: &[u8], error: crate::cbor::CborError) -> EntryError {
     // The size limit was checked before, so this second parse stays bounded.
-    if let Ok(serde_cbor::Value::Array(items)) = serde_cbor::from_slice(bytes) {
-        if let Some(serde_cbor::Value::Integer(found)) = items.first() {
+    if let Ok(crate::cbor::Value::Array(items)) = crate::cbor::from_slice(bytes) {
+        if let Some(crate::cbor::Value::Integer(found)) = items.first() {
             if *found != i128::from(ENTRY_FORMAT_VERSION) {
                 return EntryError::UnsupportedVersion {
                     found: u64::try_from(*found).unwrap_or(u64::MAX),
@@ -396,7 +396,7 @@ mod tests {
             Err(EntryError::UnsupportedVersion { found: 2 })
         );
         // A later format may change the shape too: still named by its version.
-        let other_shape = serde_cbor::to_vec(&(7u8, "anything")).unwrap();
+        let other_shape = crate::cbor::to_vec(&(7u8, "anything")).unwrap();
         assert_eq!(
             Entry::decode(&other_shape),
             Err(EntryError::UnsupportedVersion { found: 7 })

@@ -833,7 +833,7 @@ mod tests {
             event: EventType::Issue,
             actor: "test".into(),
             subjects: vec![Subject::new(SubjectKind::Licence, format!("L{}", n % 3))],
-            body: serde_cbor::to_vec(&n).unwrap(),
+            body: crate::cbor::to_vec(&n).unwrap(),
         }
     }
 

@@ -156,7 +156,7 @@ fn longer_forms_and_trailing_bytes_are_refused() {
     let mut long_step = credential.clone();
     long_step.push(0x1a); // the step as a 4-byte integer
     long_step.extend_from_slice(&u32::from(presentation.step_low).to_be_bytes());
-    long_step.extend_from_slice(&serde_cbor::to_vec(&Value::Bytes(vec![0; 64])).unwrap());
+    long_step.extend_from_slice(&crate::cbor::to_vec(&Value::Bytes(vec![0; 64])).unwrap());
     assert!(decode(&long_step).is_err());
     assert!(decode(&[0xff; MAX_PRESENTATION_BYTES + 1]).is_err());
 }

@@ -260,7 +260,7 @@ mod tests {
         };
         let bytes = crate::ledger::encode_body(&body).unwrap();
         assert!(bytes.windows(8).any(|w| w == b"approved"), "{bytes:x?}");
-        let back: DecisionBody = serde_cbor::from_slice(&bytes).unwrap();
+        let back: DecisionBody = crate::cbor::from_slice(&bytes).unwrap();
         assert_eq!(back.outcome, DecisionOutcome::Approved);
         assert_eq!(
             serde_json::to_value(AlertAction::Notice).unwrap(),

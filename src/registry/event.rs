@@ -39,7 +39,7 @@ pub enum Event {
     ReportReview(ReviewBody),
     CreditRecord(CreditRecordBody),
     /// A key rotation, kept as logged (its shape belongs to the key module).
-    KeyChange(serde_cbor::Value),
+    KeyChange(crate::cbor::Value),
 }
 
 /// Why an entry's body is not the event its type says.
@@ -51,7 +51,7 @@ pub struct EventError {
 }
 
 fn body<T: DeserializeOwned>(event: EventType, bytes: &[u8]) -> Result<T, EventError> {
-    serde_cbor::from_slice(bytes).map_err(|e| EventError {
+    crate::cbor::from_slice(bytes).map_err(|e| EventError {
         event,
         reason: e.to_string(),
     })

@@ -14,12 +14,12 @@ use crate::ledger::ApplyError;
 /// Encodes a row compactly (struct fields by index).
 pub fn encode<T: Serialize>(row: &T) -> Vec<u8> {
     // Plain data (numbers, strings, lists, maps) always serialises.
-    serde_cbor::ser::to_vec_packed(row).unwrap_or_default()
+    crate::cbor::to_vec_packed(row).unwrap_or_default()
 }
 
 /// Decodes a row; a row that does not decode is a storage fault, not a refusal.
 pub fn decode<T: DeserializeOwned>(table: &str, bytes: &[u8]) -> Result<T, ApplyError> {
-    serde_cbor::from_slice(bytes)
+    crate::cbor::from_slice(bytes)
         .map_err(|e| ApplyError::Storage(format!("view row in {table} does not decode: {e}")))
 }
 

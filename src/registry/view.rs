@@ -44,7 +44,7 @@ pub struct View {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(table: usize, bytes: &[u8]) -> Result<T> {
-    serde_cbor::from_slice(bytes).map_err(|e| ViewError::Corrupt {
+    crate::cbor::from_slice(bytes).map_err(|e| ViewError::Corrupt {
         table: t::NAMES[table],
         reason: e.to_string(),
     })

@@ -219,7 +219,8 @@ pub fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> Api
                 .split("at line")
                 .next()
                 .and_then(|s| s.rsplit_once(": ").map(|(path, _)| path.trim().to_string()))
-                .filter(|p| !p.is_empty() && !p.contains(' '));
+                .filter(|p| !p.is_empty() && !p.contains(' '))
+                .or_else(|| missing_field(&detail));
             ApiError::BadRequest {
                 code: "wrong_type",
                 detail,
@@ -235,6 +236,13 @@ pub fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> Api
         }
         other => ApiError::bad("bad_body", other.body_text(), None),
     }
+}
+
+/// The field serde names in "missing field `name`", so a missing field is reported like any other.
+fn missing_field(detail: &str) -> Option<String> {
+    let (_, rest) = detail.split_once("missing field `")?;
+    let (name, _) = rest.split_once('`')?;
+    Some(cut(name, 64))
 }
 
 impl std::fmt::Display for ApiError {
@@ -259,19 +267,6 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-/// Checks a free-text field: 1 to `max_chars` characters, none of them control characters.
-pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), ApiError> {
-    let chars = text.chars().count();
-    if chars == 0 || chars > max_chars || text.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "length",
-            format!("{field} must be 1 to {max_chars} characters"),
-            Some(field),
-        ));
-    }
-    Ok(())
-}
 
 impl ApiError {
     /// What a person may be shown on a page: the detail of a client error, never an internal

@@ -137,11 +137,13 @@ pub struct RecordQuery {
     pub subject: String,
 }
 
-/// `GET /v1/credit-records?subject=ID`: every record against a citizen id or credit code.
+/// `POST /v1/credit-records/search` with `{"subject": ID}`: every record against a citizen id or
+/// credit code. A POST, so the citizen id stays out of URLs, access logs and browser history.
 pub async fn records(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<RecordQuery>,
+    body: Result<Json<RecordQuery>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(query) = body.map_err(json_rejection)?;
     if query.subject.is_empty() || query.subject.len() > 32 {
         return Err(ApiError::bad(
             "length",
