@@ -20,11 +20,20 @@ const HEADER_READ_TIMEOUT_MS: u64 = 1_000;
 const SHUTDOWN_GRACE_MS: u64 = 2_000;
 
 fn start(dir: &Path) -> (Proc, u16) {
+    start_with(
+        dir,
+        &format!(
+            "header_read_timeout_ms = {HEADER_READ_TIMEOUT_MS}\nshutdown_grace_ms = {SHUTDOWN_GRACE_MS}\nmax_streams_per_token = 2\n"
+        ),
+    )
+}
+
+fn start_with(dir: &Path, limits: &str) -> (Proc, u16) {
     let port = free_port();
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\n\
          [[clients]]\nrole = \"platform:p1\"\ntoken_sha256 = \"{}\"\n\n\
-         [limits]\nheader_read_timeout_ms = {HEADER_READ_TIMEOUT_MS}\nshutdown_grace_ms = {SHUTDOWN_GRACE_MS}\nmax_streams_per_token = 2\n",
+         [limits]\n{limits}",
         TokenHash::of(PLATFORM).to_hex()
     );
     let path = dir.join("licreg.toml");
@@ -158,4 +167,74 @@ async fn slow_headers_streams_and_sigterm_are_bounded() {
     let rest = tokio::time::timeout(Duration::from_secs(5), first.text()).await;
     assert!(rest.is_ok(), "the stream did not end");
     drop(second);
+}
+
+/// Reads one response head (up to the blank line) or gives up after `limit`.
+fn response_head(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+#[test]
+fn a_stalled_body_times_out_and_excess_connections_wait_for_a_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = start_with(
+        dir.path(),
+        "request_timeout_ms = 1000\nheader_read_timeout_ms = 20000\nmax_connections = 2\n",
+    );
+    // The runtime (and with it the health check's pooled connection) is gone before the slots
+    // are counted.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(wait_healthy(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")));
+    let addr = format!("127.0.0.1:{port}");
+
+    // A body promised and never sent: answered 408 with the JSON error after the request timeout.
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    let started = Instant::now();
+    stalled
+        .write_all(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pla",
+        )
+        .unwrap();
+    let head = response_head(&mut stalled, Duration::from_secs(10)).expect("an answer");
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("application/json"), "{head}");
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    drop(stalled);
+
+    // Two keep-alive connections, each served once, hold both slots; a third is not served
+    // until one of them leaves.
+    let hold = || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        response_head(&mut stream, Duration::from_secs(10)).expect("a held connection is served");
+        stream
+    };
+    let hold_a = hold();
+    let hold_b = hold();
+    let mut third = TcpStream::connect(&addr).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        response_head(&mut third, Duration::from_millis(1_500)),
+        None,
+        "served beyond max_connections"
+    );
+    drop(hold_a);
+    let head =
+        response_head(&mut third, Duration::from_secs(10)).expect("served once a slot freed");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    drop(hold_b);
 }
