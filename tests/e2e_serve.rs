@@ -354,6 +354,20 @@ async fn registry_binary_with_agency_processes_survives_a_restart() {
         "{text}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The service's data, the witness's state and the mirror (entry bundles hold personal data)
+    // are private whatever the test runner's umask.
+    for (root, public) in [
+        (&data, &["log.vkey", "trust-list.json", "log.origin"][..]),
+        (&witness_dir, &["witness.vkey", "witness-state.json"][..]),
+        (&mirror_dir, &["log.vkey", "checkpoint"][..]),
+    ] {
+        assert_eq!(
+            process::private_violations(root, public),
+            Vec::<String>::new(),
+            "{}",
+            root.display()
+        );
+    }
 
     // Offline: the signed status list says revoked for the driver and valid for the vehicle.
     for (kind, want_exit, want_text) in [("driver", 1, "Revoked"), ("vehicle", 0, "Valid")] {
