@@ -346,6 +346,27 @@ async fn the_passenger_page_shows_the_right_verdict() {
             "an {what} cached trust list is refused offline"
         );
     }
+    // A key verifies only credentials issued inside its window, as on the server: the same
+    // key, listed (and signed by the log key) as valid only from tomorrow, does not make today's
+    // credential genuine.
+    let later: Vec<licreg::keys::TrustedKey> = trust
+        .keys()
+        .iter()
+        .map(|k| licreg::keys::TrustedKey {
+            not_before: now + 86_400,
+            ..k.clone()
+        })
+        .collect();
+    let later = signed_trust::sign(&log_key, ORIGIN, &TrustList::from_keys(later), now);
+    browser.open(&genuine).await;
+    browser.verdict().await;
+    let state = browser
+        .command(
+            "execute/async",
+            json!({"script": offline, "args": [b64(later)]}),
+        )
+        .await;
+    assert_eq!(state, "red", "a credential issued before its key's window");
     let page = http
         .get(format!("{base}/v"))
         .send()

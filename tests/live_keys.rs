@@ -62,11 +62,12 @@ async fn revoking_and_adding_keys_takes_effect_while_the_service_runs() {
             "--data",
         ])
         .arg(&data)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,licreg::service::boot=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
         .spawn()
         .unwrap();
+    let pid = child.id().to_string();
     let _server = Proc(child);
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
@@ -176,6 +177,15 @@ async fn revoking_and_adding_keys_takes_effect_while_the_service_runs() {
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
+    // SIGHUP reloads at once, without waiting for the poll.
+    let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(hup.success());
+    within_seconds("SIGHUP is heard", || async {
+        std::fs::read_to_string(dir.path().join("serve.log"))
+            .unwrap()
+            .contains("SIGHUP: reloading the keys")
+    })
+    .await;
     within_seconds("a new key signs", || async {
         client
             .post(&reissue)
