@@ -194,7 +194,10 @@ fn a_stalled_body_times_out_and_excess_connections_wait_for_a_slot() {
     // are counted.
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(wait_healthy(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")));
+        .block_on(wait_healthy(
+            &reqwest::Client::new(),
+            &format!("http://127.0.0.1:{port}"),
+        ));
     let addr = format!("127.0.0.1:{port}");
 
     // A body promised and never sent: answered 408 with the JSON error after the request timeout.
@@ -207,8 +210,15 @@ fn a_stalled_body_times_out_and_excess_connections_wait_for_a_slot() {
         .unwrap();
     let head = response_head(&mut stalled, Duration::from_secs(10)).expect("an answer");
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("application/json"), "{head}");
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        head.to_ascii_lowercase().contains("application/json"),
+        "{head}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     drop(stalled);
 
     // Two keep-alive connections, each served once, hold both slots; a third is not served

@@ -47,7 +47,7 @@ fn is_html_route(path: &str) -> bool {
     path == "/" || path == "/v" || path.starts_with("/officer")
 }
 
-async fn check(h: &Harness, what: &str, path: &str, request: Request<Body>) {
+async fn check(h: &Harness, what: &str, path: &str, request: Request<Body>) -> StatusCode {
     let response = h.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
@@ -58,7 +58,7 @@ async fn check(h: &Harness, what: &str, path: &str, request: Request<Body>) {
         .to_string();
     if status.is_success() || status.is_redirection() {
         // Not read: an accepted event stream never ends.
-        return;
+        return status;
     }
     let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
         .await
@@ -70,7 +70,7 @@ async fn check(h: &Harness, what: &str, path: &str, request: Request<Body>) {
     );
     if status.is_client_error() {
         if is_html_route(path) && content_type.starts_with("text/html") {
-            return;
+            return status;
         }
         assert!(
             content_type.starts_with("application/json"),
@@ -88,6 +88,7 @@ async fn check(h: &Harness, what: &str, path: &str, request: Request<Body>) {
             bytes.len()
         );
     }
+    status
 }
 
 fn request(
@@ -208,6 +209,17 @@ async fn known_findings_answer_clear_errors() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(response.headers().contains_key(header::ALLOW));
+    // A tile path that is not a tile (it used to answer 500): a JSON 404.
+    let (status, body) = h
+        .call(
+            Method::GET,
+            "/tile/0/x072/x057/x594/x037/x927/936",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"].is_string(), "{body}");
     // Undecodable path and query parameters name their field.
     let (status, body) = h
         .call(Method::GET, "/v1/licences/%FF%FE/status", None, None)
@@ -315,4 +327,128 @@ async fn known_findings_answer_clear_errors() {
         .await;
     assert!(status.is_client_error(), "{status} {body}");
     assert!(body.to_string().len() < 4096, "the error echoes the input");
+}
+
+/// The officer pages behind a live session: every page route with odd path parameters, and every
+/// form route with junk forms, a valid CSRF value beside oversized and malformed fields, and the
+/// other odd bodies. Never a 5xx; errors are HTML pages.
+#[tokio::test]
+async fn signed_in_officer_pages_answer_hostile_forms_with_pages() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    let login = request(
+        &Method::POST,
+        "/officer/login",
+        None,
+        Some((
+            format!("token={OFFICER}").as_bytes(),
+            "application/x-www-form-urlencoded",
+        )),
+    );
+    let response = h.router.clone().oneshot(login).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let with_cookie = |mut request: Request<Body>| {
+        request
+            .headers_mut()
+            .insert(header::COOKIE, cookie.parse().unwrap());
+        request
+    };
+    let page = h
+        .router
+        .clone()
+        .oneshot(with_cookie(request(
+            &Method::GET,
+            "/officer/lookup",
+            None,
+            None,
+        )))
+        .await
+        .unwrap();
+    let page = axum::body::to_bytes(page.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&page);
+    let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    let csrf = page[at..at + 32].to_string();
+    let mut forms: Vec<(String, Vec<u8>, &str)> = odd_bodies()
+        .into_iter()
+        .map(|(name, bytes, content_type)| (name.to_string(), bytes, content_type))
+        .collect();
+    for junk in [
+        format!("csrf={csrf}&reason={}", "x".repeat(60_000)),
+        format!("csrf={csrf}&q=%FF%FE&reason=%00&category=%E9&action=x&note=&result=maybe"),
+        format!("csrf={csrf}&csrf={csrf}&q={}", "%E9%97%BD".repeat(5_000)),
+        format!("csrf={csrf}&q=35020319900101123X&reason=&category=safety&result=confirm&behaviour=nonsense"),
+    ] {
+        forms.push((
+            format!("valid csrf, {}", &junk[..junk.len().min(60)]),
+            junk.into_bytes(),
+            "application/x-www-form-urlencoded",
+        ));
+    }
+    let (mut calls, mut reached) = (0, 0);
+    let mut routes: Vec<_> = table()
+        .into_iter()
+        .filter(|r| r.access == Access::Session)
+        .collect();
+    // Signing out (a valid CSRF value ends the session) goes last.
+    routes.sort_by_key(|r| r.path == "/officer/logout");
+    for route in routes {
+        let method =
+            Method::from_bytes(route.method.as_str().to_ascii_uppercase().as_bytes()).unwrap();
+        let mut uris: Vec<String> = ODD_PARAMS
+            .iter()
+            .map(|odd| {
+                route
+                    .openapi_path()
+                    .replace("{id}", odd)
+                    .replace("{number}", odd)
+                    .replace("{action}", odd)
+            })
+            .collect();
+        let real = route
+            .openapi_path()
+            .replace("{id}", "1")
+            .replace("{number}", &number)
+            .replace("{action}", "suspend");
+        uris.push(format!("{real}?q=%FF&status=maybe&overdue=maybe"));
+        for uri in &uris {
+            let what = format!("{} {uri} signed in", route.method.as_str());
+            let status = check(
+                &h,
+                &what,
+                route.path,
+                with_cookie(request(&method, uri, None, None)),
+            )
+            .await;
+            calls += 1;
+            reached += usize::from(status != StatusCode::SEE_OTHER);
+        }
+        if method == Method::POST {
+            for (name, bytes, content_type) in &forms {
+                let what = format!("POST {real} {name} signed in");
+                let req = with_cookie(request(&method, &real, None, Some((bytes, content_type))));
+                let status = check(&h, &what, route.path, req).await;
+                calls += 1;
+                reached += usize::from(status != StatusCode::SEE_OTHER);
+            }
+        }
+    }
+    // Redirects (to sign-in, or after a form) are fine, but most calls must reach a page.
+    assert!(
+        reached * 2 > calls,
+        "{reached} of {calls} calls reached a page"
+    );
+    assert!(calls > 50, "only {calls} calls reached the officer pages");
+    println!("{calls} hostile calls to signed-in officer pages ({reached} reached a page), none answered 5xx");
+    let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
 }

@@ -78,9 +78,19 @@ async fn public_and_platform_answers_carry_the_category_and_no_free_text() {
             .is_some_and(|t| !t.is_empty()));
         assert_private("status", &status.to_string());
     }
-    let (_, plate) = h
+    let (code, plate) = h
         .call(Method::GET, "/v1/plates/闽DD12345", None, None)
         .await;
+    assert_eq!(code, StatusCode::OK, "{plate}");
+    assert_eq!(
+        (
+            &plate["valid"],
+            &plate["status"],
+            &plate["reason"]["category"]
+        ),
+        (&json!(false), &json!("suspended"), &json!("qualification")),
+        "the plate's latest certificate and its category: {plate}"
+    );
     assert_private("plate lookup", &plate.to_string());
     let (_, feed) = h
         .call(Method::GET, "/v1/events", Some(PLATFORM), None)

@@ -63,14 +63,21 @@ pub async fn plate(
         .map_err(|e: crate::ids::IdError| ApiError::bad(e.rule(), e.to_string(), Some("plate")))?;
     let now = state.clock.now_unix();
     let licences = state.read_view().licences_of_plate(plate.as_str())?;
-    let valid = licences
-        .iter()
-        .find(|l| l.kind == "vehicle" && effective_status(l, now) == LicenceStatus::Valid);
+    let vehicles = || licences.iter().filter(|l| l.kind == "vehicle");
+    let valid = vehicles().find(|l| effective_status(l, now) == LicenceStatus::Valid);
+    // Without a valid certificate, the latest one says why, as a category only.
+    let shown = valid.or_else(|| vehicles().last());
+    let status = shown.map(|l| effective_status(l, now));
+    let reason = shown.zip(status).and_then(|(licence, status)| {
+        super::public_reason::of_licence(state.policy.reasons(), licence, status)
+    });
     Ok(Json(json!({
         "plate": plate.as_str(),
         "valid": valid.is_some(),
         "number": valid.map(|l| l.short_serial.clone()),
         "platform": valid.and_then(|l| l.platform.clone()),
+        "status": status.map(|s| s.as_str()),
+        "reason": reason,
     })))
 }
 
