@@ -57,6 +57,45 @@ async fn forwarded_for_from_an_untrusted_client_is_ignored() {
     assert!(refused > 0, "spoofed addresses escaped the limit");
 }
 
+/// Behind a configured proxy, each client named in `X-Forwarded-For` has a budget of its own: the
+/// same 600 lookups spread over 250 forwarded addresses are all answered.
+#[tokio::test]
+async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
+    let limits = licreg::service::limits::Limits {
+        // In-process requests come from 127.0.0.1, which stands for the proxy here.
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..Default::default()
+    };
+    let h = harness_with_limits(
+        licreg::service::boot::start_demo_agencies().await.unwrap(),
+        limits,
+    )
+    .await;
+    let mut refused = 0;
+    for i in 0..600 {
+        let request = Request::get("/v1/plates/%E9%97%BDDD12345")
+            .header("x-forwarded-for", format!("198.51.100.{}", i % 250))
+            .body(Body::empty())
+            .unwrap();
+        if status_of(&h, request).await == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 0, "forwarded clients shared one budget");
+    // One forwarded client alone still meets the limit.
+    let mut refused = 0;
+    for _ in 0..600 {
+        let request = Request::get("/v1/plates/%E9%97%BDDD12345")
+            .header("x-forwarded-for", "203.0.113.9")
+            .body(Body::empty())
+            .unwrap();
+        if status_of(&h, request).await == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "a forwarded client escaped the limit");
+}
+
 /// 500 requests with junk methods, and 500 refused ones, add no metric series.
 #[tokio::test]
 async fn junk_methods_and_refused_requests_do_not_grow_the_metrics() {

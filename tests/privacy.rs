@@ -28,6 +28,7 @@ fn assert_private(what: &str, text: &str) {
 #[tokio::test]
 async fn public_and_platform_answers_carry_the_category_and_no_free_text() {
     let h = harness().await;
+    let mut stream = subscribe(&h).await;
     let (_, driver) = h.apply("driver", DRIVER).await;
     let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
     let driver = driver["licence_number"].as_str().unwrap().to_string();
@@ -100,6 +101,10 @@ async fn public_and_platform_answers_carry_the_category_and_no_free_text() {
         "{feed}"
     );
     assert_private("feed", &feed.to_string());
+    // The live stream platforms follow carries the same: categories, no text.
+    let streamed = read_until(&mut stream, "\"safety\"").await;
+    assert!(streamed.contains("qualification"), "{streamed}");
+    assert_private("event stream", &streamed);
     let items = json!({"items": [driver.clone(), vehicle.clone()]});
     let (_, verified) = h
         .call(Method::POST, "/v1/verify", Some(PLATFORM), Some(items))

@@ -1271,3 +1271,74 @@ async fn every_route_admits_exactly_the_roles_the_table_names() {
         }
     }
 }
+
+/// A full compliance check (1,000 orders) on licences with a long history: each order's status
+/// at its time is one index lookup, so the answer stays right and the cost stays flat however many
+/// accesses and status changes the licence has. The time is printed, not asserted.
+#[tokio::test]
+async fn a_full_compliance_check_on_a_long_history_answers_every_order() {
+    let h = harness().await;
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let (_, vehicle) = h.apply("vehicle", VEHICLE).await;
+    let driver = driver["licence_number"].as_str().unwrap().to_string();
+    let vehicle = vehicle["licence_number"].as_str().unwrap().to_string();
+    let police = agency_token("public_security");
+    for _ in 0..300 {
+        let (status, _) = h
+            .call(Method::GET, &format!("/v1/licences/{driver}"), Some(&police), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Twenty suspensions, each lifted a minute later.
+    let mut suspended_at = Vec::new();
+    for _ in 0..20 {
+        h.clock.advance(60);
+        suspended_at.push(licreg::clock::Clock::now_unix(&h.clock));
+        for (action, body) in [
+            ("suspend", json!({"reason": "check", "category": "administrative"})),
+            ("reinstate", json!({"reason": "checked"})),
+        ] {
+            let (status, body) = h
+                .call(
+                    Method::POST,
+                    &format!("/v1/licences/{driver}/{action}"),
+                    Some(OFFICER),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if action == "suspend" {
+                h.clock.advance(60);
+            }
+        }
+    }
+    // Orders alternate between a time inside a suspension and one outside.
+    let orders: Vec<serde_json::Value> = (0..licreg::service::compliance::MAX_ORDERS_PER_CHECK)
+        .map(|i| {
+            let base = suspended_at[i % suspended_at.len()];
+            let at = if i % 2 == 0 { base + 30 } else { base - 30 };
+            json!({"order_id": format!("o{i}"), "driver": driver, "vehicle": vehicle,
+                   "platform": boot::DEMO_PLATFORM, "at": licreg::clock::rfc3339(at)})
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (status, answer) = h
+        .call(
+            Method::POST,
+            "/v1/compliance/check",
+            Some(XM_PLATFORM),
+            Some(json!({ "orders": orders })),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), orders.len());
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["compliant"], i % 2 == 1, "order {i}: {result}");
+    }
+    println!(
+        "1,000-order compliance check on a licence with {} ledger entries: {took:?}",
+        h.state.ledger.size()
+    );
+}

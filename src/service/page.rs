@@ -66,7 +66,7 @@ pub async fn plate(
     let vehicles = || licences.iter().filter(|l| l.kind == "vehicle");
     let valid = vehicles().find(|l| effective_status(l, now) == LicenceStatus::Valid);
     // Without a valid certificate, the latest one says why, as a category only.
-    let shown = valid.or_else(|| vehicles().last());
+    let shown = valid.or_else(|| vehicles().next_back());
     let status = shown.map(|l| effective_status(l, now));
     let reason = shown.zip(status).and_then(|(licence, status)| {
         super::public_reason::of_licence(state.policy.reasons(), licence, status)

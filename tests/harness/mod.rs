@@ -49,6 +49,14 @@ pub struct Harness {
 }
 
 pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
+    harness_with_limits(agencies, Default::default()).await
+}
+
+/// A harness whose service runs under `limits` (connection, timeout and proxy settings).
+pub async fn harness_with_limits(
+    agencies: BTreeMap<String, String>,
+    limits: licreg::service::limits::Limits,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock = FixedClock::at(NOW);
     let log_key = LogKey {
@@ -92,7 +100,7 @@ pub async fn harness_with(agencies: BTreeMap<String, String>) -> Harness {
         clock: Arc::new(clock.clone()),
         public_base_url: "https://licreg.test".into(),
         public_requests_per_second: None,
-        limits: Default::default(),
+        limits,
         keys_dir: None,
     })
     .unwrap();
