@@ -116,6 +116,31 @@ async fn slow_headers_streams_and_sigterm_are_bounded() {
         "a silent connection stayed open: {read:?} after {:?}",
         waited.elapsed()
     );
+    // A keep-alive connection left idle after a request is closed at the same timeout: hyper
+    // starts the header-read timer as soon as it waits for the next request.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let waited = Instant::now();
+    let mut answered = Vec::new();
+    let closed = loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answered.extend_from_slice(&buf[..n]),
+            Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    };
+    assert!(
+        answered.starts_with(b"HTTP/1.1 200") && closed,
+        "an idle keep-alive connection stayed open after {:?}",
+        waited.elapsed()
+    );
+    println!(
+        "idle keep-alive connection closed after {:?}",
+        waited.elapsed()
+    );
     assert!(client
         .get(format!("{base}/healthz"))
         .send()

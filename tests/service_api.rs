@@ -1285,7 +1285,12 @@ async fn a_full_compliance_check_on_a_long_history_answers_every_order() {
     let police = agency_token("public_security");
     for _ in 0..300 {
         let (status, _) = h
-            .call(Method::GET, &format!("/v1/licences/{driver}"), Some(&police), None)
+            .call(
+                Method::GET,
+                &format!("/v1/licences/{driver}"),
+                Some(&police),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
     }
@@ -1295,7 +1300,10 @@ async fn a_full_compliance_check_on_a_long_history_answers_every_order() {
         h.clock.advance(60);
         suspended_at.push(licreg::clock::Clock::now_unix(&h.clock));
         for (action, body) in [
-            ("suspend", json!({"reason": "check", "category": "administrative"})),
+            (
+                "suspend",
+                json!({"reason": "check", "category": "administrative"}),
+            ),
             ("reinstate", json!({"reason": "checked"})),
         ] {
             let (status, body) = h
