@@ -85,6 +85,9 @@ event_types! {
     ReportReview => "report_review" = 18,
     Import => "import" = 19,
     AlertRefused => "alert_refused" = 20,
+    WalletActivation => "wallet_activation" = 21,
+    WalletBinding => "wallet_binding" = 22,
+    WalletUnbinding => "wallet_unbinding" = 23,
 }
 
 impl std::fmt::Display for EventType {
@@ -387,7 +390,7 @@ mod tests {
         bytes.push(0);
         assert!(matches!(Entry::decode(&bytes), Err(EntryError::Cbor(_))));
         let mut entry = sample().encode();
-        entry[13] = 0x17;
+        entry[13] = 0x00;
         assert_eq!(Entry::decode(&entry), Err(EntryError::UnknownEvent(0x17)));
         let mut future = sample().encode();
         future[1] = 2;

@@ -226,6 +226,9 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             Ok(())
         }
         Event::KeyChange(_) => Ok(()),
+        Event::WalletActivation(body) => super::wallet::activation(tx, entry, body),
+        Event::WalletBinding(body) => super::wallet::binding(tx, entry, body),
+        Event::WalletUnbinding(body) => super::wallet::unbinding(tx, body),
         Event::Suspension(body)
         | Event::Reinstatement(body)
         | Event::Revocation(body)

@@ -57,6 +57,35 @@ wire_enum! {
     ReviewResult { Confirmed => "confirmed", Dismissed => "dismissed" }
 }
 
+/// `wallet_activation`: a one-time code with which the holder binds a driver licence to a phone.
+/// Only the code's SHA-256 is logged: entry bundles go to agencies, and the code is a secret
+/// until it is used or expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationBody {
+    pub number: String,
+    pub code_sha256: serde_bytes::ByteBuf,
+    /// Unix seconds after which the code no longer binds.
+    pub expires: i64,
+}
+
+/// `wallet_binding`: a phone's Ed25519 key bound to a licence with an activation code, and the
+/// holder-bound credential (the licence with `cnf`) signed for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingBody {
+    pub number: String,
+    pub code_sha256: serde_bytes::ByteBuf,
+    pub device_key: serde_bytes::ByteBuf,
+    pub credential: serde_bytes::ByteBuf,
+}
+
+/// `wallet_unbinding`: a binding revoked (a lost or replaced phone); the device's codes stop
+/// verifying against the live status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnbindingBody {
+    pub number: String,
+    pub reason: String,
+}
+
 /// `application`: an application received, accepted or not, with every formal problem.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplicationBody {

@@ -7,8 +7,9 @@
 use serde::de::DeserializeOwned;
 
 use super::bodies::{
-    AgencyAnswerBody, AlertBody, AlertRefusalBody, ApplicationBody, CreditRecordBody, DecisionBody,
-    ImportBody, IssueBody, Report, ReviewBody, StatusBody,
+    ActivationBody, AgencyAnswerBody, AlertBody, AlertRefusalBody, ApplicationBody, BindingBody,
+    CreditRecordBody, DecisionBody, ImportBody, IssueBody, Report, ReviewBody, StatusBody,
+    UnbindingBody,
 };
 use super::licence::{LicenceEvent, LicenceStatus};
 use crate::ledger::{EventType, NewEntry, Subject};
@@ -38,6 +39,9 @@ pub enum Event {
     Report(Report),
     ReportReview(ReviewBody),
     CreditRecord(CreditRecordBody),
+    WalletActivation(ActivationBody),
+    WalletBinding(BindingBody),
+    WalletUnbinding(UnbindingBody),
     /// A key rotation, kept as logged (its shape belongs to the key module).
     KeyChange(crate::cbor::Value),
 }
@@ -81,6 +85,9 @@ impl Event {
             T::Report => Event::Report(body(event, bytes)?),
             T::ReportReview => Event::ReportReview(body(event, bytes)?),
             T::CreditRecord => Event::CreditRecord(body(event, bytes)?),
+            T::WalletActivation => Event::WalletActivation(body(event, bytes)?),
+            T::WalletBinding => Event::WalletBinding(body(event, bytes)?),
+            T::WalletUnbinding => Event::WalletUnbinding(body(event, bytes)?),
             T::KeyChange => {
                 if bytes.len() > MAX_KEY_CHANGE_BYTES {
                     return Err(EventError {
@@ -116,6 +123,9 @@ impl Event {
             Event::Report(_) => T::Report,
             Event::ReportReview(_) => T::ReportReview,
             Event::CreditRecord(_) => T::CreditRecord,
+            Event::WalletActivation(_) => T::WalletActivation,
+            Event::WalletBinding(_) => T::WalletBinding,
+            Event::WalletUnbinding(_) => T::WalletUnbinding,
             Event::KeyChange(_) => T::KeyChange,
         }
     }
@@ -141,6 +151,9 @@ impl Event {
             Event::Report(b) => encode(b),
             Event::ReportReview(b) => encode(b),
             Event::CreditRecord(b) => encode(b),
+            Event::WalletActivation(b) => encode(b),
+            Event::WalletBinding(b) => encode(b),
+            Event::WalletUnbinding(b) => encode(b),
             Event::KeyChange(b) => encode(b),
         }
         .map_err(|reason| EventError {

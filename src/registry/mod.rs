@@ -19,6 +19,7 @@ pub mod rows;
 pub mod tables;
 pub mod tally;
 pub mod view;
+pub mod wallet;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -61,6 +61,16 @@ pub enum Refusal {
     NotAttributable(String),
     #[error("the licences of {0} kept changing while the alert was applied; send it again")]
     Contended(String),
+    #[error("the activation code is not known")]
+    ActivationUnknown,
+    #[error("the activation code was already used; ask for a new one")]
+    ActivationUsed,
+    #[error("the activation code expired; ask for a new one")]
+    ActivationExpired,
+    #[error("licence {number}: {why}")]
+    NoWallet { number: String, why: String },
+    #[error("licence {0} is not bound to a device")]
+    NotBound(String),
 }
 
 impl Refusal {
@@ -87,6 +97,11 @@ impl Refusal {
             Refusal::RenewalNotOpen(_) => "renewal_not_open",
             Refusal::Contended(_) => "contended",
             Refusal::NotAttributable(_) => "not_attributable",
+            Refusal::ActivationUnknown => "not_found",
+            Refusal::ActivationUsed => "activation_used",
+            Refusal::ActivationExpired => "activation_expired",
+            Refusal::NoWallet { .. } => "no_wallet",
+            Refusal::NotBound(_) => "not_bound",
         }
     }
 

@@ -7,7 +7,8 @@ use crate::ids::LicenceKind;
 /// Format version of the view; a stored view of another version is rebuilt from the ledger.
 ///
 /// 2: alerts keyed by agency and alert id; refused alerts; public reason categories.
-pub const VIEW_VERSION: u64 = 2;
+/// 3: wallet activation codes and device bindings.
+pub const VIEW_VERSION: u64 = 3;
 
 macro_rules! tables {
     ($($name:ident = $index:literal => $tree:literal),+ $(,)?) => {
@@ -62,6 +63,10 @@ tables! {
     EXPIRING = 20 => "v_expiring",
     // seq (u64 BE) → AlertRefusalView
     ALERT_REFUSALS = 21 => "v_alert_refusals",
+    // activation code SHA-256 → ActivationRow
+    WALLET_CODES = 22 => "v_wallet_codes",
+    // licence number → BindingRow, while a phone is bound
+    BINDINGS = 23 => "v_bindings",
 }
 
 pub fn kind_code(kind: LicenceKind) -> u8 {

@@ -157,6 +157,16 @@ impl View {
         }
     }
 
+    /// The device a licence is bound to, if any.
+    pub fn binding(&self, number: &str) -> Result<Option<super::wallet::BindingRow>> {
+        self.row(t::BINDINGS, number.as_bytes())
+    }
+
+    /// An activation code's row, by the code's SHA-256.
+    pub fn activation(&self, code_sha256: &[u8]) -> Result<Option<super::wallet::ActivationRow>> {
+        self.row(t::WALLET_CODES, code_sha256)
+    }
+
     fn licences_under(&self, table: usize, key: &str) -> Result<Vec<LicenceView>> {
         let prefix = t::prefix(key);
         let mut out = Vec::new();

@@ -63,6 +63,10 @@ pub struct ApplicationResponse {
     pub verification_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// For a driver licence issued while the caller waited: the holder's one-time wallet
+    /// activation code (shown once; the registry keeps only its hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wallet_activation: Option<Value>,
 }
 
 /// `POST /v1/applications`.
@@ -91,13 +95,14 @@ pub async fn submit(
             },
         )
         .await?;
-    respond_submitted(&state, submitted, query.wait).await
+    respond_submitted(&state, &caller.actor(), submitted, query.wait).await
 }
 
 /// Answers a logged application: 422 with every problem, or 201 with the application while its
 /// agency checks run (waiting for them when asked to).
 pub async fn respond_submitted(
     state: &AppState,
+    actor: &str,
     submitted: Submitted,
     wait: bool,
 ) -> Result<Response, ApiError> {
@@ -123,7 +128,13 @@ pub async fn respond_submitted(
             return Err(e.into());
         }
     }
-    let response = respond(state, &id)?;
+    let mut response = respond(state, &id)?;
+    let issued_driver = response.view.status == ApplicationStatus::Issued
+        && response.view.kind == LicenceKind::Driver.as_str();
+    if let (true, Some(number)) = (issued_driver, &response.view.licence_number) {
+        let activation = state.registry.wallet_activation(actor, number).await?;
+        response.wallet_activation = Some(super::wallet::activation_json(state, &activation)?);
+    }
     Ok((StatusCode::CREATED, Json(response)).into_response())
 }
 
@@ -295,6 +306,7 @@ pub fn respond(state: &AppState, id: &str) -> Result<ApplicationResponse, ApiErr
             .map(|c| qr::verification_url(&state.public_base_url, c)),
         credential: credential.map(|c| URL_SAFE_NO_PAD.encode(c)),
         view: app,
+        wallet_activation: None,
     })
 }
 

@@ -126,6 +126,9 @@ pub async fn status(
         "valid_from": rfc3339(licence.not_before),
         "valid_until": rfc3339(licence.expires),
         "platform": licence.platform,
+        // The thumbprint of the phone key a driver licence is bound to: a wallet code signed by
+        // any other device (a revoked binding) does not verify.
+        "device": state.read_view().binding(&licence.number)?.map(|b| b.thumbprint),
     });
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
 }
@@ -150,7 +153,7 @@ pub async fn renew(
 ) -> Result<Response, ApiError> {
     let number = checked_number(number)?;
     let submitted = state.registry.renew(&caller.actor(), &number).await?;
-    applications::respond_submitted(&state, submitted, true).await
+    applications::respond_submitted(&state, &caller.actor(), submitted, true).await
 }
 
 /// `POST /v1/licences/{number}/reissue`: a new credential for a lost or damaged licence; the
@@ -162,16 +165,20 @@ pub async fn reissue(
 ) -> Result<Response, ApiError> {
     let number = checked_number(number)?;
     let reissued = state.registry.reissue(&caller.actor(), &number).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "number": reissued.number.as_str(),
-            "supersedes": reissued.supersedes,
-            "verification_url": qr::verification_url(&state.public_base_url, &reissued.credential),
-            "credential": URL_SAFE_NO_PAD.encode(&reissued.credential),
-        })),
-    )
-        .into_response())
+    let mut body = json!({
+        "number": reissued.number.as_str(),
+        "supersedes": reissued.supersedes,
+        "verification_url": qr::verification_url(&state.public_base_url, &reissued.credential),
+        "credential": URL_SAFE_NO_PAD.encode(&reissued.credential),
+    });
+    if reissued.number.kind() == crate::ids::LicenceKind::Driver {
+        let activation = state
+            .registry
+            .wallet_activation(&caller.actor(), reissued.number.as_str())
+            .await?;
+        body["wallet_activation"] = super::wallet::activation_json(&state, &activation)?;
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `POST /v1/licences/{number}/{action}` for one status action (suspend, reinstate, revoke,

@@ -35,6 +35,7 @@ pub use crate::schemas;
 pub mod stats;
 pub mod status;
 pub mod verify;
+pub mod wallet;
 pub mod witnessing;
 
 use std::collections::BTreeMap;
@@ -94,6 +95,8 @@ pub struct StateInner {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// A stricter limit for passenger reports.
     pub report_limiter: Arc<ratelimit::RateLimiter>,
+    /// Wallet binding attempts per client address (activation codes are guessed here, if at all).
+    pub bind_limiter: Arc<ratelimit::RateLimiter>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
     /// Signed status lists, rebuilt after any status change or when older than their ttl.
@@ -192,6 +195,10 @@ impl AppState {
             report_limiter: Arc::new(ratelimit::RateLimiter::new(
                 page::REPORT_BURST,
                 page::REPORTS_PER_MINUTE / 60.0,
+            )),
+            bind_limiter: Arc::new(ratelimit::RateLimiter::new(
+                wallet::BIND_BURST,
+                wallet::BINDS_PER_MINUTE / 60.0,
             )),
             feed,
             compliance: Arc::default(),
@@ -330,6 +337,17 @@ fn route_table() -> Vec<Route> {
         Route::new(Get, "/v", Public,
             "Passenger verification page; the credential is in the URL fragment",
             get(page::verify_page)),
+        Route::new(Get, "/wallet", Public,
+            "The driver's wallet: binds a licence to this phone and shows its dynamic QR code",
+            get(wallet::page)),
+        Route::new(Get, "/wallet/manifest.webmanifest", Public, "The wallet's web app manifest",
+            get(wallet::manifest)),
+        Route::new(Get, "/wallet/sw.js", Public, "The wallet's service worker (offline use)",
+            get(wallet::worker)),
+        Route::new(Get, "/wallet/icon.svg", Public, "The wallet's icon", get(wallet::icon)),
+        Route::new(Post, "/v1/wallet/bind", Public,
+            "Bind a phone's Ed25519 key with an activation code; answers the holder-bound credential (rate-limited)",
+            post(wallet::bind)),
         Route::new(Get, "/v1/plates/{plate}", Public,
             "Whether a valid vehicle transport certificate is held for a plate", get(page::plate)),
         Route::new(Post, "/v1/reports", Public,
@@ -400,6 +418,12 @@ fn route_table() -> Vec<Route> {
         Route::new(Post, "/v1/licences/{number}/reissue", PORTAL,
             "Reissue a lost or damaged licence; the old credential is superseded",
             post(licences::reissue)),
+        Route::new(Post, "/v1/licences/{number}/wallet/activation", Roles(&[Portal, Officer]),
+            "A one-time activation code (and its QR) for the holder's wallet; driver licences only",
+            post(wallet::activation)),
+        Route::new(Post, "/v1/licences/{number}/wallet/rebind", Roles(&[Portal, Officer]),
+            "A lost phone: revoke the wallet binding and make a new activation code",
+            post(wallet::rebind)),
         Route::new(Post, "/v1/licences/{number}/rebind", PORTAL,
             "Bind a vehicle to another platform", licences::status_route("rebind")),
         Route::new(Post, "/v1/licences/{number}/cancel", PORTAL,

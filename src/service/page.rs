@@ -31,6 +31,7 @@ pub const REPORTS_PER_MINUTE: f64 = 5.0;
 pub async fn verify_page(State(state): State<AppState>) -> Response {
     let vkey = state.ledger.verifier_key();
     let page = VERIFY_PAGE
+        .replace("{{CODEC}}", super::wallet::CODEC_JS)
         .replace(
             "{{LOG_KEY}}",
             &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vkey.public_key().as_bytes()),
@@ -45,7 +46,7 @@ pub async fn verify_page(State(state): State<AppState>) -> Response {
             (header::CACHE_CONTROL, "public, max-age=300"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' blob:",
             ),
         ],
         page,

@@ -12,6 +12,7 @@ mod applications;
 mod licences;
 mod reports;
 mod review;
+mod wallet;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use reports::{
 pub use review::{
     barred_until, check_facts, iso, parse_iso, required_agencies, today, with_today, Decided,
 };
+pub use wallet::{Activation, Bound, MAX_REBIND_REASON_CHARS};
 
 use super::{Allocators, Refusal, View};
 use crate::clock::Clock;

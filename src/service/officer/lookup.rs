@@ -48,6 +48,9 @@ fn event_zh(event: EventType) -> &'static str {
         EventType::KeyChange => "密钥变更",
         EventType::ReportReview => "举报处理",
         EventType::Import => "存量导入",
+        EventType::WalletActivation => "电子证激活码",
+        EventType::WalletBinding => "绑定手机",
+        EventType::WalletUnbinding => "解除手机绑定",
     }
 }
 
