@@ -62,6 +62,7 @@ pub async fn registry(
         public_requests_per_second: None,
         limits: Default::default(),
         keys_dir: None,
+        portraits_dir: None,
     })
     .expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -159,6 +159,10 @@ pub struct DriverLicence {
     pub area_code: AreaCode,
     #[serde(flatten)]
     pub validity: Validity,
+    /// SHA-256 (lowercase hex) of the holder's portrait, kept beside the ledger: the image
+    /// itself is never logged (an application's `portrait_jpeg` is replaced by this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portrait_sha256: Option<String>,
 }
 
 /// 网络预约出租汽车运输证.
@@ -335,6 +339,7 @@ fn parse_driver(r: &mut Reader) -> Option<DriverLicence> {
         "area_code",
         "valid_from",
         "valid_until",
+        "portrait_sha256",
     ]);
     let holder_name = r.text("holder_name");
     let citizen_id = r.id("citizen_id", |t| t.parse::<CitizenId>());
@@ -347,7 +352,9 @@ fn parse_driver(r: &mut Reader) -> Option<DriverLicence> {
     let issuing_authority = r.authority("issuing_authority");
     let area_code = r.area("area_code");
     let validity = r.validity();
+    let portrait = r.portrait("portrait_sha256");
     Some(DriverLicence {
+        portrait_sha256: portrait?,
         holder_name: holder_name?,
         citizen_id: citizen_id?,
         licence_class: licence_class?,
@@ -517,6 +524,25 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(text)
+    }
+
+    /// An optional portrait hash: absent, or 64 lowercase hex digits. `Some(None)` when absent.
+    fn portrait(&mut self, field: &str) -> Option<Option<String>> {
+        match self.obj.get(field) {
+            None => Some(None),
+            Some(Value::String(hex))
+                if hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+            {
+                Some(Some(hex.clone()))
+            }
+            Some(_) => {
+                self.error(field, "sha256_hex", "must be 64 lowercase hex digits");
+                None
+            }
+        }
     }
 
     fn id<T>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, IdError>) -> Option<T> {

@@ -188,6 +188,7 @@ async fn registry_with(
         public_requests_per_second: None,
         limits: Default::default(),
         keys_dir: None,
+        portraits_dir: Some(dir.path().join("portraits")),
     })
     .unwrap();
     let app = service::app(state.clone());

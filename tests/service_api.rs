@@ -1258,6 +1258,14 @@ async fn every_route_admits_exactly_the_roles_the_table_names() {
                     "{what} served without a session: {status}"
                 );
             }
+            Access::Presentation => {
+                // Without a wallet code, or with a bearer token instead, nothing is shown
+                // (tests/wallet.rs shows a fresh code opening it).
+                for token in [None, Some(OFFICER)] {
+                    let status = send(token).await.unwrap().status();
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what} with {token:?}");
+                }
+            }
             Access::Public => {
                 let status = send(None).await.unwrap().status();
                 // Only the sign-in itself answers 401, to a wrong (here: missing) token.

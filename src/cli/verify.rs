@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use licreg::clock::{parse_rfc3339, rfc3339, Clock};
 use licreg::credential::{self, Verified, MAX_CREDENTIAL_BYTES};
+use licreg::presentation::Scanned;
 use licreg::qr::MAX_QR_TEXT_CHARS;
 
 use super::EXIT_INVALID;
@@ -94,20 +95,60 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let (trust, origin) = args.trust.load(now, args.skew_seconds)?;
     let bytes = read_input(args.input)?;
-    let verified = match credential::verify(&bytes, &trust, now, args.skew_seconds) {
-        Ok(verified) => verified,
-        Err(error) => {
-            println!("verdict: INVALID ({})", error.code());
-            eprintln!("licreg: {error}");
-            return Ok(ExitCode::from(EXIT_INVALID));
+    let scanned = match licreg::presentation::decode(&bytes) {
+        Ok(scanned) => scanned,
+        Err(error) => return Ok(invalid(error.code(), &error)),
+    };
+    let verified = match scanned {
+        Scanned::Static(credential) => {
+            match credential::verify(&credential, &trust, now, args.skew_seconds) {
+                Ok(verified) => verified,
+                Err(error) => return Ok(invalid(error.code(), &error)),
+            }
+        }
+        Scanned::Dynamic(presentation) => {
+            match licreg::presentation::verify(&presentation, &trust, now, args.skew_seconds) {
+                Ok(checked) => {
+                    print_licence(&checked.verified);
+                    println!(
+                        "device: bound; the phone signed this code at {} ({} s before the check)",
+                        rfc3339(checked.signed_at),
+                        checked.age_seconds
+                    );
+                    println!(
+                        "binding: not checked offline (the registry's live status names the bound phone)"
+                    );
+                    if let Some(path) = args.status_list {
+                        return check_status(
+                            path,
+                            &checked.verified,
+                            &trust,
+                            origin.as_deref(),
+                            now,
+                        );
+                    }
+                    println!("verdict: VALID");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(error) => return Ok(invalid(error.code(), &error)),
+            }
         }
     };
     print_licence(&verified);
+    if verified.claims.kind == licreg::ids::LicenceKind::Driver {
+        println!("device: not bound (a static code proves the licence, not who shows it)");
+    }
     if let Some(path) = args.status_list {
         return check_status(path, &verified, &trust, origin.as_deref(), now);
     }
     println!("verdict: VALID");
     Ok(ExitCode::SUCCESS)
+}
+
+fn invalid(code: &str, error: &dyn std::fmt::Display) -> ExitCode {
+    println!("verdict: INVALID ({code})");
+    eprintln!("licreg: {error}");
+    ExitCode::from(EXIT_INVALID)
 }
 
 /// The offline status check against a signed status list.

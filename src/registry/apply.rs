@@ -156,7 +156,13 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             tx.put(t::LEGACY, key, body.issue.number.as_bytes().to_vec());
             issue(tx, entry, &body.issue, event)
         }
-        Event::Access(body) => licence_row(tx, &body.number).map(|_| ()),
+        Event::Access(body) => {
+            licence_row(tx, &body.number)?;
+            if body.reason == super::wallet::PORTRAIT_ACCESS {
+                add_counter(tx, meta::PORTRAIT_FETCHES, 1)?;
+            }
+            Ok(())
+        }
         Event::Alert(body) => {
             let key = t::pair(&body.agency, &body.alert_id);
             if tx.get(t::ALERTS, &key)?.is_some() {

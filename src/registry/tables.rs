@@ -128,6 +128,8 @@ pub mod meta {
 
     pub const MAX_SERIAL: &str = "max_serial";
     pub const MAX_APPLICATION: &str = "max_application";
+    /// Portraits served to passengers after a fresh wallet code (each fetch is an access entry).
+    pub const PORTRAIT_FETCHES: &str = "portrait_fetches";
 
     pub fn next_status_index(kind: LicenceKind) -> String {
         format!("next_status_index/{}", kind.as_str())

@@ -30,6 +30,8 @@ pub const ACTIVATION_TTL_SECONDS: i64 = 72 * 3600;
 pub const ACTIVATION_CODE_CHARS: usize = 12;
 /// The code's alphabet: Crockford's base32, without letters people misread (I, L, O, U).
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// What an access entry says when a passenger's page was shown the holder's portrait.
+pub const PORTRAIT_ACCESS: &str = "portrait";
 /// Longest activation code text accepted, separators and spaces included.
 pub const MAX_ACTIVATION_TEXT: usize = 32;
 

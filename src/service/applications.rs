@@ -76,7 +76,7 @@ pub async fn submit(
     ApiQuery(query): ApiQuery<SubmitQuery>,
     body: Result<Json<Submission>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(submission) = body.map_err(json_rejection)?;
+    let Json(mut submission) = body.map_err(json_rejection)?;
     let kind: LicenceKind = submission.kind.parse().map_err(|_| {
         ApiError::bad(
             "enum",
@@ -84,6 +84,10 @@ pub async fn submit(
             Some("kind"),
         )
     })?;
+    if kind == LicenceKind::Driver {
+        // The image is kept beside the ledger; the logged record carries its hash.
+        super::portraits::take_portrait(&state, &mut submission.record)?;
+    }
     let submitted = state
         .registry
         .submit(

@@ -162,6 +162,9 @@ fn clients(
 }
 
 /// Starts the six demo agencies on loopback ports and returns their base URLs.
+/// Holders' portraits, under the data dir (on PostgreSQL, every node must see the same dir).
+pub const PORTRAITS_DIR: &str = "portraits";
+
 pub async fn start_demo_agencies() -> Result<BTreeMap<String, String>, BootError> {
     let mut urls = BTreeMap::new();
     for (name, text) in DEMO_AGENCIES {
@@ -224,6 +227,7 @@ pub async fn build(
         public_requests_per_second: Some(rate),
         limits: config.limits.clone(),
         keys_dir: Some(config.keys_dir.clone()),
+        portraits_dir: Some(config.data_dir.join(PORTRAITS_DIR)),
     })?;
     if rate == 0.0 {
         tracing::warn!("public rate limit is off by configuration");

@@ -23,6 +23,8 @@ pub enum ApiError {
     Unauthenticated,
     /// 403: the caller's role may not use this endpoint.
     Forbidden(&'static str),
+    /// 403: the capability presented (a wallet's dynamic code) does not open this resource.
+    NotAllowed(String),
     /// 403: the agency's mandate does not cover the request (logged as a refused attempt).
     OutsideMandate(crate::rules::MandateRefusal),
     /// 404: no such resource.
@@ -120,6 +122,7 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 simple("forbidden", format!("this endpoint accepts: {roles}")),
             ),
+            ApiError::NotAllowed(why) => (StatusCode::FORBIDDEN, simple("not_allowed", why)),
             ApiError::OutsideMandate(refusal) => (
                 StatusCode::FORBIDDEN,
                 Body {
@@ -251,6 +254,7 @@ impl std::fmt::Display for ApiError {
             ApiError::BadRequest { code, detail, .. } => write!(f, "{code}: {detail}"),
             ApiError::Unauthenticated => f.write_str("unauthenticated"),
             ApiError::Forbidden(roles) => write!(f, "forbidden (accepts {roles})"),
+            ApiError::NotAllowed(why) => write!(f, "not allowed: {why}"),
             ApiError::OutsideMandate(refusal) => {
                 write!(f, "outside the mandate: {}", refusal.message)
             }

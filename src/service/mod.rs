@@ -32,6 +32,7 @@ pub mod reports;
 pub mod routes;
 pub mod server;
 pub use crate::schemas;
+pub mod portraits;
 pub mod stats;
 pub mod status;
 pub mod verify;
@@ -97,6 +98,10 @@ pub struct StateInner {
     pub report_limiter: Arc<ratelimit::RateLimiter>,
     /// Wallet binding attempts per client address (activation codes are guessed here, if at all).
     pub bind_limiter: Arc<ratelimit::RateLimiter>,
+    /// Portrait fetches per client address.
+    pub portrait_limiter: Arc<ratelimit::RateLimiter>,
+    /// Holders' portraits, beside the ledger; none when the registry runs without a data dir.
+    pub portraits: Option<Arc<portraits::PortraitStore>>,
     /// Status changes, pushed to `/v1/events/stream` subscribers as they are logged.
     pub feed: tokio::sync::broadcast::Sender<feed::FeedEvent>,
     /// Signed status lists, rebuilt after any status change or when older than their ttl.
@@ -140,6 +145,9 @@ pub struct StateParts {
     /// Where the keys live, when they are reloaded while the service runs (`None`: the
     /// `signer` and `trust` above, fixed).
     pub keys_dir: Option<std::path::PathBuf>,
+    /// Where holders' portraits are kept (0700); `None`: applications with a portrait are
+    /// refused as unavailable.
+    pub portraits_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -154,6 +162,13 @@ impl AppState {
                 .map_err(|e| LedgerError::Storage(e.to_string()))?,
             None => crate::live_keys::LiveKeys::fixed(parts.signer, parts.trust),
         });
+        let portraits = match &parts.portraits_dir {
+            Some(dir) => Some(Arc::new(
+                portraits::PortraitStore::open(dir)
+                    .map_err(|e| LedgerError::Storage(format!("portraits: {e}")))?,
+            )),
+            None => None,
+        };
         let policy = Arc::new(parts.policy);
         let feed = tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0;
         let status_cache: Arc<std::sync::Mutex<status::Cache>> = Arc::default();
@@ -200,6 +215,11 @@ impl AppState {
                 wallet::BIND_BURST,
                 wallet::BINDS_PER_MINUTE / 60.0,
             )),
+            portrait_limiter: Arc::new(ratelimit::RateLimiter::new(
+                portraits::PORTRAIT_BURST,
+                portraits::PORTRAITS_PER_MINUTE / 60.0,
+            )),
+            portraits,
             feed,
             compliance: Arc::default(),
             metrics,
@@ -348,6 +368,9 @@ fn route_table() -> Vec<Route> {
         Route::new(Post, "/v1/wallet/bind", Public,
             "Bind a phone's Ed25519 key with an activation code; answers the holder-bound credential (rate-limited)",
             post(wallet::bind)),
+        Route::new(Get, "/v1/portraits/{number}", routes::Access::Presentation,
+            "The holder's portrait, only with a fresh wallet code in the Licreg-Presentation header (rate-limited, each fetch logged)",
+            get(portraits::portrait)),
         Route::new(Get, "/v1/plates/{plate}", Public,
             "Whether a valid vehicle transport certificate is held for a plate", get(page::plate)),
         Route::new(Post, "/v1/reports", Public,

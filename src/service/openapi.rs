@@ -27,6 +27,7 @@ pub fn build() -> Value {
         match route.access {
             routes::Access::Session => operation["security"] = json!([{"session": []}]),
             routes::Access::Roles(_) => operation["security"] = json!([{"bearer": []}]),
+            routes::Access::Presentation => operation["security"] = json!([{"presentation": []}]),
             routes::Access::Public => {}
         }
         let parameters: Vec<Value> = path
@@ -52,7 +53,9 @@ pub fn build() -> Value {
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": super::officer::SESSION_COOKIE}
+                "session": {"type": "apiKey", "in": "cookie", "name": super::officer::SESSION_COOKIE},
+                "presentation": {"type": "apiKey", "in": "header", "name": super::portraits::PRESENTATION_HEADER,
+                                 "description": "A wallet's dynamic code (base64url), at most 90 s old"}
             },
             "schemas": {"Error": {"type": "object", "required": ["error", "detail"], "properties": {
                 "error": {"type": "string"}, "detail": {"type": "string"}, "field": {"type": "string"}}}}

@@ -37,6 +37,9 @@ pub enum Access {
     Session,
     /// A bearer token of one of these role kinds, checked by [`router`] before the handler.
     Roles(&'static [RoleKind]),
+    /// Anyone holding a fresh wallet code for the resource (a capability, not an identity;
+    /// checked by the handler, 403 without one).
+    Presentation,
 }
 
 impl Access {
@@ -45,6 +48,7 @@ impl Access {
         match self {
             Access::Public => "public".into(),
             Access::Session => "officer session".into(),
+            Access::Presentation => "fresh wallet code".into(),
             Access::Roles(kinds) => kinds
                 .iter()
                 .map(|k| k.as_str())
@@ -108,7 +112,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                         require_roles,
                     ))
             }
-            Access::Public | Access::Session => route.handler,
+            Access::Public | Access::Session | Access::Presentation => route.handler,
         };
         router = router.route(route.path, handler);
     }

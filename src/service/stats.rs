@@ -53,6 +53,8 @@ pub struct Statistics {
     pub licences: BTreeMap<String, BTreeMap<String, u64>>,
     /// Platform → orders checked, compliant orders and rate, since the service started.
     pub compliance: BTreeMap<String, super::compliance::Rate>,
+    /// Holders' portraits shown to passengers after a fresh wallet code (each one logged).
+    pub portrait_fetches: u64,
 }
 
 /// Computes the statistics from the view at the state's clock.
@@ -72,6 +74,7 @@ pub fn compute(state: &AppState) -> Result<Statistics, ApiError> {
     }
     // Counters kept by the view as statuses change: no walk over the licences.
     stats.licences = view.licence_counts()?;
+    stats.portrait_fetches = view.counter(crate::registry::tables::meta::PORTRAIT_FETCHES)?;
     stats.compliance = state
         .compliance
         .lock()
@@ -129,6 +132,7 @@ fn funnel(tally: &Tally) -> Statistics {
         overdue: BTreeMap::new(),
         licences: BTreeMap::new(),
         compliance: BTreeMap::new(),
+        portrait_fetches: 0,
     }
 }
 

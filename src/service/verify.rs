@@ -7,6 +7,8 @@
 //! authentic (its payload was signed by the registry key), but a signature altered by a small-order
 //! component would pass the batch where `verify_strict` refuses it. The answer marks batch
 //! acceptance as `signature: "valid"`, and offline verifiers and the passenger page stay strict.
+//! A wallet's dynamic code is checked alone and strictly (`presentation::verify`): its phone
+//! signature, its age and the live binding decide with the registry signature.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -45,6 +47,10 @@ pub struct ItemResult {
     pub number: Option<String>,
     pub kind: Option<String>,
     pub reason: Option<String>,
+    /// For a wallet's dynamic code: `bound` when the phone's signature is fresh and the phone is
+    /// the one the licence is bound to now. Absent for static codes and numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<&'static str>,
 }
 
 struct Pending {
@@ -150,7 +156,53 @@ fn result(
         kind: found.as_ref().map(|f| f.1.clone()),
         status: found.map(|f| f.2),
         reason,
+        device: None,
     }
+}
+
+/// A wallet's dynamic code, checked strictly and alone: registry signature, the phone's
+/// signature with the `cnf` key, the code's age, and that the phone is still the bound one.
+fn dynamic_result(
+    state: &AppState,
+    index: usize,
+    presentation: &crate::presentation::Presentation,
+    now: i64,
+) -> ItemResult {
+    let trust = state.keys.trust();
+    let checked =
+        crate::presentation::verify(presentation, &trust, now, DEFAULT_CLOCK_SKEW_SECONDS);
+    let verified = match checked {
+        Ok(verified) => verified,
+        Err(e) => return result(index, "invalid", None, Some(e.to_string())),
+    };
+    let number = verified.verified.claims.serial.to_string();
+    let found = status_of(state, &number, now);
+    let view = state.read_view();
+    let binding = view.licence(&number).and_then(|licence| match licence {
+        Some(licence) => view.binding(&licence.number),
+        None => Ok(None),
+    });
+    let bound_now = match binding {
+        Ok(binding) => binding.map(|b| b.thumbprint),
+        Err(e) => {
+            tracing::error!(error = %e, "view read failed during verify");
+            None
+        }
+    };
+    let device = verified.verified.claims.device_key.map(|k| k.thumbprint());
+    if bound_now.is_none() || bound_now != device {
+        return result(
+            index,
+            "valid",
+            found,
+            Some("this phone's binding was revoked".into()),
+        );
+    }
+    let mut item = result(index, "valid", found, None);
+    if item.verdict == "valid" {
+        item.device = Some("bound");
+    }
+    item
 }
 
 fn verify_items(state: &AppState, items: &[String]) -> Vec<ItemResult> {
@@ -166,6 +218,12 @@ fn verify_items(state: &AppState, items: &[String]) -> Vec<ItemResult> {
                 status_of(state, item, now),
                 None,
             ));
+            continue;
+        }
+        if let Ok(crate::presentation::Scanned::Dynamic(presentation)) =
+            crate::presentation::decode_text(item)
+        {
+            results[index] = Some(dynamic_result(state, index, &presentation, now));
             continue;
         }
         match prepare(state, index, item, now) {

@@ -28,8 +28,7 @@ pub const BIND_BURST: f64 = 5.0;
 pub const BINDS_PER_MINUTE: f64 = 5.0;
 /// Longest base64url device key accepted, in characters (32 bytes take 43).
 const MAX_DEVICE_KEY_CHARS: usize = 64;
-/// Longest licence number in a path, in bytes.
-const MAX_NUMBER_BYTES: usize = 64;
+use super::licences::MAX_NUMBER_BYTES;
 
 const WALLET_PAGE: &str = include_str!("../../assets/wallet.html");
 /// The formats in the browser (one definition, inlined into the wallet and the passenger page).

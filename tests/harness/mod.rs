@@ -102,6 +102,7 @@ pub async fn harness_with_limits(
         public_requests_per_second: None,
         limits,
         keys_dir: None,
+        portraits_dir: Some(dir.path().join("portraits")),
     })
     .unwrap();
     Harness {
