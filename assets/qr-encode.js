@@ -13,11 +13,15 @@ const QR=(()=>{
     (x,y)=>(x*y%2+x*y%3)%2===0,(x,y)=>((x+y)%2+x*y%3)%2===0];
   function rawModules(v){let r=(16*v+128)*v+64;if(v>=2){const n=Math.floor(v/7)+2;r-=(25*n-10)*n-55;if(v>=7)r-=36;}return r;}
   function dataCodewords(v){return Math.floor(rawModules(v)/8)-ECC_PER_BLOCK[v]*BLOCKS[v];}
-  function countBits(mode,v){const i=v<=9?0:v<=26?1:2;return mode==="numeric"?[10,12,14][i]:[8,16,16][i];}
+  const ALPHANUMERIC="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+  function countBits(mode,v){const i=v<=9?0:v<=26?1:2;return mode==="numeric"?[10,12,14][i]:mode==="alphanumeric"?[9,11,13][i]:[8,16,16][i];}
   function push(bits,val,len){for(let i=len-1;i>=0;i--)bits.push((val>>>i)&1);}
   function segmentBits(seg,v,bits){
     const n=seg.data.length;if(n>=2**countBits(seg.mode,v))return false;
     if(seg.mode==="byte"){push(bits,4,4);push(bits,n,countBits("byte",v));for(const b of seg.data)push(bits,b,8);}
+    else if(seg.mode==="alphanumeric"){push(bits,2,4);push(bits,n,countBits("alphanumeric",v));
+      for(let i=0;i<n;i+=2){const a=ALPHANUMERIC.indexOf(seg.data[i]);
+        if(i+1<n)push(bits,a*45+ALPHANUMERIC.indexOf(seg.data[i+1]),11);else push(bits,a,6);}}
     else{push(bits,1,4);push(bits,n,countBits("numeric",v));
       for(let i=0;i<n;i+=3){const g=seg.data.slice(i,i+3);push(bits,parseInt(g,10),g.length*3+1);}}
     return true;
@@ -116,10 +120,13 @@ const QR=(()=>{
     }
     throw new Error("too long for a QR code");
   }
-  // A verification URL: the head up to '#' as bytes, the digits after it as a numeric segment.
+  // A verification URL: the head up to '#' (alphanumeric when it is all upper case, as a
+  // wallet's head is; '#' itself is a byte), and the digits after it as a numeric segment.
   function encodeUrl(url){
-    const at=url.indexOf("#");
-    return encode([{mode:"byte",data:new TextEncoder().encode(url.slice(0,at+1))},{mode:"numeric",data:url.slice(at+1)}]);
+    const at=url.indexOf("#"),head=url.slice(0,at),digits={mode:"numeric",data:url.slice(at+1)};
+    if(head&&[...head].every(c=>ALPHANUMERIC.includes(c)))
+      return encode([{mode:"alphanumeric",data:head},{mode:"byte",data:Uint8Array.from([35])},digits]);
+    return encode([{mode:"byte",data:new TextEncoder().encode(url.slice(0,at+1))},digits]);
   }
   function svg(modules){
     const border=4,size=modules.length+2*border;let path="";

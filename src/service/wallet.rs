@@ -169,6 +169,8 @@ pub async fn bind(
         "credential": URL_SAFE_NO_PAD.encode(&bound.credential),
         "device": bound.device,
         "verification_url": qr::verification_url(&state.public_base_url, &bound.credential),
+        // What the wallet puts before '#' in its dynamic codes.
+        "dynamic_head": qr::dynamic_head(&state.public_base_url),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

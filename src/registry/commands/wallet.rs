@@ -123,6 +123,10 @@ impl Registry {
         let mut claims = Claims::decode(&sign1.payload).map_err(CommandError::storage)?;
         claims.device_key = Some(device);
         claims.issued_at = self.clock.now_unix();
+        // No status-list index: a holder-bound credential is accepted only with its live status
+        // (which also names the bound phone), so the index would add nothing but bytes, and the
+        // dynamic code must fit QR version 12-M (docs/qr-payload.md).
+        claims.status_index = None;
         let credential = credential::issue(&*self.keys.signer()?, &claims);
         let body = BindingBody {
             number: licence.number.clone(),
