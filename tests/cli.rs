@@ -415,3 +415,60 @@ fn a_signed_trust_list_verifies_with_the_log_key_until_it_expires() {
         text(&without_key)
     );
 }
+
+/// A wallet's dynamic code checked offline with an explicit clock: valid while fresh, refused as
+/// stale once 90 s have passed, refused when another phone signed it.
+#[test]
+fn dynamic_codes_verify_offline_with_an_explicit_clock() {
+    use ed25519_dalek::SigningKey;
+    use licreg::credential::{Claims, DeviceKey};
+    use licreg::presentation::Presentation;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = licreg(&["demo", "--out", path(&out)]);
+    assert!(run.status.success(), "{}", text(&run));
+    let signer = licreg::keys::load_credential_signer(&out).unwrap();
+    let static_credential = std::fs::read(out.join("driver/credential.cbor")).unwrap();
+    let mut claims =
+        Claims::decode(&licreg::cose::decode(&static_credential).unwrap().payload).unwrap();
+    let phone = SigningKey::from_bytes(&[71; 32]);
+    claims.device_key = Some(DeviceKey::from_bytes(phone.verifying_key().as_bytes()).unwrap());
+    claims.status_index = None;
+    let bound = licreg::credential::issue(&signer, &claims);
+    let at = claims.issued_at + 3_600;
+    let url = licreg::qr::dynamic_url(
+        "https://wyc.jtysj.xm.gov.cn",
+        &Presentation::sign(&bound, &phone, at).encode(),
+    );
+    let clock = |seconds: i64| licreg::clock::rfc3339(at - at % 30 + seconds);
+    let fresh = licreg(&["verify", "--keys", path(&out), "--at", &clock(20), &url]);
+    assert!(fresh.status.success(), "{}", text(&fresh));
+    assert!(text(&fresh).contains("device: bound"), "{}", text(&fresh));
+    let stale = licreg(&["verify", "--keys", path(&out), "--at", &clock(91), &url]);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    assert!(text(&stale).contains("INVALID (stale)"), "{}", text(&stale));
+    let thief = SigningKey::from_bytes(&[72; 32]);
+    let forged = licreg::qr::dynamic_url(
+        "https://wyc.jtysj.xm.gov.cn",
+        &Presentation::sign(&bound, &thief, at).encode(),
+    );
+    let refused = licreg(&["verify", "--keys", path(&out), "--at", &clock(20), &forged]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("bad_device_signature"),
+        "{}",
+        text(&refused)
+    );
+    // The static driver code still verifies, and says what it does not prove.
+    let plain = licreg(&[
+        "verify",
+        "--keys",
+        path(&out),
+        path(&out.join("driver/credential.cbor")),
+    ]);
+    assert!(
+        text(&plain).contains("device: not bound"),
+        "{}",
+        text(&plain)
+    );
+}
