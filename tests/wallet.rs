@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// A drawn stand-in for a face (no real person), made with a browser canvas.
-const PORTRAIT: &[u8] = include_bytes!("data/portrait.jpg");
+const PORTRAIT: &[u8] = include_bytes!("../assets/demo-portrait.jpg");
 
 async fn apply_driver_with_portrait(h: &Harness) -> Value {
     let mut record: Value = serde_json::from_str(DRIVER).unwrap();

@@ -3,6 +3,8 @@
 //! waiting for the exam centre (so the officers' queue has a live item), and one passenger
 //! report for the report queue.
 
+use base64::Engine;
+
 use super::applications;
 use super::auth::{Caller, Role};
 use super::AppState;
@@ -29,6 +31,9 @@ const EXAMPLES: [(&str, &str); 5] = [
     ),
 ];
 
+/// A drawn stand-in for a holder's face (no real person), for the demo driver and the tests.
+pub const DEMO_PORTRAIT: &[u8] = include_bytes!("../../assets/demo-portrait.jpg");
+
 /// The demo passenger report: on the demo vehicle's plate.
 const DEMO_REPORT: (&str, &str) = ("闽DD12345", "司机要求线下付款并加价");
 
@@ -48,6 +53,17 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
             obj.remove("valid_until");
         }
         let kind: LicenceKind = kind.parse().map_err(super::ApiError::internal)?;
+        if kind == LicenceKind::Driver {
+            if let Some(obj) = record.as_object_mut() {
+                obj.insert(
+                    super::portraits::PORTRAIT_FIELD.into(),
+                    base64::engine::general_purpose::STANDARD
+                        .encode(DEMO_PORTRAIT)
+                        .into(),
+                );
+            }
+            super::portraits::take_portrait(state, &mut record)?;
+        }
         let submission = Submission {
             kind,
             record,
@@ -62,6 +78,17 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
         let response = applications::respond(state, &submitted.id)?;
         let value = serde_json::to_value(&response).map_err(super::ApiError::internal)?;
         lines.push(describe(state, kind.as_str(), &value));
+        let issued_driver = response.view.status == crate::registry::ApplicationStatus::Issued
+            && kind == LicenceKind::Driver;
+        if let (true, Some(number)) = (issued_driver, &response.view.licence_number) {
+            let activation = state.registry.wallet_activation(&portal, number).await?;
+            lines.push(format!(
+                "    wallet: {} (activation code {}, valid until {})",
+                super::wallet::activation_url(&state.public_base_url, &activation),
+                activation.code.display(),
+                crate::clock::rfc3339(activation.expires)
+            ));
+        }
     }
     let (plate, reason) = DEMO_REPORT;
     let report = PassengerReport {
