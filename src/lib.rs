@@ -13,6 +13,7 @@ pub mod log;
 
 pub mod agency;
 pub mod card;
+pub mod card_pdf;
 pub mod cbor;
 pub mod clock;
 pub mod cose;

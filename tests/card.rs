@@ -89,12 +89,16 @@ fn licreg_card_prints_an_a6_card_whose_qr_code_scans_to_the_licence() {
             "--data",
             demo.join("data").to_str().unwrap(),
             "--out",
-            "x.pdf",
+            "x.png",
             "D1",
         ],
     );
     assert!(!bad.status.success());
-    assert!(text(&bad).contains("SVG"), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("SVG") && text(&bad).contains("PDF"),
+        "{}",
+        text(&bad)
+    );
     let unknown = run(
         licreg,
         &[
@@ -111,6 +115,87 @@ fn licreg_card_prints_an_a6_card_whose_qr_code_scans_to_the_licence() {
         text(&unknown).contains("no licence NO-SUCH"),
         "{}",
         text(&unknown)
+    );
+}
+
+/// The card as PDF: A6 exactly, the CJK font subset embedded, and its code read back from the
+/// page as poppler renders it at 300 dpi. `.ci/run` installs fonts-noto-cjk and poppler-utils.
+#[test]
+fn licreg_card_writes_an_a6_pdf_with_its_font_whose_code_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let licreg = env!("CARGO_BIN_EXE_licreg");
+    let made = run(licreg, &["demo", "--out", demo.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let number = text(&made)
+        .lines()
+        .find_map(|line| line.strip_prefix("driver licence "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let pdf = dir.path().join("driver.pdf");
+    let card = run(
+        licreg,
+        &[
+            "card",
+            "--data",
+            demo.join("data").to_str().unwrap(),
+            "--out",
+            pdf.to_str().unwrap(),
+            &number,
+        ],
+    );
+    assert!(card.status.success(), "{}", text(&card));
+    let info = text(&run("pdfinfo", &[pdf.to_str().unwrap()]));
+    // A6 is 105 × 148 mm: 297.64 × 419.53 points.
+    let size: Vec<f64> = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Page size:"))
+        .expect("a page size")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        (size[0] - 297.64).abs() < 0.1 && (size[1] - 419.53).abs() < 0.1,
+        "{info}"
+    );
+    let fonts = text(&run("pdffonts", &[pdf.to_str().unwrap()]));
+    assert!(
+        fonts
+            .lines()
+            .skip(2)
+            .any(|l| l.contains("CJK") || l.contains("Fallback") || l.contains("Hei")),
+        "a CJK font is used: {fonts}"
+    );
+    assert!(
+        fonts.lines().skip(2).all(|l| l.contains(" yes ")),
+        "every font is embedded: {fonts}"
+    );
+    let page = dir.path().join("page");
+    let render = run(
+        "pdftoppm",
+        &[
+            "-r",
+            "300",
+            "-png",
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            page.to_str().unwrap(),
+        ],
+    );
+    assert!(render.status.success(), "{}", text(&render));
+    let png = page.with_extension("png");
+    let scan = run("zbarimg", &["--quiet", "--raw", png.to_str().unwrap()]);
+    let url = std::fs::read_to_string(demo.join("driver").join("url.txt")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&scan.stdout).trim(),
+        url.trim(),
+        "the printed PDF's code is the licence's"
+    );
+    let words = text(&run("pdftotext", &[pdf.to_str().unwrap(), "-"]));
+    assert!(
+        words.contains("网络预约出租汽车驾驶员证"),
+        "the title is text: {words}"
     );
 }
 

@@ -127,12 +127,14 @@ pub struct CardArgs<'a> {
 
 /// `licreg card`: the A6 in-car card of one licence, as SVG.
 pub fn card(args: &CardArgs) -> anyhow::Result<ExitCode> {
-    if args.out.extension().is_none_or(|e| e != "svg") {
-        anyhow::bail!(
-            "--out {}: the card is written as SVG (FILE.svg)",
+    let pdf = match args.out.extension().and_then(|e| e.to_str()) {
+        Some("svg") => false,
+        Some("pdf") => true,
+        _ => anyhow::bail!(
+            "--out {}: the card is written as SVG (FILE.svg) or PDF (FILE.pdf)",
             args.out.display()
-        );
-    }
+        ),
+    };
     if !args.data.exists() {
         anyhow::bail!("no ledger at {}", args.data.display());
     }
@@ -153,7 +155,12 @@ pub fn card(args: &CardArgs) -> anyhow::Result<ExitCode> {
     let issued = view.issued(&licence)?;
     let svg =
         licreg::card::card_for_credential(&issued.credential, args.base_url, policy.authorities())?;
-    licreg::keys::write_public_file(args.out, svg.as_bytes())?;
+    if pdf {
+        let bytes = licreg::card_pdf::to_pdf(&svg)?;
+        licreg::keys::write_public_file(args.out, &bytes)?;
+    } else {
+        licreg::keys::write_public_file(args.out, svg.as_bytes())?;
+    }
     println!(
         "card for {} written to {}",
         licence.number,
