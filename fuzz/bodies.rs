@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("tile_path", tile_path),
     ("witness_request", witness_request),
     ("bundle_split", bundle_split),
+    ("presentation", presentation),
 ];
 
 /// What an agency answers is input: every agency's facts parser must refuse bad JSON cleanly.
@@ -162,5 +163,20 @@ pub fn bundle_split(data: &[u8]) {
         for entry in entries {
             let _ = licreg::ledger::Entry::decode(entry);
         }
+    }
+}
+
+/// A scanned wallet code (what a passenger page, `POST /v1/verify` and the portrait route read)
+/// and a typed activation code. A presentation that decodes has one encoding: its own bytes.
+pub fn presentation(data: &[u8]) {
+    use licreg::presentation::{decode, Scanned};
+    if let Ok(Scanned::Dynamic(shown)) = decode(data) {
+        assert_eq!(shown.encode(), data, "a decoded presentation re-encodes to itself");
+        let trust = licreg::keys::TrustList::default();
+        let _ = licreg::presentation::verify(&shown, &trust, 1_800_000_000, 300);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = licreg::presentation::decode_text(text);
+        let _ = licreg::registry::wallet::ActivationCode::parse(text);
     }
 }
