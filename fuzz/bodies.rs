@@ -171,7 +171,11 @@ pub fn bundle_split(data: &[u8]) {
 pub fn presentation(data: &[u8]) {
     use licreg::presentation::{decode, Scanned};
     if let Ok(Scanned::Dynamic(shown)) = decode(data) {
-        assert_eq!(shown.encode(), data, "a decoded presentation re-encodes to itself");
+        assert_eq!(
+            shown.encode(),
+            data,
+            "a decoded presentation re-encodes to itself"
+        );
         let trust = licreg::keys::TrustList::default();
         let _ = licreg::presentation::verify(&shown, &trust, 1_800_000_000, 300);
     }
