@@ -162,6 +162,17 @@ impl View {
         self.row(t::BINDINGS, number.as_bytes())
     }
 
+    /// Whether `device` is the phone licence `number` (full or short) is bound to now: what a
+    /// dynamic code needs besides its signatures, wherever it is checked.
+    pub fn bound_to(&self, number: &str, device: &crate::credential::DeviceKey) -> Result<bool> {
+        let Some(licence) = self.licence(number)? else {
+            return Ok(false);
+        };
+        Ok(self
+            .binding(&licence.number)?
+            .is_some_and(|b| b.thumbprint == device.thumbprint()))
+    }
+
     /// An activation code's row, by the code's SHA-256.
     pub fn activation(&self, code_sha256: &[u8]) -> Result<Option<super::wallet::ActivationRow>> {
         self.row(t::WALLET_CODES, code_sha256)

@@ -196,7 +196,8 @@ pub fn status_route(action: &'static str) -> MethodRouter<AppState> {
     )
 }
 
-fn checked_number(number: String) -> Result<String, ApiError> {
+/// Refuses a path number over [`MAX_NUMBER_BYTES`] before anything reads it.
+pub(super) fn checked_number(number: String) -> Result<String, ApiError> {
     if number.len() > MAX_NUMBER_BYTES {
         return Err(ApiError::NotFound("licence".into()));
     }

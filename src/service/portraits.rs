@@ -167,8 +167,11 @@ pub async fn portrait(
     if licence.status_at(now) != LicenceStatus::Valid {
         return Err(refused("the licence is not valid"));
     }
-    let bound = view.binding(&licence.number)?.map(|b| b.thumbprint);
-    if bound.is_none() || bound != claims.device_key.map(|k| k.thumbprint()) {
+    let bound = match &claims.device_key {
+        Some(device) => view.bound_to(&licence.number, device)?,
+        None => false,
+    };
+    if !bound {
         return Err(refused("this phone's binding was revoked"));
     }
     let issued = view.issued(&licence)?;

@@ -177,20 +177,17 @@ fn dynamic_result(
     };
     let number = verified.verified.claims.serial.to_string();
     let found = status_of(state, &number, now);
-    let view = state.read_view();
-    let binding = view.licence(&number).and_then(|licence| match licence {
-        Some(licence) => view.binding(&licence.number),
-        None => Ok(None),
-    });
-    let bound_now = match binding {
-        Ok(binding) => binding.map(|b| b.thumbprint),
-        Err(e) => {
-            tracing::error!(error = %e, "view read failed during verify");
-            None
-        }
+    let bound = match verified.verified.claims.device_key {
+        Some(device) => state
+            .read_view()
+            .bound_to(&number, &device)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "view read failed during verify");
+                false
+            }),
+        None => false,
     };
-    let device = verified.verified.claims.device_key.map(|k| k.thumbprint());
-    if bound_now.is_none() || bound_now != device {
+    if !bound {
         return result(
             index,
             "valid",

@@ -28,7 +28,7 @@ pub const BIND_BURST: f64 = 5.0;
 pub const BINDS_PER_MINUTE: f64 = 5.0;
 /// Longest base64url device key accepted, in characters (32 bytes take 43).
 const MAX_DEVICE_KEY_CHARS: usize = 64;
-use super::licences::MAX_NUMBER_BYTES;
+use super::licences::checked_number;
 
 const WALLET_PAGE: &str = include_str!("../../assets/wallet.html");
 /// The formats in the browser (one definition, inlined into the wallet and the passenger page).
@@ -66,13 +66,6 @@ pub fn activation_json(state: &AppState, activation: &Activation) -> Result<Valu
         "wallet_url": url,
         "qr_svg": qr::to_svg(&code),
     }))
-}
-
-fn checked_number(number: String) -> Result<String, ApiError> {
-    if number.len() > MAX_NUMBER_BYTES {
-        return Err(ApiError::NotFound("licence".into()));
-    }
-    Ok(number)
 }
 
 /// `POST /v1/licences/{number}/wallet/activation`: a one-time code for the holder's wallet.
