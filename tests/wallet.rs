@@ -383,3 +383,51 @@ async fn wallet_refusals_name_their_reason() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
 }
+
+/// Two phones racing to bind with one code, at once (a barrier), twice over: the writer decides
+/// in log order, so exactly one binds and the other is told the code was used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phones_racing_for_one_code_bind_once() {
+    let h = std::sync::Arc::new(harness().await);
+    let (_, driver) = h.apply("driver", DRIVER).await;
+    let number = driver["licence_number"].as_str().unwrap().to_string();
+    for round in 0..2u8 {
+        let (_, activation) = h
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{number}/wallet/activation"),
+                Some(PORTAL),
+                None,
+            )
+            .await;
+        let code = activation["code"].as_str().unwrap().to_string();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|phone| {
+                let (h, barrier, code) = (h.clone(), barrier.clone(), code.clone());
+                tokio::spawn(async move {
+                    let key = SigningKey::from_bytes(&[80 + round * 2 + phone; 32]);
+                    barrier.wait().await;
+                    bind(&h, &code, &key).await
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            if status != StatusCode::CREATED {
+                assert_eq!(body["error"], "activation_used", "{body}");
+            }
+            statuses.push(status);
+        }
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "round {round}"
+        );
+    }
+    let report = licreg::ledger::audit(&h.state.ledger, |_| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
