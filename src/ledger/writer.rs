@@ -2,8 +2,11 @@
 //!
 //! It drains its queue, applies each append to the projection against the state at its
 //! sequence number (refusing contradictions before numbering), extends the tree, signs one
-//! checkpoint, writes everything in one transaction and flushes once before answering. A flush
-//! that fails after the commit stops the writer for good (see `store`).
+//! checkpoint and writes everything in one transaction. Callers are answered only after a flush
+//! that began after their group committed. On storage this process owns alone (sled) the flush
+//! runs on a second thread, so one group's fsync overlaps deciding and committing the next; on
+//! shared storage (PostgreSQL) the commit is the durable step and stays under the group lock. A
+//! flush that fails after a commit stops the writer for good (see `store`).
 
 use std::sync::atomic::Ordering;
 
@@ -21,74 +24,175 @@ use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash};
 use crate::log::note::NoteSigner;
 
+/// Committed groups that may wait for the flusher before the writer blocks.
+const FLUSH_QUEUE_DEPTH: usize = 4;
+
+/// A group whose transaction has committed, waiting for the flush that makes it durable.
+struct Committed {
+    head: Head,
+    batch: Vec<Job>,
+    results: Vec<AppendResult>,
+}
+
 pub(crate) fn writer_loop(
     shared: &Shared,
     signer: &NoteSigner,
     clock: &dyn Clock,
     jobs: &Receiver<Job>,
 ) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        let mut count = batch[0].entries.len();
-        while count < MAX_GROUP_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    count += job.entries.len();
-                    batch.push(job);
-                }
-                Err(_) => break,
+    // On storage only this process writes, the flush of one group overlaps deciding and
+    // committing the next: the next group reads the committed (not yet durable) state, which is
+    // the state as of the last entry before it, and its callers are answered only after a flush
+    // that began after their commit. On shared storage the commit is the durable step and the
+    // group lock must span it, so the flush stays inline.
+    let pipelined = !shared.backend.is_shared();
+    std::thread::scope(|scope| {
+        let (to_flusher, committed) = crossbeam_channel::bounded::<Committed>(FLUSH_QUEUE_DEPTH);
+        if pipelined {
+            let flusher = std::thread::Builder::new()
+                .name("ledger-flusher".into())
+                .spawn_scoped(scope, move || flusher_loop(shared, &committed));
+            if let Err(e) = flusher {
+                tracing::error!(error = %e, "cannot start the ledger flusher; appends stopped");
+                shared.poisoned.store(true, Ordering::SeqCst);
             }
         }
-        let head = match begin_group(shared) {
-            Ok(head) => head,
-            Err(e) => {
-                shared.backend.end_group();
-                let message = e.to_string();
-                for job in batch {
-                    job.reply.send(Err(LedgerError::Storage(message.clone())));
-                }
-                continue;
-            }
+        let mut head = match shared.head.read() {
+            Ok(h) => h.clone(),
+            Err(p) => p.into_inner().clone(),
         };
-        let outcome = commit(shared, signer, clock, head, &batch);
-        shared.backend.end_group();
-        match outcome {
-            Ok((new_head, results)) => {
-                super::store::advance_head(shared, new_head);
-                for (job, result) in batch.into_iter().zip(results) {
-                    job.reply.send(result);
-                }
-            }
-            Err(Failure::Flush(message)) => {
-                // The transaction may or may not be on disk: stop rather than guess.
-                shared.poisoned.store(true, Ordering::SeqCst);
-                tracing::error!(error = %message, "ledger flush failed; appends stopped");
-                for job in batch {
-                    job.reply.send(Err(LedgerError::Poisoned));
-                }
-                for job in jobs.try_iter() {
-                    job.reply.send(Err(LedgerError::Poisoned));
-                }
+        while let Ok(first) = jobs.recv() {
+            let batch = gather(first, jobs);
+            if shared.poisoned.load(Ordering::SeqCst) {
+                refuse_all(batch, jobs);
                 return;
             }
-            Err(Failure::Before(e)) => {
-                let message = e.to_string();
-                for job in batch {
-                    job.reply.send(Err(LedgerError::Storage(message.clone())));
+            let Some(done) = decide_and_commit(shared, signer, clock, &mut head, batch) else {
+                continue;
+            };
+            if pipelined {
+                if let Err(unsent) = to_flusher.send(done) {
+                    // The flusher is gone: nothing can be made durable any more.
+                    shared.poisoned.store(true, Ordering::SeqCst);
+                    answer_poisoned(unsent.0.batch);
                 }
+            } else {
+                finish(shared, vec![done]);
             }
+        }
+    });
+}
+
+/// The first job and every job already waiting behind it, up to [`MAX_GROUP_COMMIT`] entries.
+fn gather(first: Job, jobs: &Receiver<Job>) -> Vec<Job> {
+    let mut count = first.entries.len();
+    let mut batch = vec![first];
+    while count < MAX_GROUP_COMMIT {
+        match jobs.try_recv() {
+            Ok(job) => {
+                count += job.entries.len();
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Decides and commits one group on top of `head`, advancing it. Returns the committed group
+/// for the flush, or `None` when the group failed before anything was written (its callers
+/// are answered here and `head` is unchanged).
+fn decide_and_commit(
+    shared: &Shared,
+    signer: &NoteSigner,
+    clock: &dyn Clock,
+    head: &mut Head,
+    batch: Vec<Job>,
+) -> Option<Committed> {
+    let outcome = match begin_group(shared, head) {
+        Ok(start) => commit(shared, signer, clock, start, &batch),
+        Err(e) => Err(Failure::Before(e)),
+    };
+    shared.backend.end_group();
+    match outcome {
+        Ok((new_head, results)) => {
+            *head = new_head.clone();
+            Some(Committed {
+                head: new_head,
+                batch,
+                results,
+            })
+        }
+        Err(Failure::Before(e)) => {
+            let message = e.to_string();
+            for job in batch {
+                job.reply.send(Err(LedgerError::Storage(message.clone())));
+            }
+            None
+        }
+        Err(Failure::Flush(message)) => {
+            // Whether the commit landed cannot be known: stop rather than guess.
+            shared.poisoned.store(true, Ordering::SeqCst);
+            tracing::error!(error = %message, "ledger commit outcome unknown; appends stopped");
+            answer_poisoned(batch);
+            None
         }
     }
 }
 
-/// Starts a group: on storage other processes also append to, takes the group lock and, if they
-/// appended since this writer last did, reloads the head, so the group is checked against the
-/// view as of the last durable entry whoever wrote it.
-fn begin_group(shared: &Shared) -> Result<Head, LedgerError> {
-    let head = match shared.head.read() {
-        Ok(h) => h.clone(),
-        Err(p) => p.into_inner().clone(),
+/// Takes every committed group waiting, makes them durable with one flush and answers them.
+fn flusher_loop(shared: &Shared, committed: &Receiver<Committed>) {
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        groups.extend(committed.try_iter());
+        finish(shared, groups);
+    }
+}
+
+/// One flush for `groups` (committed in this order), then the head advances and every caller
+/// is answered; if the flush fails, the ledger stops for good and they are told so.
+fn finish(shared: &Shared, groups: Vec<Committed>) {
+    let flushed = if shared.poisoned.load(Ordering::SeqCst) {
+        Err("an earlier flush failed".to_string())
+    } else if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
+        Err("injected flush failure".to_string())
+    } else {
+        shared.backend.flush().map_err(|e| e.to_string())
     };
+    if let Err(message) = flushed {
+        // The transactions may or may not be on disk: stop rather than guess.
+        if !shared.poisoned.swap(true, Ordering::SeqCst) {
+            tracing::error!(error = %message, "ledger flush failed; appends stopped");
+        }
+        for group in groups {
+            answer_poisoned(group.batch);
+        }
+        return;
+    }
+    for group in groups {
+        super::store::advance_head(shared, group.head);
+        for (job, result) in group.batch.into_iter().zip(group.results) {
+            job.reply.send(result);
+        }
+    }
+}
+
+fn answer_poisoned(batch: Vec<Job>) {
+    for job in batch {
+        job.reply.send(Err(LedgerError::Poisoned));
+    }
+}
+
+/// After the ledger stopped: this group and everything queued behind it are refused.
+fn refuse_all(batch: Vec<Job>, jobs: &Receiver<Job>) {
+    answer_poisoned(batch);
+    answer_poisoned(jobs.try_iter().collect());
+}
+
+/// Starts a group on top of the writer's `head`: on storage other processes also append to,
+/// takes the group lock and, if they appended since this writer last did, reloads the head, so
+/// the group is checked against the view as of the last durable entry whoever wrote it.
+fn begin_group(shared: &Shared, head: &Head) -> Result<Head, LedgerError> {
     match shared.backend.begin_group()? {
         Some(stored) if stored != head.size => {
             let fresh = super::store::load_head(shared.backend.as_ref())?;
@@ -101,7 +205,7 @@ fn begin_group(shared: &Shared) -> Result<Head, LedgerError> {
             super::store::advance_head(shared, fresh.clone());
             Ok(fresh)
         }
-        _ => Ok(head),
+        _ => Ok(head.clone()),
     }
 }
 
@@ -197,7 +301,7 @@ fn build_job(
     Ok(Ok((built, tx.into_writes())))
 }
 
-/// Sequences a group of jobs and writes it in one transaction plus one flush.
+/// Sequences a group of jobs and writes it in one transaction; the caller flushes.
 fn commit(
     shared: &Shared,
     signer: &NoteSigner,
@@ -270,16 +374,136 @@ fn commit(
     if let Err(e) = shared.backend.commit(&writes) {
         reconcile(shared, start_size, head.size, e)?;
     }
-    if shared.fail_next_flush.swap(false, Ordering::SeqCst) {
-        return Err(Failure::Flush("injected flush failure".into()));
-    }
-    shared
-        .backend
-        .flush()
-        .map_err(|e| Failure::Flush(e.to_string()))?;
     head.checkpoint = Some(note);
     for appended in results.iter_mut().flatten().flatten() {
         appended.tree_size = head.size;
     }
     Ok((head, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use crate::clock::FixedClock;
+    use crate::keys::LogKey;
+    use crate::ledger::entry::{EventType, NewEntry, Seq};
+    use crate::ledger::{audit, Ledger, LedgerError};
+
+    const THREADS: u64 = 8;
+    const APPENDS_PER_THREAD: u64 = 150;
+
+    fn key() -> LogKey {
+        LogKey {
+            origin: "test.example/log".into(),
+            key: ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+        }
+    }
+
+    fn entry(tag: u64) -> NewEntry {
+        NewEntry {
+            event: EventType::Report,
+            actor: "test".into(),
+            subjects: vec![],
+            body: crate::cbor::to_vec(&tag).unwrap(),
+        }
+    }
+
+    /// Appends from `THREADS` threads released together; once `fail_after` appends are
+    /// acknowledged, the next flush fails. Returns each thread's (tag, outcome) in order.
+    fn run(ledger: &Ledger, fail_after: u64) -> Vec<Vec<(u64, Result<u64, LedgerError>)>> {
+        let start = Arc::new(Barrier::new(THREADS as usize));
+        let acknowledged = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (ledger, start, acknowledged) =
+                    (ledger.clone(), start.clone(), acknowledged.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    (0..APPENDS_PER_THREAD)
+                        .map(|n| {
+                            let tag = t * 1_000 + n;
+                            let outcome = ledger.append(entry(tag)).map(|a| a.seq.0);
+                            let so_far = acknowledged.fetch_add(
+                                u64::from(outcome.is_ok()),
+                                std::sync::atomic::Ordering::SeqCst,
+                            );
+                            if so_far + 1 == fail_after {
+                                ledger.inject_flush_failure();
+                            }
+                            (tag, outcome)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    }
+
+    /// The flush runs beside the next group's commit: under concurrent appends a failed flush
+    /// must still acknowledge only what is durable, refuse everything after it, and leave a log
+    /// that reopens, audits clean and holds every acknowledged entry at its sequence number.
+    #[test]
+    fn a_failed_flush_amid_concurrent_appends_loses_no_acknowledged_entry() {
+        for round in 0..3u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let clock = Arc::new(FixedClock::at(0));
+            let ledger = Ledger::open(dir.path(), Some(key()), clock.clone()).unwrap();
+            let outcomes = run(&ledger, 200 + round * 150);
+            assert!(!ledger.healthy(), "round {round}: the ledger stopped");
+            let mut acknowledged = Vec::new();
+            for thread in &outcomes {
+                // A thread that finished before the failure had every append acknowledged.
+                let first_refused = thread
+                    .iter()
+                    .position(|(_, o)| o.is_err())
+                    .unwrap_or(thread.len());
+                for (tag, outcome) in &thread[first_refused..] {
+                    assert!(
+                        matches!(outcome, Err(LedgerError::Poisoned)),
+                        "round {round}: append {tag} after the failure was {outcome:?}"
+                    );
+                }
+                for (tag, outcome) in &thread[..first_refused] {
+                    acknowledged.push((*outcome.as_ref().unwrap(), *tag));
+                }
+            }
+            drop(ledger);
+            let reopened = Ledger::open(dir.path(), Some(key()), clock).unwrap();
+            let size = reopened.size();
+            for (seq, tag) in &acknowledged {
+                assert!(
+                    *seq < size,
+                    "round {round}: acknowledged {seq} lost (size {size})"
+                );
+                let stored: u64 =
+                    crate::cbor::from_slice(&reopened.entry(Seq(*seq)).unwrap().body).unwrap();
+                assert_eq!(stored, *tag, "round {round}: entry {seq}");
+            }
+            let report = audit(&reopened, |_| {}).unwrap();
+            assert!(report.problems.is_empty(), "round {round}: {report:?}");
+            assert_eq!(reopened.append(entry(9_999_999)).unwrap().seq, Seq(size));
+        }
+    }
+
+    /// Without failures, groups committed while an earlier one is being flushed are numbered in
+    /// order, each sequence number once, and all of them are durable when answered.
+    #[test]
+    fn pipelined_groups_number_every_append_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::at(0));
+        let ledger = Ledger::open(dir.path(), Some(key()), clock.clone()).unwrap();
+        let outcomes = run(&ledger, u64::MAX);
+        let mut seqs: Vec<u64> = outcomes
+            .iter()
+            .flatten()
+            .map(|(_, o)| *o.as_ref().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..THREADS * APPENDS_PER_THREAD).collect::<Vec<_>>());
+        drop(ledger);
+        let reopened = Ledger::open(dir.path(), Some(key()), clock).unwrap();
+        assert_eq!(reopened.size(), THREADS * APPENDS_PER_THREAD);
+        assert!(audit(&reopened, |_| {}).unwrap().problems.is_empty());
+    }
 }
