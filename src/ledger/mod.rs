@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backend;
 pub mod entry;
 pub mod migrate;
+pub mod node_cache;
 pub mod postgres;
 pub mod projection;
 mod rebuild;

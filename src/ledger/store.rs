@@ -174,6 +174,8 @@ pub(crate) struct Shared {
     pub(crate) fail_next_flush: AtomicBool,
     /// The log key, kept to sign the published trust list; `None` when read-only.
     log_signing_key: Option<ed25519_dalek::SigningKey>,
+    /// The upper levels of the tree, as proofs read them (see `node_cache`).
+    pub(crate) node_cache: super::node_cache::NodeCache,
 }
 
 /// The registry's ledger. Cloning shares the same store and writer.
@@ -197,8 +199,11 @@ impl Drop for WriterHandle {
     }
 }
 
-/// Node lookups straight from the nodes table.
-pub(crate) struct StoredNodes<'a>(pub(crate) &'a dyn Backend);
+/// Node lookups from the nodes table, through the upper-tree cache when one is given.
+pub(crate) struct StoredNodes<'a>(
+    pub(crate) &'a dyn Backend,
+    pub(crate) Option<&'a super::node_cache::NodeCache>,
+);
 
 pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
     let mut key = [0u8; 9];
@@ -210,14 +215,20 @@ pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
 impl NodeStore for StoredNodes<'_> {
     type Error = LedgerError;
     fn node(&self, level: u8, index: u64) -> Result<Hash, LedgerError> {
+        if let Some(hash) = self.1.and_then(|cache| cache.get(level, index)) {
+            return Ok(hash);
+        }
         let value = self
             .0
             .get(TREE_NODES, &node_key(level, index))?
             .ok_or_else(|| LedgerError::Storage(format!("missing tree node {level}/{index}")))?;
-        value
-            .as_slice()
-            .try_into()
-            .map_err(|_| LedgerError::Storage(format!("tree node {level}/{index} is not 32 bytes")))
+        let hash: Hash = value.as_slice().try_into().map_err(|_| {
+            LedgerError::Storage(format!("tree node {level}/{index} is not 32 bytes"))
+        })?;
+        if let Some(cache) = self.1 {
+            cache.insert(level, index, hash);
+        }
+        Ok(hash)
     }
 }
 
@@ -387,6 +398,7 @@ impl Ledger {
             poisoned: AtomicBool::new(false),
             fail_next_flush: AtomicBool::new(false),
             log_signing_key,
+            node_cache: super::node_cache::NodeCache::default(),
         });
         if shared.writable {
             super::rebuild::catch_up(&shared).map_err(|e| open_err(e.to_string()))?;
@@ -634,8 +646,12 @@ impl Ledger {
     /// Root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         self.check_size(size)?;
-        merkle::root(&StoredNodes(self.shared.backend.as_ref()), size)
-            .map_err(|e| LedgerError::Storage(e.to_string()))
+        merkle::root(&self.nodes(), size).map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    /// The tree's nodes as proofs read them: through the upper-tree cache.
+    fn nodes(&self) -> StoredNodes<'_> {
+        StoredNodes(self.shared.backend.as_ref(), Some(&self.shared.node_cache))
     }
 
     fn check_size(&self, size: u64) -> Result<(), LedgerError> {
@@ -648,14 +664,14 @@ impl Ledger {
     /// RFC 6962 inclusion proof of entry `index` in the tree of size `size`.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(size)?;
-        merkle::inclusion_proof(&StoredNodes(self.shared.backend.as_ref()), index, size)
+        merkle::inclusion_proof(&self.nodes(), index, size)
             .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
     /// RFC 6962 consistency proof between two tree sizes.
     pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(size2)?;
-        merkle::consistency_proof(&StoredNodes(self.shared.backend.as_ref()), size1, size2)
+        merkle::consistency_proof(&self.nodes(), size1, size2)
             .map_err(|e| LedgerError::Storage(e.to_string()))
     }
 
@@ -774,7 +790,7 @@ pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
                 .map_err(|_| LedgerError::Storage("meta size is not 8 bytes".into()))?,
         ),
     };
-    let nodes = StoredNodes(backend);
+    let nodes = StoredNodes(backend, None);
     let mut hashes = Vec::new();
     let mut start = 0u64;
     for level in (0..64u8).rev() {
