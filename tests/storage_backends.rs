@@ -241,14 +241,14 @@ fn postgres_refuses_a_newer_schema_and_undurable_commits() {
     );
 }
 
-/// Number counters two registry nodes take from under contention: every value once.
+/// Number counters two registry nodes take blocks from under contention: every value once.
 #[test]
 fn postgres_counters_never_hand_out_a_number_twice() {
     let Some(storage) = postgres() else { return };
     let first = Ledger::open_at(&storage, Some(log_key()), clock()).unwrap();
     let second = Ledger::open_at(&storage, None, clock()).unwrap();
     assert_eq!(
-        first.next_counter("serial", 5).unwrap(),
+        first.next_counter("serial", 5, 1).unwrap(),
         Some(5),
         "starts at the floor"
     );
@@ -262,9 +262,14 @@ fn postgres_counters_never_hand_out_a_number_twice() {
             };
             let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
+                // Blocks of 1 to 4 numbers, as nodes with different block sizes would take.
+                let count = 1 + (t % 4) as u64;
                 barrier.wait();
                 (0..APPENDS_PER_THREAD)
-                    .map(|_| ledger.next_counter("serial", 1).unwrap().unwrap())
+                    .flat_map(|_| {
+                        let start = ledger.next_counter("serial", 1, count).unwrap().unwrap();
+                        start..start + count
+                    })
                     .collect::<Vec<u64>>()
             })
         })
@@ -274,10 +279,13 @@ fn postgres_counters_never_hand_out_a_number_twice() {
         .flat_map(|t| t.join().unwrap())
         .collect();
     values.sort_unstable();
-    let expected: Vec<u64> = (6..6 + (THREADS * APPENDS_PER_THREAD) as u64).collect();
+    let taken: u64 = (0..THREADS)
+        .map(|t| ((1 + t % 4) * APPENDS_PER_THREAD) as u64)
+        .sum();
+    let expected: Vec<u64> = (6..6 + taken).collect();
     assert_eq!(values, expected, "each number once, none skipped");
     assert_eq!(
-        second.next_counter("serial", 10_000).unwrap(),
+        second.next_counter("serial", 10_000, 64).unwrap(),
         Some(10_000),
         "a higher floor (numbers seen in the log) wins"
     );
@@ -289,8 +297,64 @@ fn postgres_counters_never_hand_out_a_number_twice() {
     )
     .unwrap();
     assert_eq!(
-        sled.next_counter("serial", 1).unwrap(),
+        sled.next_counter("serial", 1, 64).unwrap(),
         None,
         "sled counts in memory"
     );
+}
+
+/// Two registry nodes' allocators, each taking numbers in blocks from the shared counter under
+/// contention: no serial, application id or status position is handed out twice, also after
+/// one node catches up with what the view shows.
+#[test]
+fn postgres_allocators_on_two_nodes_never_collide() {
+    use licreg::ids::LicenceKind;
+    use licreg::registry::{Allocators, RegistryProjection, View};
+    let Some(storage) = postgres() else { return };
+    let open =
+        |key| Ledger::open_storage(&storage, key, clock(), Arc::new(RegistryProjection)).unwrap();
+    let (first, second) = (open(Some(log_key())), open(None));
+    let nodes: Vec<Arc<Allocators>> = [&first, &second]
+        .iter()
+        .map(|l| Arc::new(Allocators::load(&View::new(l).unwrap()).unwrap()))
+        .collect();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let ids = Arc::clone(&nodes[t % 2]);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..200)
+                    .map(|_| {
+                        (
+                            ids.next_serial().unwrap(),
+                            ids.next_application_id(2026),
+                            ids.next_status_index(LicenceKind::Vehicle),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut taken: Vec<(u64, String, u64)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    nodes[0].catch_up(&View::new(&first).unwrap()).unwrap();
+    taken.extend((0..100).map(|i| {
+        let ids = &nodes[i % 2];
+        (
+            ids.next_serial().unwrap(),
+            ids.next_application_id(2026),
+            ids.next_status_index(LicenceKind::Vehicle),
+        )
+    }));
+    let count = taken.len();
+    let serials: std::collections::BTreeSet<u64> = taken.iter().map(|t| t.0).collect();
+    let applications: std::collections::BTreeSet<&String> = taken.iter().map(|t| &t.1).collect();
+    let positions: std::collections::BTreeSet<u64> = taken.iter().map(|t| t.2).collect();
+    assert_eq!(serials.len(), count, "serials");
+    assert_eq!(applications.len(), count, "application ids");
+    assert_eq!(positions.len(), count, "status positions");
 }

@@ -52,9 +52,15 @@ pub trait Backend: Tables {
     }
     /// Ends the group commit [`Backend::begin_group`] started, whatever its outcome.
     fn end_group(&self) {}
-    /// Takes the next value of the counter `name`, shared by every process on this storage, never
-    /// below `floor`; `None` where the storage is this process's alone (it counts in memory).
-    fn next_counter(&self, _name: &str, _floor: u64) -> Result<Option<u64>, LedgerError> {
+    /// Takes the next `count` values of the counter `name`, shared by every process on this
+    /// storage, never below `floor`, and returns the first; `None` where the storage is this
+    /// process's alone (it counts in memory).
+    fn next_counter(
+        &self,
+        _name: &str,
+        _floor: u64,
+        _count: u64,
+    ) -> Result<Option<u64>, LedgerError> {
         Ok(None)
     }
     /// Forgets what this process cached of rows other processes have changed since.
@@ -208,6 +214,14 @@ impl TableWindow {
 impl Tables for TableWindow {
     fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
         self.backend.get(self.first + table, key)
+    }
+
+    fn get_many(&self, keys: &[(usize, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
+        let shifted: Vec<(usize, Vec<u8>)> = keys
+            .iter()
+            .map(|(table, key)| (self.first + table, key.clone()))
+            .collect();
+        self.backend.get_many(&shifted)
     }
 
     fn scan(

@@ -11,7 +11,8 @@
 //! The seam is shaped for a second backend: a database would run `apply` inside the transaction
 //! that takes the sequence counter.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use super::entry::Entry;
 use super::store::LedgerError;
@@ -45,11 +46,34 @@ pub trait Projection: Send + Sync + 'static {
 /// Pending writes: `None` deletes.
 pub(crate) type Writes = HashMap<(usize, Vec<u8>), Option<Vec<u8>>>;
 
+/// A view key: table and key.
+pub(crate) type ViewKey = (usize, Vec<u8>);
+
+/// What a read found that the committed state does not hold for this group's key: the apply
+/// stops there (a discovery pass, see [`ReadAhead`]).
+pub(crate) const READ_AHEAD_MISS: &str = "read-ahead: key not fetched yet";
+
+/// Committed view rows read ahead for one group, on storage where each read is a round trip.
+///
+/// The writer first applies the group's entries in *discovery* passes: every read the fetched
+/// rows do not answer is recorded and stops that entry's apply; the recorded keys of all
+/// entries are then read in one batch, and the pass repeats until nothing new is asked for. The
+/// deciding pass then reads through the fetched rows, so a group costs a few round trips rather
+/// than one per read. The rows are the committed state under the group lock, which only this
+/// writer changes while it holds it; a read the discovery did not foresee still goes to storage.
+#[derive(Default)]
+pub(crate) struct ReadAhead {
+    pub(crate) fetched: HashMap<ViewKey, Option<Vec<u8>>>,
+    /// Set during a discovery pass: the keys asked for that `fetched` does not hold.
+    pub(crate) missing: Option<RefCell<HashSet<ViewKey>>>,
+}
+
 /// Reads through the writes of this group (and this job) to the committed tables.
 pub struct ViewTx<'a> {
     pub(crate) tables: &'a dyn Tables,
     pub(crate) group: &'a Writes,
     pub(crate) job: Writes,
+    pub(crate) ahead: Option<&'a ReadAhead>,
 }
 
 impl<'a> ViewTx<'a> {
@@ -58,6 +82,18 @@ impl<'a> ViewTx<'a> {
             tables,
             group,
             job: Writes::new(),
+            ahead: None,
+        }
+    }
+
+    pub(crate) fn with_read_ahead(
+        tables: &'a dyn Tables,
+        group: &'a Writes,
+        ahead: &'a ReadAhead,
+    ) -> Self {
+        ViewTx {
+            ahead: Some(ahead),
+            ..ViewTx::new(tables, group)
         }
     }
 
@@ -66,6 +102,15 @@ impl<'a> ViewTx<'a> {
         let slot = (table, key.to_vec());
         if let Some(pending) = self.job.get(&slot).or_else(|| self.group.get(&slot)) {
             return Ok(pending.clone());
+        }
+        if let Some(ahead) = self.ahead {
+            if let Some(fetched) = ahead.fetched.get(&slot) {
+                return Ok(fetched.clone());
+            }
+            if let Some(missing) = &ahead.missing {
+                missing.borrow_mut().insert(slot);
+                return Err(ApplyError::Storage(READ_AHEAD_MISS.into()));
+            }
         }
         Ok(self.tables.get(table, key)?)
     }
@@ -95,5 +140,131 @@ impl Projection for NoProjection {
     }
     fn apply(&self, _tx: &mut ViewTx<'_>, _entry: &Entry) -> Result<(), ApplyError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ledger::tables::{Order, Scan};
+
+    /// Committed rows in memory, counting reads the way a database would bill round trips.
+    #[derive(Default)]
+    struct Counted {
+        rows: BTreeMap<(usize, Vec<u8>), Vec<u8>>,
+        single_reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Tables for Counted {
+        fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+            self.single_reads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.rows.get(&(table, key.to_vec())).cloned())
+        }
+        fn scan(
+            &self,
+            _table: usize,
+            _scan: Scan<'_>,
+            _order: Order,
+            _visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        ) -> Result<(), LedgerError> {
+            Ok(())
+        }
+    }
+
+    /// An apply that follows a chain: the row at `a` names the key to read next.
+    fn follow_chain(tx: &ViewTx<'_>, reads: &Cell<usize>) -> Result<Vec<u8>, ApplyError> {
+        let mut key = b"a".to_vec();
+        loop {
+            reads.set(reads.get() + 1);
+            match tx.get(0, &key)? {
+                Some(next) if next.starts_with(b"->") => key = next[2..].to_vec(),
+                Some(value) => return Ok(value),
+                None => return Ok(b"absent".to_vec()),
+            }
+        }
+    }
+
+    #[test]
+    fn discovery_fetches_a_chain_of_reads_one_step_per_pass_and_decides_alike() {
+        let mut committed = Counted::default();
+        committed.rows.insert((0, b"a".to_vec()), b"->b".to_vec());
+        committed.rows.insert((0, b"b".to_vec()), b"->c".to_vec());
+        committed.rows.insert((0, b"c".to_vec()), b"end".to_vec());
+        let group = Writes::new();
+        let direct = follow_chain(&ViewTx::new(&committed, &group), &Cell::new(0)).unwrap();
+        assert_eq!(direct, b"end");
+        let reads_direct = committed
+            .single_reads
+            .swap(0, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(reads_direct, 3);
+
+        let mut ahead = ReadAhead::default();
+        let mut passes = 0;
+        loop {
+            ahead.missing = Some(RefCell::default());
+            let tx = ViewTx::with_read_ahead(&committed, &group, &ahead);
+            let outcome = follow_chain(&tx, &Cell::new(0));
+            drop(tx);
+            let missing: Vec<ViewKey> = ahead
+                .missing
+                .take()
+                .unwrap()
+                .into_inner()
+                .into_iter()
+                .collect();
+            if missing.is_empty() {
+                assert_eq!(outcome.unwrap(), b"end", "a complete pass decides alike");
+                break;
+            }
+            assert!(
+                matches!(&outcome, Err(ApplyError::Storage(m)) if m == READ_AHEAD_MISS),
+                "a miss stops the apply"
+            );
+            let values = committed.get_many(&missing).unwrap();
+            ahead.fetched.extend(missing.into_iter().zip(values));
+            passes += 1;
+        }
+        assert_eq!(passes, 3, "one pass per dependent read");
+        committed
+            .single_reads
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        let deciding = ViewTx::with_read_ahead(&committed, &group, &ahead);
+        assert_eq!(follow_chain(&deciding, &Cell::new(0)).unwrap(), b"end");
+        assert_eq!(
+            committed
+                .single_reads
+                .load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the deciding pass reads only fetched rows"
+        );
+    }
+
+    #[test]
+    fn pending_writes_shadow_fetched_rows_and_unforeseen_reads_go_to_storage() {
+        let mut committed = Counted::default();
+        committed
+            .rows
+            .insert((0, b"a".to_vec()), b"stored".to_vec());
+        committed
+            .rows
+            .insert((0, b"z".to_vec()), b"unforeseen".to_vec());
+        let mut ahead = ReadAhead::default();
+        ahead
+            .fetched
+            .insert((0, b"a".to_vec()), Some(b"fetched".to_vec()));
+        let mut group = Writes::new();
+        group.insert((0, b"a".to_vec()), Some(b"earlier entry".to_vec()));
+        let mut tx = ViewTx::with_read_ahead(&committed, &group, &ahead);
+        assert_eq!(tx.get(0, b"a").unwrap(), Some(b"earlier entry".to_vec()));
+        tx.delete(0, b"a".to_vec());
+        assert_eq!(tx.get(0, b"a").unwrap(), None, "this entry's own delete");
+        assert_eq!(tx.get(0, b"z").unwrap(), Some(b"unforeseen".to_vec()));
+        let empty = Writes::new();
+        let fresh = ViewTx::with_read_ahead(&committed, &empty, &ahead);
+        assert_eq!(fresh.get(0, b"a").unwrap(), Some(b"fetched".to_vec()));
     }
 }

@@ -32,6 +32,13 @@ pub enum Order {
 pub trait Tables: Send + Sync {
     /// The value at `key`.
     fn get(&self, table: usize, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// The values at many keys, in the order asked. Storage across a network answers them in
+    /// one round trip; embedded storage reads them one by one.
+    fn get_many(&self, keys: &[(usize, Vec<u8>)]) -> Result<Vec<Option<Vec<u8>>>, LedgerError> {
+        keys.iter()
+            .map(|(table, key)| self.get(*table, key))
+            .collect()
+    }
     /// Visits the keys `scan` selects in `order` until `visit` returns false.
     fn scan(
         &self,

@@ -13,12 +13,13 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::Receiver;
 
 use super::entry::{Entry, Seq};
-use super::projection::{ApplyError, ViewTx, Writes};
+use super::projection::{ApplyError, ReadAhead, ViewKey, ViewTx, Writes};
 use super::store::{
     index_key, kind_slot, node_key, AppendResult, Appended, Batches, Head, Job, LedgerError,
     Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
     TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
 };
+use super::tables::Tables;
 use crate::clock::Clock;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash};
@@ -266,15 +267,57 @@ type CommitOutcome = (Head, Vec<AppendResult>);
 /// One job's entries, built and applied to the view but not yet in the tree.
 type Built = Vec<(Entry, Vec<u8>, Hash)>;
 
+/// Most discovery passes of a group's read-ahead ([`ReadAhead`]): each resolves one more step
+/// of reads that depend on earlier reads, for every job at once.
+const READ_AHEAD_PASSES: usize = 4;
+
+/// Reads ahead, in a few batches, the committed view rows a group's jobs will ask for. Only on
+/// shared storage, where a read is a round trip; embedded storage answers reads from memory.
+fn read_ahead(
+    shared: &Shared,
+    head: &Head,
+    batch: &[Job],
+    timestamp_ms: u64,
+) -> Result<ReadAhead, LedgerError> {
+    let mut ahead = ReadAhead::default();
+    if !shared.backend.is_shared() {
+        return Ok(ahead);
+    }
+    for _ in 0..READ_AHEAD_PASSES {
+        ahead.missing = Some(Default::default());
+        let mut group = Writes::new();
+        for job in batch {
+            // Errors, refusals and misses only end this job's discovery: the deciding pass
+            // runs every job again.
+            if let Ok(Ok((_, writes))) = build_job(shared, head, &group, &ahead, job, timestamp_ms)
+            {
+                group.extend(writes);
+            }
+        }
+        let missing: Vec<ViewKey> = ahead
+            .missing
+            .take()
+            .map(|m| m.into_inner().into_iter().collect())
+            .unwrap_or_default();
+        if missing.is_empty() {
+            break;
+        }
+        let values = shared.view_tables.get_many(&missing)?;
+        ahead.fetched.extend(missing.into_iter().zip(values));
+    }
+    Ok(ahead)
+}
+
 /// Builds a job's entries on top of `head` and applies each to the view as of the entry before.
 fn build_job(
     shared: &Shared,
     head: &Head,
     view_writes: &Writes,
+    ahead: &ReadAhead,
     job: &Job,
     timestamp_ms: u64,
 ) -> Result<Result<(Built, Writes), LedgerError>, LedgerError> {
-    let mut tx = ViewTx::new(&shared.view_tables, view_writes);
+    let mut tx = ViewTx::with_read_ahead(&shared.view_tables, view_writes, ahead);
     let mut built = Vec::with_capacity(job.entries.len());
     let (mut size, mut last) = (head.size, head.last_leaf);
     for new in &job.entries {
@@ -314,14 +357,16 @@ fn commit(
     let start_size = head.size;
     let mut view_writes = Writes::new();
     let mut results = Vec::with_capacity(batch.len());
+    let ahead = read_ahead(shared, &head, batch, timestamp_ms)?;
     for job in batch {
-        let (built, job_writes) = match build_job(shared, &head, &view_writes, job, timestamp_ms)? {
-            Ok(done) => done,
-            Err(refused) => {
-                results.push(Err(refused));
-                continue;
-            }
-        };
+        let (built, job_writes) =
+            match build_job(shared, &head, &view_writes, &ahead, job, timestamp_ms)? {
+                Ok(done) => done,
+                Err(refused) => {
+                    results.push(Err(refused));
+                    continue;
+                }
+            };
         view_writes.extend(job_writes);
         let mut appended = Vec::with_capacity(built.len());
         for (entry, bytes, leaf) in built {

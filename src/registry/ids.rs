@@ -7,6 +7,7 @@
 //! index is already taken, so a number is never issued twice; a refused command leaves a gap.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::tables::meta;
 use super::view::{View, ViewError};
@@ -26,13 +27,43 @@ pub fn application_number(id: &str) -> Option<u64> {
     digits.get(4..)?.parse().ok()
 }
 
+/// How many numbers a node takes from a shared counter at a time. A block costs one database
+/// transaction (a durable commit) where a single number would cost one per number; what a node
+/// leaves of its block when it stops is a gap, as a refused command leaves one.
+pub const SHARED_COUNTER_BLOCK: u64 = 64;
+
+/// One counter: the next number, and on a shared ledger the end of the block it was taken from.
+struct Counter {
+    name: &'static str,
+    /// `(next, end)`: numbers `next..end` are this process's to hand out; on storage only this
+    /// process writes, `end` is `u64::MAX`.
+    range: Mutex<(u64, u64)>,
+    /// The lowest value the next block may start at: one past the largest the view has seen.
+    floor: AtomicU64,
+}
+
+impl Counter {
+    fn new(name: &'static str, next: u64, shared: bool) -> Self {
+        let end = if shared { next } else { u64::MAX };
+        Counter {
+            name,
+            range: Mutex::new((next, end)),
+            floor: AtomicU64::new(next),
+        }
+    }
+
+    fn range(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        self.range.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The next free numbers, seeded from the view.
 pub struct Allocators {
-    serial: AtomicU64,
-    application: AtomicU64,
-    status: [AtomicU64; 3],
-    /// A ledger other registry nodes also write: numbers are then taken from counters in its
-    /// storage, so two nodes never hand out the same one.
+    serial: Counter,
+    application: Counter,
+    status: [Counter; 3],
+    /// A ledger other registry nodes also write: numbers are then taken in blocks from counters
+    /// in its storage, so two nodes never hand out the same one.
     shared: Option<Ledger>,
 }
 
@@ -41,70 +72,93 @@ const SERIAL_COUNTER: &str = "serial";
 const APPLICATION_COUNTER: &str = "application";
 const STATUS_COUNTERS: [&str; 3] = ["status_driver", "status_vehicle", "status_platform"];
 
+/// One past the largest value of each counter the view has seen: serial, application, status.
+fn view_floors(view: &View) -> Result<[u64; 5], ViewError> {
+    let status = |kind| view.counter(&meta::next_status_index(kind));
+    Ok([
+        view.counter(meta::MAX_SERIAL)? + 1,
+        view.counter(meta::MAX_APPLICATION)? + 1,
+        status(LicenceKind::Driver)?,
+        status(LicenceKind::Vehicle)?,
+        status(LicenceKind::Platform)?,
+    ])
+}
+
 impl Allocators {
     pub fn load(view: &View) -> Result<Self, ViewError> {
-        let status = |kind| {
-            view.counter(&meta::next_status_index(kind))
-                .map(AtomicU64::new)
-        };
+        let [serial, application, driver, vehicle, platform] = view_floors(view)?;
+        let shared = view.ledger().is_shared();
         Ok(Allocators {
-            shared: view.ledger().is_shared().then(|| view.ledger().clone()),
-            serial: AtomicU64::new(view.counter(meta::MAX_SERIAL)? + 1),
-            application: AtomicU64::new(view.counter(meta::MAX_APPLICATION)? + 1),
+            shared: shared.then(|| view.ledger().clone()),
+            serial: Counter::new(SERIAL_COUNTER, serial, shared),
+            application: Counter::new(APPLICATION_COUNTER, application, shared),
             status: [
-                status(LicenceKind::Driver)?,
-                status(LicenceKind::Vehicle)?,
-                status(LicenceKind::Platform)?,
+                Counter::new(STATUS_COUNTERS[0], driver, shared),
+                Counter::new(STATUS_COUNTERS[1], vehicle, shared),
+                Counter::new(STATUS_COUNTERS[2], platform, shared),
             ],
         })
     }
 
-    /// Moves every counter past what the view now holds: after other registry nodes appended to
-    /// a shared ledger, this node's next numbers start beyond theirs (a number taken in a race
-    /// is still refused by the writer).
+    fn counters(&self) -> [&Counter; 5] {
+        let [driver, vehicle, platform] = &self.status;
+        [&self.serial, &self.application, driver, vehicle, platform]
+    }
+
+    /// Moves every counter past what the view now holds. On storage only this process writes,
+    /// the next number moves; on a shared ledger the next *block* starts beyond it (the block in
+    /// hand stays: the storage's counter gave it to this node alone, and moving into the rest of
+    /// the numbers the view shows would step into another node's block). A number taken in a
+    /// race is still refused by the writer.
     pub fn catch_up(&self, view: &View) -> Result<(), ViewError> {
-        let fresh = Allocators::load(view)?;
-        let take = |mine: &AtomicU64, theirs: &AtomicU64| {
-            mine.fetch_max(theirs.load(Ordering::SeqCst), Ordering::SeqCst);
-        };
-        take(&self.serial, &fresh.serial);
-        take(&self.application, &fresh.application);
-        for (mine, theirs) in self.status.iter().zip(&fresh.status) {
-            take(mine, theirs);
+        let floors = view_floors(view)?;
+        for (counter, floor) in self.counters().into_iter().zip(floors) {
+            counter.floor.fetch_max(floor, Ordering::SeqCst);
+            if self.shared.is_none() {
+                let mut range = counter.range();
+                range.0 = range.0.max(floor);
+            }
         }
         Ok(())
     }
 
-    /// The next value of `counter`: this process's own, or on a shared ledger the storage's
-    /// counter `name`, which is never below this process's next value. If the storage cannot be
-    /// asked, the local value is used: the writer still refuses a number taken twice.
-    fn take(&self, counter: &AtomicU64, name: &str) -> u64 {
-        let local = counter.fetch_add(1, Ordering::SeqCst);
-        let Some(ledger) = &self.shared else {
-            return local;
-        };
-        match ledger.next_counter(name, local) {
-            Ok(Some(value)) => {
-                counter.fetch_max(value.saturating_add(1), Ordering::SeqCst);
-                value
-            }
-            Ok(None) => local,
-            Err(e) => {
-                tracing::warn!(error = %e, counter = name, "shared counter unavailable");
-                local
-            }
+    /// The next value of `counter`: from this process's own range, or on a shared ledger from a
+    /// block of [`SHARED_COUNTER_BLOCK`] taken from the storage's counter, never below the
+    /// view's floor. If the storage cannot be asked, the floor is used: the writer still refuses
+    /// a number taken twice.
+    fn take(&self, counter: &Counter) -> u64 {
+        let mut range = counter.range();
+        if range.0 < range.1 {
+            let value = range.0;
+            range.0 += 1;
+            return value;
         }
+        let floor = counter.floor.load(Ordering::SeqCst).max(range.0);
+        let start = match &self.shared {
+            Some(ledger) => match ledger.next_counter(counter.name, floor, SHARED_COUNTER_BLOCK) {
+                Ok(Some(start)) => start,
+                Ok(None) => floor,
+                Err(e) => {
+                    tracing::warn!(error = %e, counter = counter.name, "shared counter unavailable");
+                    *range = (floor + 1, floor + 1);
+                    return floor;
+                }
+            },
+            None => floor,
+        };
+        *range = (start + 1, start.saturating_add(SHARED_COUNTER_BLOCK));
+        start
     }
 
     /// A licence serial not yet used; `None` once the ten digits are spent.
     pub fn next_serial(&self) -> Option<u64> {
-        let serial = self.take(&self.serial, SERIAL_COUNTER);
+        let serial = self.take(&self.serial);
         (serial <= LicenceNumber::MAX_SERIAL).then_some(serial)
     }
 
     /// A new application id for `year`.
     pub fn next_application_id(&self, year: i32) -> String {
-        let number = self.take(&self.application, APPLICATION_COUNTER);
+        let number = self.take(&self.application);
         format!(
             "A{year:04}{number:0width$}",
             width = APPLICATION_NUMBER_DIGITS
@@ -114,11 +168,8 @@ impl Allocators {
     /// A status-list position for a new credential of `kind`.
     pub fn next_status_index(&self, kind: LicenceKind) -> u64 {
         let slot = usize::from(super::tables::kind_code(kind));
-        match (self.status.get(slot), STATUS_COUNTERS.get(slot)) {
-            (Some(counter), Some(name)) => self.take(counter, name),
-            // kind_code is 0..3 for the three kinds; the first counter keeps a wrong one unique.
-            _ => self.take(&self.status[0], STATUS_COUNTERS[0]),
-        }
+        // kind_code is 0..3 for the three kinds; the first counter keeps a wrong one unique.
+        self.take(self.status.get(slot).unwrap_or(&self.status[0]))
     }
 }
 

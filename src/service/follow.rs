@@ -62,9 +62,9 @@ fn follow_once(state: &AppState, observed: u64) -> Result<u64, String> {
     let mut from = observed;
     while from < size {
         let to = size.min(from.saturating_add(MAX_FOLLOW_BATCH));
-        let entries = (from..to)
-            .map(|seq| state.ledger.entry(Seq(seq)))
-            .collect::<Result<Vec<_>, _>>()
+        let entries = state
+            .ledger
+            .entries(Seq(from), Seq(to))
             .map_err(|e| e.to_string())?;
         state
             .registry
