@@ -153,7 +153,16 @@ impl Registry {
         kind: LicenceKind,
     ) -> Result<LicenceRecord, CommandError> {
         let submitted = self.view.application_record(app)?;
-        LicenceRecord::parse(kind, &with_today(&submitted, today(self.clock())))
+        self.parse_submitted(&submitted, kind)
+    }
+
+    /// The typed record from the submitted JSON (dates the policy has not set yet are today's).
+    fn parse_submitted(
+        &self,
+        submitted: &Value,
+        kind: LicenceKind,
+    ) -> Result<LicenceRecord, CommandError> {
+        LicenceRecord::parse(kind, &with_today(submitted, today(self.clock())))
             .map_err(|e| stored("stored record no longer parses", e))
     }
 
@@ -206,8 +215,9 @@ impl Registry {
             return Ok(());
         }
         let today = today(self.clock());
+        // One read of the application's entry serves both the rules and the issue entry.
         let submitted = self.view.application_record(&app)?;
-        let record = self.submitted_record(&app, kind)?;
+        let record = self.parse_submitted(&submitted, kind)?;
         let decided = self.evaluate(&record, &app, today)?;
         let mut body = DecisionBody {
             application_id: id.to_string(),

@@ -174,6 +174,7 @@ impl Registry {
         let view = &self.view;
         // A renewal replaces the licence it renews, so that one does not count against it.
         let other = |l: &LicenceView| Some(l.number.as_str()) != renewal_of;
+        let holder_licences = view.licences_of_holder(&holder)?;
         let already_licensed = match record {
             // An owner may own many licensed vehicles: one certificate per plate and VIN.
             LicenceRecord::Vehicle(vehicle) => {
@@ -190,8 +191,7 @@ impl Registry {
             }
             _ => {
                 renewal_of.is_none()
-                    && view
-                        .licences_of_holder(&holder)?
+                    && holder_licences
                         .iter()
                         .any(|l| l.kind == record.kind().as_str() && l.status.holds())
             }
@@ -201,7 +201,7 @@ impl Registry {
             credit_record_until: barred_until(view, &holder, today(self.clock()))?,
             ..RegistryFacts::default()
         };
-        for licence in view.licences_of_holder(&holder)? {
+        for licence in &holder_licences {
             if licence.status != LicenceStatus::Revoked {
                 continue;
             }
