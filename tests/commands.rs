@@ -139,6 +139,47 @@ async fn status_commands_follow_the_state_machine_and_name_each_refusal() {
 }
 
 #[tokio::test]
+async fn a_licence_is_found_by_its_number_or_short_serial_and_by_nothing_else() {
+    let h = harness().await;
+    let number = issued_driver(&h).await;
+    let parsed: licreg::ids::LicenceNumber = number.parse().unwrap();
+    let view = h.state.registry.view();
+
+    let by_number = view.licence(&number).unwrap().unwrap();
+    let short = parsed.short_serial();
+    let by_serial = view.licence(short.as_str()).unwrap().unwrap();
+    assert_eq!(by_number, by_serial);
+    assert_eq!(by_number.short_serial, short.as_str());
+
+    // The view keys licences by serial and version; a number with the same serial and version
+    // under another issuer, or a short serial of another kind, is a different licence.
+    let other_issuer = CreditCode::with_check("91110000MA0000000").unwrap();
+    let forged = licreg::ids::LicenceNumber::new(
+        parsed.kind(),
+        &other_issuer,
+        parsed.serial(),
+        parsed.version(),
+    )
+    .unwrap();
+    assert!(view.licence(forged.as_str()).unwrap().is_none());
+    let other_kind = licreg::ids::ShortSerial::new(
+        licreg::ids::LicenceKind::Vehicle,
+        parsed.serial(),
+        parsed.version(),
+    )
+    .unwrap();
+    assert!(view.licence(other_kind.as_str()).unwrap().is_none());
+    let next_version = parsed.with_version(parsed.version() + 1).unwrap();
+    assert!(view.licence(next_version.as_str()).unwrap().is_none());
+    assert!(view.licence("").unwrap().is_none());
+    assert_eq!(
+        view.state_at(&by_number, u64::MAX).unwrap().unwrap().status,
+        LicenceStatus::Valid
+    );
+    assert!(view.state_at(&by_number, 0).unwrap().is_none());
+}
+
+#[tokio::test]
 async fn a_reissue_supersedes_and_an_alert_applies_once() {
     let h = harness().await;
     let registry = &h.state.registry;

@@ -15,7 +15,7 @@ use super::rows::{
     self, AlertRefusalView, AlertView, AnswerView, ApplicationStatus, ApplicationView, HistoryRow,
     LicenceView, ReportStatus, ReportView, Step,
 };
-use super::tables::{self as t, meta};
+use super::tables::{self as t, meta, LicenceKey};
 use super::tally::{self, Counts, Stage};
 use crate::credential::Claims;
 use crate::ids::{LicenceKind, LicenceNumber};
@@ -146,14 +146,18 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
         Event::Import(body) => {
             let kind = parse_kind(&body.issue.kind)?;
             let key = t::legacy_key(kind, &body.legacy_number);
-            if let Some(number) = tx.get(t::LEGACY, &key)? {
+            if let Some(held) = tx.get(t::LEGACY, &key)? {
+                let number = match LicenceKey::from_slice(&held) {
+                    Some(held) => licence_at(tx, held)?.number,
+                    None => return Err(corrupt_key(t::LEGACY)),
+                };
                 return Err(Refusal::AlreadyImported {
                     legacy_number: body.legacy_number.clone(),
-                    number: String::from_utf8_lossy(&number).into_owned(),
+                    number,
                 }
                 .into());
             }
-            tx.put(t::LEGACY, key, body.issue.number.as_bytes().to_vec());
+            tx.put(t::LEGACY, key, key_of(&body.issue.number)?.to_vec());
             issue(tx, entry, &body.issue, event)
         }
         Event::Access(body) => {
@@ -290,14 +294,15 @@ fn application(tx: &mut ViewTx<'_>, entry: &Entry, body: &ApplicationBody) -> Ap
         raise_counter(tx, meta::MAX_APPLICATION, number)?;
     }
     if let (true, Some(old)) = (body.accepted, &body.renewal_of) {
-        if let Some(other) = tx.get(t::RENEWING, old.as_bytes())? {
+        let renewed = key_of(old)?;
+        if let Some(other) = tx.get(t::RENEWING, renewed.as_bytes())? {
             return Err(Refusal::RenewalInProgress {
                 number: old.clone(),
                 application: String::from_utf8_lossy(&other).into_owned(),
             }
             .into());
         }
-        tx.put(t::RENEWING, old.as_bytes().to_vec(), id.as_bytes().to_vec());
+        tx.put(t::RENEWING, renewed.to_vec(), id.as_bytes().to_vec());
     }
     count(tx, body.kind.as_str(), entry.timestamp_ms, Stage::Received)?;
     if body.accepted {
@@ -358,16 +363,45 @@ fn save_application(
 
 fn end_renewal(tx: &mut ViewTx<'_>, app: &ApplicationView) -> Applied {
     if let Some(old) = &app.renewal_of {
-        if tx.get(t::RENEWING, old.as_bytes())?.as_deref() == Some(app.id.as_bytes()) {
-            tx.delete(t::RENEWING, old.as_bytes().to_vec());
+        let renewed = key_of(old)?;
+        if tx.get(t::RENEWING, renewed.as_bytes())?.as_deref() == Some(app.id.as_bytes()) {
+            tx.delete(t::RENEWING, renewed.to_vec());
         }
     }
     Ok(())
 }
 
+/// The view's key for a licence number as logged; a number that does not parse is refused.
+pub(crate) fn key_of(number: &str) -> Result<LicenceKey, ApplyError> {
+    number
+        .parse::<LicenceNumber>()
+        .map(|n| LicenceKey::of_number(&n))
+        .map_err(|e| Refusal::Invalid(format!("licence number {number}: {e}")).into())
+}
+
+fn corrupt_key(table: usize) -> ApplyError {
+    ApplyError::Storage(format!(
+        "a licence key in {} is not 8 bytes",
+        t::NAMES[table]
+    ))
+}
+
+/// The licence logged under `number`: refused unless that exact number was issued.
 pub(crate) fn licence_row(tx: &ViewTx<'_>, number: &str) -> Result<LicenceView, ApplyError> {
-    Ok(get(tx, t::LICENCES, number.as_bytes())?
-        .ok_or_else(|| Refusal::NoSuchLicence(number.to_string()))?)
+    let missing = || Refusal::NoSuchLicence(number.to_string());
+    let Ok(key) = key_of(number) else {
+        return Err(missing().into());
+    };
+    match get::<LicenceView>(tx, t::LICENCES, key.as_bytes())? {
+        Some(found) if found.number == number => Ok(found),
+        _ => Err(missing().into()),
+    }
+}
+
+/// The licence a table points to by key; a dangling key is a storage fault.
+fn licence_at(tx: &ViewTx<'_>, key: LicenceKey) -> Result<LicenceView, ApplyError> {
+    get(tx, t::LICENCES, key.as_bytes())?
+        .ok_or_else(|| ApplyError::Storage(format!("no licence row for {key}")))
 }
 
 /// Writes a licence row with its status bit, history row, expiry index and counters.
@@ -377,11 +411,12 @@ fn save_licence(
     licence: &LicenceView,
     before: Option<LicenceStatus>,
 ) -> Applied {
-    put(tx, t::LICENCES, licence.number.as_bytes().to_vec(), licence);
+    let key = key_of(&licence.number)?;
+    put(tx, t::LICENCES, key.to_vec(), licence);
     let kind = parse_kind(&licence.kind)?;
     if let Some(index) = licence.status_index {
         let mut value = vec![licence.status.code()];
-        value.extend_from_slice(licence.number.as_bytes());
+        value.extend_from_slice(key.as_bytes());
         tx.put(t::STATUS_BITS, t::status_bit_key(kind, index), value);
     }
     let history = HistoryRow {
@@ -390,16 +425,16 @@ fn save_licence(
         reason: licence.reason.clone(),
         category: licence.category.clone(),
     };
-    let key = t::with_numbers(&licence.number, &[entry.timestamp_ms, entry.seq.0]);
-    put(tx, t::HISTORY, key, &history);
-    let expiring = t::expiring_key(licence.expires, &licence.number);
+    let history_key = t::licence_with_numbers(key, &[entry.timestamp_ms, entry.seq.0]);
+    put(tx, t::HISTORY, history_key, &history);
+    let expiring = t::expiring_key(licence.expires, key);
     if licence.status.holds() {
         tx.put(t::EXPIRING, expiring, Vec::new());
     } else {
         tx.delete(t::EXPIRING, expiring);
-        for key in &licence.unique_keys {
-            if tx.get(t::UNIQUE, key.as_bytes())?.as_deref() == Some(licence.number.as_bytes()) {
-                tx.delete(t::UNIQUE, key.as_bytes().to_vec());
+        for unique in &licence.unique_keys {
+            if tx.get(t::UNIQUE, unique.as_bytes())?.as_deref() == Some(key.as_bytes()) {
+                tx.delete(t::UNIQUE, unique.as_bytes().to_vec());
             }
         }
     }
@@ -518,29 +553,25 @@ fn supersede(
     for key in &keys {
         tx.delete(t::UNIQUE, key.as_bytes().to_vec());
     }
-    tx.delete(t::RENEWING, old_number.as_bytes().to_vec());
+    tx.delete(t::RENEWING, key_of(old_number)?.to_vec());
     save_licence(tx, entry, &old, Some(before))?;
     Ok(keys)
 }
 
 /// Claims one uniqueness key for `number`, unless a licence that still holds it has it.
-fn claim(tx: &mut ViewTx<'_>, key: &str, number: &str, at: i64) -> Applied {
+fn claim(tx: &mut ViewTx<'_>, key: &str, licence: LicenceKey, at: i64) -> Applied {
     if let Some(holder) = tx.get(t::UNIQUE, key.as_bytes())? {
-        let holder = String::from_utf8_lossy(&holder).into_owned();
-        let other = licence_row(tx, &holder)?;
+        let holder = LicenceKey::from_slice(&holder).ok_or_else(|| corrupt_key(t::UNIQUE))?;
+        let other = licence_at(tx, holder)?;
         if licence::effective(other.status, other.expires, at).holds() {
             return Err(Refusal::Taken {
                 key: key.to_string(),
-                number: holder,
+                number: other.number,
             }
             .into());
         }
     }
-    tx.put(
-        t::UNIQUE,
-        key.as_bytes().to_vec(),
-        number.as_bytes().to_vec(),
-    );
+    tx.put(t::UNIQUE, key.as_bytes().to_vec(), licence.to_vec());
     Ok(())
 }
 
@@ -549,7 +580,10 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
         .number
         .parse()
         .map_err(|e| Refusal::Invalid(format!("licence number: {e}")))?;
-    if tx.get(t::LICENCES, body.number.as_bytes())?.is_some() {
+    // Serial and version name one number in this registry: any licence under the same key,
+    // whatever its issuer, means the number is taken.
+    let key = LicenceKey::of_number(&number);
+    if tx.get(t::LICENCES, key.as_bytes())?.is_some() {
         return Err(Refusal::NumberIssued(body.number.clone()).into());
     }
     let claims = crate::cose::decode(&body.credential)
@@ -566,8 +600,8 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
         supersede(tx, entry, old, &number, change)?;
     }
     let keys = unique_keys(kind, number.issuer().as_str(), &body.record);
-    for key in &keys {
-        claim(tx, key, &body.number, at)?;
+    for unique in &keys {
+        claim(tx, unique, key, at)?;
     }
     if let Some(index) = body.status_index {
         if tx
@@ -616,16 +650,11 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
         end_renewal(tx, &app)?;
         save_application(tx, entry, &app, ApplicationStatus::Checking)?;
     }
-    tx.put(
-        t::SERIALS,
-        licence.short_serial.as_bytes().to_vec(),
-        body.number.as_bytes().to_vec(),
-    );
-    tx.put(t::HOLDERS, t::pair(&holder_id, &body.number), Vec::new());
+    tx.put(t::HOLDERS, t::with_licence(&holder_id, key), Vec::new());
     if let Some(plate) = &plate {
-        tx.put(t::PLATES, t::pair(plate, &body.number), Vec::new());
+        tx.put(t::PLATES, t::with_licence(plate, key), Vec::new());
     }
     let issued_key = entry.seq.0.to_be_bytes().to_vec();
-    tx.put(t::ISSUED, issued_key, body.number.as_bytes().to_vec());
+    tx.put(t::ISSUED, issued_key, key.to_vec());
     save_licence(tx, entry, &licence, None)
 }

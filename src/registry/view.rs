@@ -14,7 +14,7 @@ use super::licence::LicenceStatus;
 use super::rows::{
     AlertRefusalView, AlertView, ApplicationView, HistoryRow, LicenceView, ReportStatus, ReportView,
 };
-use super::tables as t;
+use super::tables::{self as t, LicenceKey};
 use super::tally::{Counts, Tally};
 use crate::ids::LicenceKind;
 use crate::ledger::{Ledger, Order, Scan, Seq, Tables};
@@ -146,20 +146,35 @@ impl View {
             .map_or(0, |v| t::u64_value(&v)))
     }
 
-    /// A licence by full number or short serial.
+    /// A licence by full number or short serial: one read, since both name its key.
     pub fn licence(&self, number: &str) -> Result<Option<LicenceView>> {
-        if let Some(found) = self.row(t::LICENCES, number.as_bytes())? {
-            return Ok(Some(found));
-        }
-        match self.get(t::SERIALS, number.as_bytes())? {
-            Some(full) => self.row(t::LICENCES, &full),
-            None => Ok(None),
-        }
+        let Some(key) = LicenceKey::parse(number) else {
+            return Ok(None);
+        };
+        let found: Option<LicenceView> = self.row(t::LICENCES, key.as_bytes())?;
+        // The key holds serial and version only: the row says whether the issuer (in a full
+        // number) or the kind (in a short serial) asked for is this licence's.
+        Ok(found.filter(|l| l.number == number || l.short_serial == number))
+    }
+
+    /// The licence a table points to by key; a dangling key is corruption.
+    fn licence_at(&self, table: usize, key: &[u8]) -> Result<LicenceView> {
+        let corrupt = |reason: String| ViewError::Corrupt {
+            table: t::NAMES[table],
+            reason,
+        };
+        let key = LicenceKey::from_slice(key)
+            .ok_or_else(|| corrupt("a licence key is not 8 bytes".into()))?;
+        self.row(t::LICENCES, key.as_bytes())?
+            .ok_or_else(|| corrupt(format!("no licence row for {key}")))
     }
 
     /// The device a licence is bound to, if any.
     pub fn binding(&self, number: &str) -> Result<Option<super::wallet::BindingRow>> {
-        self.row(t::BINDINGS, number.as_bytes())
+        match LicenceKey::parse(number) {
+            Some(key) => self.row(t::BINDINGS, key.as_bytes()),
+            None => Ok(None),
+        }
     }
 
     /// Whether `device` is the phone licence `number` (full or short) is bound to now: what a
@@ -182,10 +197,8 @@ impl View {
         let prefix = t::prefix(key);
         let mut out = Vec::new();
         self.scan(table, Scan::Prefix(&prefix), Order::Ascending, |k, _| {
-            let number = k.get(prefix.len()..).unwrap_or_default();
-            if let Some(licence) = self.row(t::LICENCES, number)? {
-                out.push(licence);
-            }
+            let licence = k.get(prefix.len()..).unwrap_or_default();
+            out.push(self.licence_at(table, licence)?);
             Ok(true)
         })?;
         Ok(out)
@@ -208,7 +221,7 @@ impl View {
     /// The licence holding a uniqueness key (`plate:…`, `vin:…`, `driver:issuer:id`).
     pub fn holder_of_key(&self, key: &str) -> Result<Option<LicenceView>> {
         match self.get(t::UNIQUE, key.as_bytes())? {
-            Some(number) => self.row(t::LICENCES, &number),
+            Some(licence) => self.licence_at(t::UNIQUE, &licence).map(Some),
             None => Ok(None),
         }
     }
@@ -231,10 +244,17 @@ impl View {
         }
     }
 
-    /// The licence's state at `at_ms`, from the status-history index: O(log n).
-    pub fn state_at(&self, number: &str, at_ms: u64) -> Result<Option<HistoryRow>> {
-        let start = t::prefix(number);
-        let end = t::with_numbers(number, &[at_ms, u64::MAX]);
+    /// The licence's state at `at_ms`, from the status-history index: O(log n). Takes the row
+    /// [`View::licence`] found, so the text asked for has been matched to this licence.
+    pub fn state_at(&self, licence: &LicenceView, at_ms: u64) -> Result<Option<HistoryRow>> {
+        let Some(key) = LicenceKey::parse(&licence.number) else {
+            return Err(ViewError::Corrupt {
+                table: t::NAMES[t::LICENCES],
+                reason: format!("{} is not a licence number", licence.number),
+            });
+        };
+        let start = t::licence_with_numbers(key, &[]);
+        let end = t::licence_with_numbers(key, &[at_ms, u64::MAX]);
         let range = Scan::Range {
             from: std::ops::Bound::Included(&start),
             to: std::ops::Bound::Included(&end),
@@ -275,10 +295,8 @@ impl View {
     /// The first `limit` licences in issue order.
     pub fn first_licences(&self, limit: usize) -> Result<Vec<LicenceView>> {
         let mut out = Vec::new();
-        for number in self.values(t::ISSUED, Scan::All, Order::Ascending, limit)? {
-            if let Some(licence) = self.row(t::LICENCES, &number)? {
-                out.push(licence);
-            }
+        for key in self.values(t::ISSUED, Scan::All, Order::Ascending, limit)? {
+            out.push(self.licence_at(t::ISSUED, &key)?);
         }
         Ok(out)
     }
@@ -295,7 +313,8 @@ impl View {
             to: std::ops::Bound::Excluded(&end),
         };
         self.scan(t::EXPIRING, before, Order::Ascending, |key, _| {
-            out.push(text(key.get(9..).unwrap_or_default()));
+            let licence = key.get(8..).unwrap_or_default();
+            out.push(self.licence_at(t::EXPIRING, licence)?.number);
             Ok(out.len() < limit)
         })?;
         Ok(out)
@@ -323,14 +342,18 @@ impl View {
 
     /// The licence a legacy number was imported as.
     pub fn imported_as(&self, kind: LicenceKind, legacy: &str) -> Result<Option<String>> {
-        Ok(self
-            .get(t::LEGACY, &t::legacy_key(kind, legacy))?
-            .map(|v| text(&v)))
+        match self.get(t::LEGACY, &t::legacy_key(kind, legacy))? {
+            Some(key) => Ok(Some(self.licence_at(t::LEGACY, &key)?.number)),
+            None => Ok(None),
+        }
     }
 
     /// The application renewing `number`, while one is in progress.
     pub fn renewing(&self, number: &str) -> Result<Option<String>> {
-        Ok(self.get(t::RENEWING, number.as_bytes())?.map(|v| text(&v)))
+        let Some(key) = LicenceKey::parse(number) else {
+            return Ok(None);
+        };
+        Ok(self.get(t::RENEWING, key.as_bytes())?.map(|v| text(&v)))
     }
 
     pub fn application(&self, id: &str) -> Result<Option<ApplicationView>> {

@@ -14,7 +14,7 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::apply::licence_row;
+use super::apply::{key_of, licence_row};
 use super::bodies::{ActivationBody, BindingBody, UnbindingBody};
 use super::licence::LicenceStatus;
 use super::refusal::Refusal;
@@ -210,17 +210,18 @@ pub(crate) fn binding(
     };
     tx.put(
         t::BINDINGS,
-        body.number.as_bytes().to_vec(),
+        key_of(&body.number)?.to_vec(),
         rows::encode(&row),
     );
     Ok(())
 }
 
 pub(crate) fn unbinding(tx: &mut ViewTx<'_>, body: &UnbindingBody) -> Result<(), ApplyError> {
-    if tx.get(t::BINDINGS, body.number.as_bytes())?.is_none() {
+    let key = key_of(&body.number)?;
+    if tx.get(t::BINDINGS, key.as_bytes())?.is_none() {
         return Err(Refusal::NotBound(body.number.clone()).into());
     }
-    tx.delete(t::BINDINGS, body.number.as_bytes().to_vec());
+    tx.delete(t::BINDINGS, key.to_vec());
     Ok(())
 }
 

@@ -81,7 +81,7 @@ pub fn state_at(state: &AppState, number: &str, at_ms: u64) -> Result<Option<Sta
     };
     Ok(state
         .read_view()
-        .state_at(number, at_ms)?
+        .state_at(&licence, at_ms)?
         .map(|row| StateAt {
             kind: licence.kind,
             status: row.status,
