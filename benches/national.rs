@@ -117,8 +117,10 @@ fn sign_only_rate(n: u64) -> f64 {
                         serial: i + 1,
                         status_index: i,
                     };
-                    licreg::registry::import::prepare(&signer, &record, "x", "0", slot, "bench", 0)
-                        .expect("prepare");
+                    licreg::registry::import::prepare(
+                        &signer, &record, "x", &[0; 32], slot, "bench", 0,
+                    )
+                    .expect("prepare");
                 }
             })
         })

@@ -1,5 +1,5 @@
-//! Bytes per entry by event type, and on disk, for a ledger directory (read-only):
-//! `cargo run --release --example ledger_stats -- DATA/ledger`.
+//! Bytes per entry by event type, by sled tree (before compression), and on disk, for a
+//! ledger directory (read-only): `cargo run --release --example ledger_stats -- DATA/ledger`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,11 +43,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total += bytes;
         println!("| {event} | {count} | {} |", bytes / count.max(&1));
     }
+    drop(ledger);
+    trees(&dir, size)?;
     let disk = du(std::path::Path::new(&dir));
     println!(
         "\n{size} entries: {} encoded bytes per entry on average; {disk} bytes on disk = {} per entry",
         total / size.max(1),
         disk / size.max(1)
+    );
+    Ok(())
+}
+
+/// Keys and key + value bytes per tree, per log entry: where the bytes besides the entries go.
+fn trees(dir: &str, entries: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let db = sled::Config::new().path(dir).use_compression(true).open()?;
+    println!("\n| tree | rows per entry | key + value bytes per entry |");
+    println!("|---|---|---|");
+    let (mut all_rows, mut all_bytes) = (0u64, 0u64);
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name)?;
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        for row in tree.iter() {
+            let (key, value) = row?;
+            rows += 1;
+            bytes += (key.len() + value.len()) as u64;
+        }
+        if rows == 0 {
+            continue;
+        }
+        all_rows += rows;
+        all_bytes += bytes;
+        let per = entries.max(1) as f64;
+        println!(
+            "| {} | {:.2} | {:.0} |",
+            String::from_utf8_lossy(&name),
+            rows as f64 / per,
+            bytes as f64 / per
+        );
+    }
+    println!(
+        "| all | {:.2} | {:.0} |",
+        all_rows as f64 / entries.max(1) as f64,
+        all_bytes as f64 / entries.max(1) as f64
     );
     Ok(())
 }

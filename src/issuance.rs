@@ -102,10 +102,22 @@ pub fn claims_for(record: &LicenceRecord, number: &LicenceNumber, now: UnixSecon
     }
 }
 
-/// The ledger subjects of a licence: its number, its holder and, for vehicles, its plate.
+/// A licence as a ledger subject: its short serial, whichever form it is given in.
+///
+/// Serials are allocated once per registry, so the short serial (15 bytes) names exactly one
+/// number, and every entry and index key about a licence carries it instead of the 72-character
+/// full number. Text that is neither form is kept as given (the writer refuses such an entry).
+pub fn licence_subject(number: &str) -> Subject {
+    let key = match number.parse::<LicenceNumber>() {
+        Ok(full) => full.short_serial().to_string(),
+        Err(_) => number.to_string(),
+    };
+    Subject::new(SubjectKind::Licence, key)
+}
+
+/// The ledger subjects of a licence: its short serial, its holder and, for vehicles, its plate.
 pub fn subjects_for(record: &LicenceRecord, number: &LicenceNumber) -> Vec<Subject> {
     let mut subjects = vec![
-        Subject::new(SubjectKind::Licence, number.as_str()),
         Subject::new(SubjectKind::Licence, number.short_serial().to_string()),
         Subject::new(SubjectKind::Holder, record.holder_id()),
     ];
@@ -171,7 +183,7 @@ pub fn prepare(
         subjects.push(Subject::new(SubjectKind::Application, id.as_str()));
     }
     if let Some(old) = &context.supersedes {
-        subjects.push(Subject::new(SubjectKind::Licence, old.as_str()));
+        subjects.push(licence_subject(old.as_str()));
     }
     let entry = NewEntry {
         event: context.event.unwrap_or(EventType::Issue),

@@ -668,7 +668,10 @@ async fn agencies_reuse_the_full_record_with_a_receipt_and_each_access_is_logged
     let history = h
         .state
         .ledger
-        .history(licreg::ledger::SubjectKind::Licence, &number)
+        .history(
+            licreg::ledger::SubjectKind::Licence,
+            &licreg::issuance::licence_subject(&number).key,
+        )
         .unwrap();
     let last = h.state.ledger.entry(*history.last().unwrap()).unwrap();
     assert_eq!(last.event, licreg::ledger::EventType::Access);

@@ -102,7 +102,7 @@ fn resolve_input(file: &Path, data: &Path) -> anyhow::Result<(PathBuf, PathBuf, 
     Ok((spool.clone(), PathBuf::from("stdin"), Some(spool)))
 }
 
-fn sha256_of(path: &Path) -> anyhow::Result<String> {
+fn sha256_of(path: &Path) -> anyhow::Result<[u8; 32]> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -115,11 +115,7 @@ fn sha256_of(path: &Path) -> anyhow::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().into())
 }
 
 /// Opens the ledger, telling the operator plainly when the service holds it.
@@ -228,7 +224,7 @@ fn progress(total_bytes: u64) -> indicatif::ProgressBar {
 #[derive(Clone)]
 struct Worker {
     kind: LicenceKind,
-    sha: String,
+    sha: [u8; 32],
     signer: Arc<CredentialSigner>,
     view: View,
     ids: Arc<Allocators>,

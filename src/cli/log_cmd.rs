@@ -59,7 +59,10 @@ fn resolve_target(ledger: &Ledger, target: &str) -> anyhow::Result<Seq> {
         EventType::Import,
     ];
     for seq in ledger
-        .history(SubjectKind::Licence, target)?
+        .history(
+            SubjectKind::Licence,
+            &licreg::issuance::licence_subject(target).key,
+        )?
         .into_iter()
         .rev()
     {

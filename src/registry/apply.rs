@@ -144,6 +144,9 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             issue(tx, entry, body, event)
         }
         Event::Import(body) => {
+            if body.file_sha256.len() != 32 {
+                return Err(Refusal::Invalid("file_sha256 is not 32 bytes".into()).into());
+            }
             let kind = parse_kind(&body.issue.kind)?;
             let key = t::legacy_key(kind, &body.legacy_number);
             if let Some(held) = tx.get(t::LEGACY, &key)? {

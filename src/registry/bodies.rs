@@ -177,9 +177,7 @@ pub fn application_subject(id: &str) -> Subject {
     Subject::new(SubjectKind::Application, id)
 }
 
-pub fn licence_subject(number: &str) -> Subject {
-    Subject::new(SubjectKind::Licence, number)
-}
+pub use crate::issuance::licence_subject;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -270,8 +268,8 @@ pub struct Report {
 pub struct ImportBody {
     /// The old certificate's number, unique per kind.
     pub legacy_number: String,
-    /// SHA-256 of the file it came from, hex.
-    pub file_sha256: String,
+    /// SHA-256 of the file it came from (32 bytes).
+    pub file_sha256: serde_bytes::ByteBuf,
     pub issue: IssueBody,
 }
 

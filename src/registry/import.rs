@@ -49,7 +49,7 @@ pub fn prepare(
     signer: &CredentialSigner,
     record: &LicenceRecord,
     legacy_number: &str,
-    file_sha256: &str,
+    file_sha256: &[u8; 32],
     slot: Slot,
     actor: &str,
     now: UnixSeconds,
@@ -61,7 +61,7 @@ pub fn prepare(
     let signed = credential::issue(signer, &claims);
     let body = ImportBody {
         legacy_number: legacy_number.to_string(),
-        file_sha256: file_sha256.to_string(),
+        file_sha256: ByteBuf::from(file_sha256.to_vec()),
         issue: IssueBody {
             number: number.as_str().to_string(),
             kind: record.kind().as_str().to_string(),

@@ -241,7 +241,7 @@ fn licence_section(
     }
     let mut seqs: Vec<Seq> = state
         .ledger
-        .history(SubjectKind::Licence, &licence.number)
+        .history(SubjectKind::Licence, &licence.short_serial)
         .unwrap_or_default();
     if let Some(app) = &licence.application_id {
         seqs.extend(
