@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use super::backend::{between, Backend, Rows, TableWalk};
 use super::entry::{Entry, SubjectKind};
+use super::hash_tiles::{stored_position, tile_key};
 use super::store::{
-    index_key, kind_slot, node_key, Ledger, LedgerError, StoredNodes, TREE_ENTRIES,
-    TREE_INDEX_FIRST, TREE_NODES,
+    index_key, kind_slot, Ledger, LedgerError, StoredNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
+    TREE_TILES,
 };
 use super::tables::{Order, Scan};
 use crate::log::checkpoint::Checkpoint;
-use crate::log::merkle::{self, CompactRange, Hash};
+use crate::log::merkle::{self, CompactRange, Hash, HASH_LEN};
 
 /// Most problems an audit lists before it stops collecting.
 pub const MAX_REPORTED_PROBLEMS: usize = 100;
@@ -162,14 +163,14 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
     let index_scan = IndexScan::start(shared, digest.empty_like());
     let (leaf_tx, leaf_rx) = crossbeam_channel::bounded(8);
     let entry_walk = spawn_entry_walk(Arc::clone(&shared.backend), digest, leaf_tx);
-    let mut node_walk = NodeWalk::new(shared.backend.as_ref());
+    let mut tile_walk = TileWalk::new(shared.backend.as_ref());
     let mut verified_sizes = Vec::new();
     for leaf in leaf_rx.iter().flatten() {
         let created = range
             .append(leaf)
             .map_err(|e| LedgerError::Storage(e.to_string()))?;
         for (level, index, hash) in created {
-            node_walk.check(&mut report, level, index, &hash)?;
+            tile_walk.check(&mut report, level, index, &hash)?;
         }
         report.entries = range.size();
         while let Some(Ok((size, _))) = checkpoints.peek() {
@@ -191,6 +192,7 @@ pub fn audit(ledger: &Ledger, mut progress: impl FnMut(u64)) -> Result<AuditRepo
             progress(report.entries);
         }
     }
+    tile_walk.finish(&mut report)?;
     let (entry_problems, expected_index, _) = entry_walk
         .join()
         .map_err(|_| LedgerError::Storage("entry walk thread failed".into()))??;
@@ -252,18 +254,40 @@ fn check_entry(
     }
 }
 
-/// Compares recreated tree nodes with stored ones, reading each level's nodes in order.
-struct NodeWalk<'a> {
+/// Compares recreated tree nodes with the stored hash tiles, reading each tile level's rows in
+/// order. Only levels that are multiples of 8 are stored; the ones between are derived from them.
+struct TileWalk<'a> {
     backend: &'a dyn Backend,
-    levels: Vec<Rows<'a>>,
+    levels: Vec<LevelWalk<'a>>,
 }
 
-impl<'a> NodeWalk<'a> {
+/// One tile level: its rows in order, and the tile being compared with how much of it was seen.
+struct LevelWalk<'a> {
+    rows: Rows<'a>,
+    current: Option<(u64, Vec<u8>)>,
+    seen: usize,
+}
+
+impl<'a> TileWalk<'a> {
     fn new(backend: &'a dyn Backend) -> Self {
-        NodeWalk {
+        TileWalk {
             backend,
             levels: Vec::new(),
         }
+    }
+
+    fn level(&mut self, tile_level: u8) -> &mut LevelWalk<'a> {
+        while self.levels.len() <= usize::from(tile_level) {
+            let l = self.levels.len() as u8;
+            self.levels.push(LevelWalk {
+                rows: self
+                    .backend
+                    .rows(TREE_TILES, Scan::Prefix(&[l]), Order::Ascending),
+                current: None,
+                seen: 0,
+            });
+        }
+        &mut self.levels[usize::from(tile_level)]
     }
 
     fn check(
@@ -273,45 +297,91 @@ impl<'a> NodeWalk<'a> {
         index: u64,
         hash: &Hash,
     ) -> Result<(), LedgerError> {
-        while self.levels.len() <= usize::from(level) {
-            let l = self.levels.len() as u8;
-            self.levels.push(
-                self.backend
-                    .rows(TREE_NODES, Scan::Prefix(&[l]), Order::Ascending),
-            );
-        }
+        let Some((tile_level, tile_index, offset)) = stored_position(level, index) else {
+            return Ok(());
+        };
+        let backend = self.backend;
         let seq = index << level;
-        let stored = self
-            .levels
-            .get_mut(usize::from(level))
-            .and_then(|rows| rows.next())
-            .transpose()?;
-        match stored {
-            Some((key, value)) if key.as_ref() == node_key(level, index) => {
-                if value.as_slice() != hash {
-                    let what = if level == 0 {
-                        "leaf hash differs from the entry bytes (entry or tree changed)".to_string()
-                    } else {
-                        format!("tree node {level}/{index} differs from the recomputed hash")
-                    };
-                    report.problem(Some(seq), what);
+        let walk = self.level(tile_level);
+        if walk.current.as_ref().map(|(i, _)| *i) != Some(tile_index) {
+            walk.finish_tile(report, tile_level);
+            match walk.rows.next().transpose()? {
+                Some((key, row)) if key.as_ref() == tile_key(tile_level, tile_index) => {
+                    walk.current = Some((tile_index, row.to_vec()));
+                }
+                _ => {
+                    report.problem(
+                        Some(seq),
+                        format!("hash tile {tile_level}/{tile_index} is missing"),
+                    );
+                    // Re-seek past it so one gap is not reported for every later tile.
+                    let mut from = tile_key(tile_level, tile_index).to_vec();
+                    from.push(0);
+                    let to = tile_key(tile_level + 1, 0);
+                    walk.rows = backend.rows(TREE_TILES, between(&from, &to), Order::Ascending);
+                    walk.current = Some((tile_index, Vec::new()));
                 }
             }
-            _ => {
-                report.problem(Some(seq), format!("tree node {level}/{index} is missing"));
-                // Re-seek so one gap is not reported for every later node.
-                let mut from = node_key(level, index).to_vec();
-                from.push(0);
-                let to = node_key(level + 1, 0);
-                if let Some(rows) = self.levels.get_mut(usize::from(level)) {
-                    *rows = self
-                        .backend
-                        .rows(TREE_NODES, between(&from, &to), Order::Ascending);
-                }
+            walk.seen = 0;
+        }
+        walk.seen = offset + 1;
+        let Some((_, row)) = &walk.current else {
+            return Ok(());
+        };
+        let stored = row.get(offset * HASH_LEN..(offset + 1) * HASH_LEN);
+        match stored {
+            Some(stored) if stored == hash => {}
+            Some(_) if level == 0 => report.problem(
+                Some(seq),
+                "leaf hash differs from the entry bytes (entry or tree changed)",
+            ),
+            Some(_) => report.problem(
+                Some(seq),
+                format!("tree node {level}/{index} differs from the recomputed hash"),
+            ),
+            None if row.is_empty() => {}
+            None => report.problem(
+                Some(seq),
+                format!("hash tile {tile_level}/{tile_index} is short of node {level}/{index}"),
+            ),
+        }
+        Ok(())
+    }
+
+    /// Reports stored hashes or tiles beyond what the log's entries make.
+    fn finish(mut self, report: &mut AuditReport) -> Result<(), LedgerError> {
+        for (tile_level, walk) in self.levels.iter_mut().enumerate() {
+            walk.finish_tile(report, tile_level as u8);
+            if let Some((key, _)) = walk.rows.next().transpose()? {
+                report.problem(
+                    None,
+                    format!("hash tile {} is beyond the log", hex_key(&key)),
+                );
             }
         }
         Ok(())
     }
+}
+
+impl LevelWalk<'_> {
+    fn finish_tile(&mut self, report: &mut AuditReport, tile_level: u8) {
+        if let Some((index, row)) = &self.current {
+            if row.len() > self.seen * HASH_LEN {
+                report.problem(
+                    None,
+                    format!(
+                        "hash tile {tile_level}/{index} holds {} hashes, the log makes {}",
+                        row.len() / HASH_LEN,
+                        self.seen
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn hex_key(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_checkpoint(
@@ -543,6 +613,93 @@ mod tests {
         assert!(
             report.problems.iter().any(|p| p.seq == Some(11)),
             "{:?}",
+            report.problems
+        );
+    }
+
+    /// A ledger of 600 entries: level-0 tiles 0, 1 (full) and 2 (88 hashes), level-1 tile 0
+    /// (2 hashes). Appended in groups so tiles are rewritten as they grow.
+    fn tiled(dir: &std::path::Path) -> Ledger {
+        let ledger = Ledger::open(dir, Some(key()), Arc::new(FixedClock::at(0))).unwrap();
+        for group in 0..12u64 {
+            let entries = (0..50u64)
+                .map(|i| NewEntry {
+                    event: EventType::Application,
+                    actor: "portal".into(),
+                    subjects: vec![Subject::new(SubjectKind::Holder, format!("H{group}-{i}"))],
+                    body: vec![0xA0],
+                })
+                .collect();
+            ledger.append_all(entries).unwrap();
+        }
+        ledger
+    }
+
+    fn tile_row(ledger: &Ledger, level: u8, index: u64) -> Vec<u8> {
+        let backend = &ledger.shared().backend;
+        backend
+            .get(TREE_TILES, &tile_key(level, index))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn tiles_written_in_groups_audit_clean_and_serve_proofs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = tiled(dir.path());
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(report.is_clean(), "{:?}", report.problems);
+        assert_eq!(tile_row(&ledger, 0, 2).len(), 88 * HASH_LEN);
+        assert_eq!(tile_row(&ledger, 1, 0).len(), 2 * HASH_LEN);
+        let root = ledger.root_at(600).unwrap();
+        for index in [0, 255, 256, 599] {
+            let proof = ledger.inclusion_proof(index, 600).unwrap();
+            let leaf = merkle::leaf_hash(&ledger.entry_bytes(Seq(index)).unwrap());
+            merkle::verify_inclusion(&leaf, index, 600, &proof, &root).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_changed_tile_hash_is_reported_with_its_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = tiled(dir.path());
+        let mut row = tile_row(&ledger, 0, 1);
+        row[(300 - 256) * HASH_LEN] ^= 1;
+        tamper(&ledger, |w| w.insert(TREE_TILES, tile_key(0, 1), row));
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(300)),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn a_missing_tile_and_hashes_beyond_the_log_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = tiled(dir.path());
+        let mut longer = tile_row(&ledger, 0, 2);
+        longer.extend_from_slice(&[7; HASH_LEN]);
+        tamper(&ledger, |w| {
+            w.remove(TREE_TILES, tile_key(0, 0));
+            w.insert(TREE_TILES, tile_key(0, 2), longer);
+        });
+        let report = audit(&ledger, |_| {}).unwrap();
+        let said = |text: &str| report.problems.iter().any(|p| p.what.contains(text));
+        assert!(said("hash tile 0/0 is missing"), "{:?}", report.problems);
+        assert!(
+            said("hash tile 0/2 holds 89 hashes"),
+            "{:?}",
+            report.problems
+        );
+        assert_eq!(
+            report
+                .problems
+                .iter()
+                .filter(|p| p.what.contains("is missing"))
+                .count(),
+            1,
+            "one gap, one report: {:?}",
             report.problems
         );
     }

@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub(crate) use super::backend::Batches;
 use super::backend::{Backend, SledBackend, TableWalk, TableWindow};
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
+use super::hash_tiles::{tile_key, TileSpan};
 use super::postgres::PostgresUrl;
 use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
 use super::tables::{Order, Scan};
@@ -52,7 +53,7 @@ const LEDGER_COMPRESSION_LEVEL: i32 = 1;
 const QUEUE_DEPTH: usize = 16 * 1024;
 
 pub(crate) const TREE_ENTRIES: usize = 0;
-pub(crate) const TREE_NODES: usize = 1;
+pub(crate) const TREE_TILES: usize = 1;
 pub(crate) const TREE_CHECKPOINTS: usize = 2;
 pub(crate) const TREE_META: usize = 3;
 pub(crate) const TREE_INDEX_FIRST: usize = 4;
@@ -200,18 +201,11 @@ impl Drop for WriterHandle {
     }
 }
 
-/// Node lookups from the nodes table, through the upper-tree cache when one is given.
+/// Node lookups from the hash tiles, through the upper-tree cache when one is given.
 pub(crate) struct StoredNodes<'a>(
     pub(crate) &'a dyn Backend,
     pub(crate) Option<&'a super::node_cache::NodeCache>,
 );
-
-pub(crate) fn node_key(level: u8, index: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = level;
-    key[1..].copy_from_slice(&index.to_be_bytes());
-    key
-}
 
 impl NodeStore for StoredNodes<'_> {
     type Error = LedgerError;
@@ -219,13 +213,10 @@ impl NodeStore for StoredNodes<'_> {
         if let Some(hash) = self.1.and_then(|cache| cache.get(level, index)) {
             return Ok(hash);
         }
-        let value = self
-            .0
-            .get(TREE_NODES, &node_key(level, index))?
-            .ok_or_else(|| LedgerError::Storage(format!("missing tree node {level}/{index}")))?;
-        let hash: Hash = value.as_slice().try_into().map_err(|_| {
-            LedgerError::Storage(format!("tree node {level}/{index} is not 32 bytes"))
-        })?;
+        let missing = || LedgerError::Storage(format!("missing tree node {level}/{index}"));
+        let span = TileSpan::of_node(level, index).ok_or_else(missing)?;
+        let row = self.0.get(TREE_TILES, &span.key())?.ok_or_else(missing)?;
+        let hash = span.hash_in(&row).ok_or_else(missing)?;
         if let Some(cache) = self.1 {
             cache.insert(level, index, hash);
         }
@@ -275,7 +266,7 @@ pub(crate) fn open_backend(
     projection: &dyn Projection,
     writable: bool,
 ) -> Result<(Arc<dyn Backend>, usize), String> {
-    let mut names = vec!["entries", "nodes", "checkpoints", "meta"];
+    let mut names = vec!["entries", "tiles", "checkpoints", "meta"];
     names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
     names.extend(projection.tables().iter().copied());
     let backend: Arc<dyn Backend> = match storage {
@@ -829,6 +820,13 @@ pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
                 .map_err(|_| LedgerError::Storage("meta size is not 8 bytes".into()))?,
         ),
     };
+    if size > 0 && backend.get(TREE_TILES, &tile_key(0, 0))?.is_none() {
+        // Ledgers written before hash tiles kept one row per tree node in a `nodes` table.
+        return Err(LedgerError::Storage(format!(
+            "the ledger holds {size} entries but no hash tiles: it was written in the older \
+             one-row-per-node format, which this version does not read"
+        )));
+    }
     let nodes = StoredNodes(backend, None);
     let mut hashes = Vec::new();
     let mut start = 0u64;

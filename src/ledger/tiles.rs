@@ -1,12 +1,14 @@
 //! The ledger as C2SP tlog-tiles: Merkle tiles and entry bundles, read from the store.
 //!
-//! A tile's hashes are exactly the complete-subtree hashes the `nodes` tree already stores, so
-//! serving a tile is a range read, and any static host or CDN could serve the same bytes. The
-//! paths and the bundle format are `log::tiles`, shared with the mirror.
+//! The tree is stored as these very tiles (`ledger::hash_tiles`), so serving a tile is one
+//! point read, and any static host or CDN could serve the same bytes. The paths and the bundle
+//! format are `log::tiles`, shared with the mirror.
 
 use super::backend::from_key;
-use super::store::{node_key, Ledger, LedgerError, TREE_ENTRIES, TREE_NODES};
+use super::hash_tiles::tile_key;
+use super::store::{Ledger, LedgerError, TREE_ENTRIES, TREE_TILES};
 use super::tables::Order;
+use crate::log::merkle::HASH_LEN;
 use crate::log::tiles::push_bundle_entry;
 pub use crate::log::tiles::{TilePath, TilePathError, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH};
 
@@ -35,25 +37,21 @@ impl Ledger {
         if end > self.size() {
             return Ok(None);
         }
-        let backend = &self.shared().backend;
-        let mut out = Vec::with_capacity(count as usize * 32);
-        let start = node_key(tree_level as u8, first);
-        let rows = backend.rows(TREE_NODES, from_key(&start), Order::Ascending);
-        for (offset, item) in rows.take(count as usize).enumerate() {
-            let (key, hash) = item?;
-            if key.as_ref() != node_key(tree_level as u8, first + offset as u64) {
-                return Err(LedgerError::Storage(format!(
-                    "tile {level}/{index} is missing nodes"
-                )));
+        // The stored row is this tile, at least as wide as the tree now makes it.
+        let row = self
+            .shared()
+            .backend
+            .get(TREE_TILES, &tile_key(level, index))?;
+        let want = count as usize * HASH_LEN;
+        match row {
+            Some(mut row) if row.len() >= want => {
+                row.truncate(want);
+                Ok(Some(row))
             }
-            out.extend_from_slice(&hash);
+            _ => Err(LedgerError::Storage(format!(
+                "tile {level}/{index} is missing hashes"
+            ))),
         }
-        if out.len() != count as usize * 32 {
-            return Err(LedgerError::Storage(format!(
-                "tile {level}/{index} is missing nodes"
-            )));
-        }
-        Ok(Some(out))
     }
 
     /// The entry bundle bytes, or `None` when the bundle does not exist at the current size.

@@ -13,11 +13,12 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::Receiver;
 
 use super::entry::{Entry, Seq};
+use super::hash_tiles::TileWrites;
 use super::projection::{ApplyError, ReadAhead, ViewKey, ViewTx, Writes};
 use super::store::{
-    index_key, kind_slot, node_key, AppendResult, Appended, Batches, Head, Job, LedgerError,
-    Shared, MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
-    TREE_INDEX_FIRST, TREE_META, TREE_NODES, TREE_VIEW_FIRST,
+    index_key, kind_slot, AppendResult, Appended, Batches, Head, Job, LedgerError, Shared,
+    MAX_GROUP_COMMIT, META_SIZE, META_VIEW_APPLIED, TREE_CHECKPOINTS, TREE_ENTRIES,
+    TREE_INDEX_FIRST, TREE_META, TREE_TILES, TREE_VIEW_FIRST,
 };
 use super::tables::Tables;
 use crate::clock::Clock;
@@ -358,6 +359,7 @@ fn commit(
     let mut view_writes = Writes::new();
     let mut results = Vec::with_capacity(batch.len());
     let ahead = read_ahead(shared, &head, batch, timestamp_ms)?;
+    let mut tiles = TileWrites::default();
     for job in batch {
         let (built, job_writes) =
             match build_job(shared, &head, &view_writes, &ahead, job, timestamp_ms)? {
@@ -376,7 +378,14 @@ fn commit(
                 .append(leaf)
                 .map_err(|e| LedgerError::Storage(e.to_string()))?;
             for (level, index, hash) in created {
-                writes.insert(TREE_NODES, node_key(level, index), hash);
+                tiles
+                    .add(level, index, &hash, |key| {
+                        shared
+                            .backend
+                            .get(TREE_TILES, key)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map_err(|e| LedgerError::Storage(e.to_string()))?;
             }
             for subject in &entry.subjects {
                 let slot = TREE_INDEX_FIRST + kind_slot(subject.kind);
@@ -396,6 +405,9 @@ fn commit(
     if head.size == start_size {
         // Every job was refused: nothing to write.
         return Ok((head, results));
+    }
+    for (key, row) in tiles.into_rows() {
+        writes.insert(TREE_TILES, key, row);
     }
     for ((table, key), value) in view_writes {
         match value {
