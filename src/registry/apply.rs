@@ -657,7 +657,5 @@ fn issue(tx: &mut ViewTx<'_>, entry: &Entry, body: &IssueBody, event: &Event) ->
     if let Some(plate) = &plate {
         tx.put(t::PLATES, t::with_licence(plate, key), Vec::new());
     }
-    let issued_key = entry.seq.0.to_be_bytes().to_vec();
-    tx.put(t::ISSUED, issued_key, key.to_vec());
     save_licence(tx, entry, &licence, None)
 }

@@ -9,7 +9,8 @@ use crate::ids::{LicenceKind, LicenceNumber, ShortSerial};
 /// 2: alerts keyed by agency and alert id; refused alerts; public reason categories.
 /// 3: wallet activation codes and device bindings.
 /// 4: licences keyed by their 8-byte [`licence_key`] everywhere (was the 72-character number in
-///    ten tables); no serial → number table, since a short serial names the same key.
+///    ten tables); no serial → number table, since a short serial names the same key; no
+///    issue-order table (nothing read it).
 pub const VIEW_VERSION: u64 = 4;
 
 macro_rules! tables {
@@ -57,16 +58,14 @@ tables! {
     LEGACY = 16 => "v_legacy",
     // licence key → application id of the renewal in progress
     RENEWING = 17 => "v_renewing",
-    // issue seq (u64 BE) → licence key, in issue order
-    ISSUED = 18 => "v_issued",
     // expires (u64 BE, seconds), licence key → (), for valid and suspended licences
-    EXPIRING = 19 => "v_expiring",
+    EXPIRING = 18 => "v_expiring",
     // seq (u64 BE) → AlertRefusalView
-    ALERT_REFUSALS = 20 => "v_alert_refusals",
+    ALERT_REFUSALS = 19 => "v_alert_refusals",
     // activation code SHA-256 → ActivationRow
-    WALLET_CODES = 21 => "v_wallet_codes",
+    WALLET_CODES = 20 => "v_wallet_codes",
     // licence key → BindingRow, while a phone is bound
-    BINDINGS = 22 => "v_bindings",
+    BINDINGS = 21 => "v_bindings",
 }
 
 /// Bytes in a [`LicenceKey`].

@@ -292,15 +292,6 @@ impl View {
         Ok(out)
     }
 
-    /// The first `limit` licences in issue order.
-    pub fn first_licences(&self, limit: usize) -> Result<Vec<LicenceView>> {
-        let mut out = Vec::new();
-        for key in self.values(t::ISSUED, Scan::All, Order::Ascending, limit)? {
-            out.push(self.licence_at(t::ISSUED, &key)?);
-        }
-        Ok(out)
-    }
-
     /// Numbers of valid or suspended licences whose validity ended before `now`, at most `limit`.
     pub fn expired_by(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let end = u64::try_from(now).unwrap_or(0).to_be_bytes();
