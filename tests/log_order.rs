@@ -408,3 +408,49 @@ async fn two_officers_reviewing_one_report_at_once_review_it_once() {
         assert_rebuild_matches(&h);
     }
 }
+
+/// An import entry whose file digest is not a SHA-256 is refused by the writer before it is
+/// numbered, whatever the rest of it says.
+#[test]
+fn an_import_with_a_malformed_file_digest_is_refused_unnumbered() {
+    use licreg::issuance::IssueBody;
+    use licreg::registry::bodies::ImportBody;
+    use licreg::registry::{Event, RegistryProjection};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = licreg::keys::LogKey {
+        origin: "test.example/ledger".into(),
+        key: ed25519_dalek::SigningKey::from_bytes(&[6; 32]),
+    };
+    let storage = licreg::ledger::Storage::parse(&dir.path().to_string_lossy()).unwrap();
+    let ledger = licreg::ledger::Ledger::open_storage(
+        &storage,
+        Some(key),
+        Arc::new(licreg::clock::FixedClock::at(0)),
+        Arc::new(RegistryProjection),
+    )
+    .unwrap();
+    for digest_bytes in [0usize, 31, 33, 64] {
+        let body = ImportBody {
+            legacy_number: "OLD-1".into(),
+            file_sha256: serde_bytes::ByteBuf::from(vec![0xAB; digest_bytes]),
+            issue: IssueBody {
+                number: "1.2.156.3005.2.11100000000013338W901.11350200MB00000004.0000000001.001.W"
+                    .into(),
+                kind: "driver".into(),
+                kid: "k".into(),
+                record: json!({}),
+                credential: serde_bytes::ByteBuf::new(),
+                application_id: None,
+                supersedes: None,
+                status_index: None,
+            },
+        };
+        let entry = Event::Import(body)
+            .entry("import:test", Vec::new())
+            .unwrap();
+        let err = ledger.append(entry).err().unwrap();
+        assert!(err.to_string().contains("file_sha256"), "{err}");
+    }
+    assert_eq!(ledger.size(), 0, "nothing was numbered");
+}

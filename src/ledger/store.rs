@@ -949,6 +949,25 @@ mod tests {
     }
 
     #[test]
+    fn a_ledger_without_hash_tiles_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::at(0));
+        let ledger = Ledger::open(dir.path(), Some(test_key()), clock.clone()).unwrap();
+        ledger.append_all((0..5).map(event).collect()).unwrap();
+        // What a ledger from before hash tiles looks like: entries, and no `tiles` rows.
+        let mut writes = Batches::new(ledger.shared().table_count);
+        writes.remove(TREE_TILES, tile_key(0, 0));
+        ledger.shared().backend.commit(&writes).unwrap();
+        ledger.flush().unwrap();
+        drop(ledger);
+        let err = Ledger::open(dir.path(), Some(test_key()), clock)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no hash tiles"), "{err}");
+        assert!(err.to_string().contains("5 entries"), "{err}");
+    }
+
+    #[test]
     fn concurrent_appends_are_all_acknowledged_once() {
         let dir = tempfile::tempdir().unwrap();
         let ledger =
