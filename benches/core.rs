@@ -163,6 +163,32 @@ fn ledger_appends(c: &mut Criterion) {
     for caller in callers {
         caller.join().expect("caller");
     }
+    // The same 256 concurrent appends from tokio tasks, as the service makes them
+    // (`append_async`): on two cores the 256 OS threads above spend most of their time being
+    // switched in and out (a perf profile: 47% of samples in the callers' threads, mostly
+    // context switches and barrier wake-ups, against 30% in the ledger writer).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut next = 0u64;
+    group.bench_function("durable_append_256_concurrent_tasks", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..BATCH as u64)
+                    .map(|t| {
+                        let ledger = ledger.clone();
+                        next += 1;
+                        let n = next * BATCH as u64 + t;
+                        tokio::spawn(async move { ledger.append_async(entry(n)).await })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("task").expect("append");
+                }
+            })
+        })
+    });
     let sled_dir = tempfile::tempdir().expect("tempdir");
     let db = sled::open(sled_dir.path()).expect("sled");
     let mut n = 0u64;
