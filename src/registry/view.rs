@@ -169,12 +169,18 @@ impl View {
             .ok_or_else(|| corrupt(format!("no licence row for {key}")))
     }
 
-    /// The device a licence is bound to, if any.
-    pub fn binding(&self, number: &str) -> Result<Option<super::wallet::BindingRow>> {
-        match LicenceKey::parse(number) {
-            Some(key) => self.row(t::BINDINGS, key.as_bytes()),
-            None => Ok(None),
-        }
+    /// The key of a licence row, from its short serial: 15 characters to check, where the full
+    /// number has 72 (status lookups and compliance checks call this on every request).
+    fn key_of_row(licence: &LicenceView) -> Result<LicenceKey> {
+        LicenceKey::parse(&licence.short_serial).ok_or_else(|| ViewError::Corrupt {
+            table: t::NAMES[t::LICENCES],
+            reason: format!("{} has no valid short serial", licence.number),
+        })
+    }
+
+    /// The device a licence (a row [`View::licence`] found) is bound to, if any.
+    pub fn binding(&self, licence: &LicenceView) -> Result<Option<super::wallet::BindingRow>> {
+        self.row(t::BINDINGS, Self::key_of_row(licence)?.as_bytes())
     }
 
     /// Whether `device` is the phone licence `number` (full or short) is bound to now: what a
@@ -184,7 +190,7 @@ impl View {
             return Ok(false);
         };
         Ok(self
-            .binding(&licence.number)?
+            .binding(&licence)?
             .is_some_and(|b| b.thumbprint == device.thumbprint()))
     }
 
@@ -247,12 +253,7 @@ impl View {
     /// The licence's state at `at_ms`, from the status-history index: O(log n). Takes the row
     /// [`View::licence`] found, so the text asked for has been matched to this licence.
     pub fn state_at(&self, licence: &LicenceView, at_ms: u64) -> Result<Option<HistoryRow>> {
-        let Some(key) = LicenceKey::parse(&licence.number) else {
-            return Err(ViewError::Corrupt {
-                table: t::NAMES[t::LICENCES],
-                reason: format!("{} is not a licence number", licence.number),
-            });
-        };
+        let key = Self::key_of_row(licence)?;
         let start = t::licence_with_numbers(key, &[]);
         let end = t::licence_with_numbers(key, &[at_ms, u64::MAX]);
         let range = Scan::Range {

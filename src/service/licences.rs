@@ -128,7 +128,7 @@ pub async fn status(
         "platform": licence.platform,
         // The thumbprint of the phone key a driver licence is bound to: a wallet code signed by
         // any other device (a revoked binding) does not verify.
-        "device": state.read_view().binding(&licence.number)?.map(|b| b.thumbprint),
+        "device": state.read_view().binding(licence)?.map(|b| b.thumbprint),
     });
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
 }

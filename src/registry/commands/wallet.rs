@@ -57,7 +57,7 @@ impl Registry {
         super::check_text("reason", reason, MAX_REBIND_REASON_CHARS)?;
         let licence = self.existing(number)?;
         let mut first = Vec::new();
-        if self.view.binding(&licence.number)?.is_some() {
+        if self.view.binding(&licence)?.is_some() {
             let body = UnbindingBody {
                 number: licence.number.clone(),
                 reason: reason.to_string(),
