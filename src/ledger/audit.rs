@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::backend::{between, Backend, Rows, TableWalk};
 use super::entry::{Entry, SubjectKind};
+use super::entry_rows;
 use super::hash_tiles::{stored_position, tile_key};
 use super::store::{
     index_key, kind_slot, Ledger, LedgerError, StoredNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
@@ -123,15 +124,19 @@ fn spawn_entry_walk(
         let mut prev_leaf: Hash = [0; 32];
         let mut chunk = Vec::with_capacity(LEAF_CHUNK);
         let mut count = 0u64;
-        for item in TableWalk::new(backend, TREE_ENTRIES) {
-            let (key, bytes) = item?;
-            if key.as_ref() != count.to_be_bytes() {
-                report.problem(
-                    Some(count),
-                    "entry key out of sequence (missing or extra entry)",
-                );
-                break;
-            }
+        for item in entry_rows::RowEntries::new(TableWalk::new(backend, TREE_ENTRIES), 0) {
+            let bytes = match item {
+                Ok((_, bytes)) => bytes,
+                Err(entry_rows::WalkError::Source(e)) => return Err(e),
+                Err(entry_rows::WalkError::Gap { seq }) => {
+                    report.problem(Some(seq), "entry out of sequence (missing or extra entry)");
+                    break;
+                }
+                Err(entry_rows::WalkError::Broken { seq, reason }) => {
+                    report.problem(Some(seq), reason.to_string());
+                    break;
+                }
+            };
             let leaf = merkle::leaf_hash(&bytes);
             check_entry(&mut report, count, &bytes, &prev_leaf, &mut digest);
             prev_leaf = leaf;
@@ -521,10 +526,11 @@ fn locate_index_problems(
                 .and_then(|s| <[u8; 8]>::try_from(s).ok())
                 .map(u64::from_be_bytes);
             let named = seq.and_then(|seq| {
-                let bytes = shared
+                let row = shared
                     .backend
-                    .get(TREE_ENTRIES, &seq.to_be_bytes())
+                    .get(TREE_ENTRIES, &entry_rows::row_key(seq))
                     .ok()??;
+                let bytes = entry_rows::entry_in_row(seq, &row).ok()??;
                 let entry = Entry::decode(&bytes).ok()?;
                 let text = std::str::from_utf8(key.get(..split)?).ok()?;
                 Some(
@@ -588,6 +594,28 @@ mod tests {
         shared.backend.commit(&writes).unwrap();
     }
 
+    /// Rewrites the stored row holding entry `seq` after `change` edits its entries.
+    fn tamper_row(ledger: &Ledger, seq: u64, change: impl FnOnce(&mut Vec<Vec<u8>>)) {
+        let key = entry_rows::row_key(seq);
+        let stored = ledger
+            .shared()
+            .backend
+            .get(TREE_ENTRIES, &key)
+            .unwrap()
+            .unwrap();
+        let mut entries: Vec<Vec<u8>> = entry_rows::split_row(0, &stored)
+            .unwrap()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        change(&mut entries);
+        let mut row = Vec::new();
+        for entry in &entries {
+            crate::log::tiles::push_bundle_entry(&mut row, entry).unwrap();
+        }
+        tamper(ledger, |w| w.insert(TREE_ENTRIES, key, row));
+    }
+
     #[test]
     fn clean_ledger_audits_clean() {
         let dir = tempfile::tempdir().unwrap();
@@ -603,11 +631,10 @@ mod tests {
     fn a_changed_byte_is_reported_with_its_sequence_number() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 20);
-        let mut bytes = ledger.entry_bytes(Seq(11)).unwrap();
-        let last = bytes.len() - 40;
-        bytes[last] ^= 1;
-        tamper(&ledger, |w| {
-            w.insert(TREE_ENTRIES, 11u64.to_be_bytes(), bytes)
+        tamper_row(&ledger, 11, |entries| {
+            let bytes = &mut entries[11];
+            let last = bytes.len() - 40;
+            bytes[last] ^= 1;
         });
         let report = audit(&ledger, |_| {}).unwrap();
         assert!(
@@ -719,10 +746,37 @@ mod tests {
     fn a_deleted_entry_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 8);
-        tamper(&ledger, |w| w.remove(TREE_ENTRIES, 4u64.to_be_bytes()));
+        tamper_row(&ledger, 4, |entries| {
+            entries.remove(4);
+        });
         let report = audit(&ledger, |_| {}).unwrap();
         assert!(
             report.problems.iter().any(|p| p.seq == Some(4)),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn a_deleted_or_unreadable_entry_row_is_reported_at_its_first_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 40);
+        tamper(&ledger, |w| w.remove(TREE_ENTRIES, entry_rows::row_key(16)));
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(16)),
+            "{:?}",
+            report.problems
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 40);
+        tamper(&ledger, |w| {
+            w.insert(TREE_ENTRIES, entry_rows::row_key(32), [0, 200, 1])
+        });
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(32)),
             "{:?}",
             report.problems
         );

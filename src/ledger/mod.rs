@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backend;
 pub mod entry;
+mod entry_rows;
 mod hash_tiles;
 pub mod migrate;
 pub mod node_cache;

@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub(crate) use super::backend::Batches;
 use super::backend::{Backend, SledBackend, TableWalk, TableWindow};
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
+use super::entry_rows;
 use super::hash_tiles::{tile_key, TileSpan};
 use super::postgres::PostgresUrl;
 use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
@@ -606,9 +607,16 @@ impl Ledger {
 
     /// The raw bytes of entry `seq`.
     pub fn entry_bytes(&self, seq: Seq) -> Result<Vec<u8>, LedgerError> {
-        self.shared
+        let row = self
+            .shared
             .backend
-            .get(TREE_ENTRIES, &seq.0.to_be_bytes())?
+            .get(TREE_ENTRIES, &entry_rows::row_key(seq.0))?
+            .ok_or(LedgerError::NoSuchEntry(seq.0))?;
+        entry_rows::entry_in_row(seq.0, &row)
+            .map_err(|e| LedgerError::Corrupt {
+                seq: seq.0,
+                reason: e.to_string(),
+            })?
             .ok_or(LedgerError::NoSuchEntry(seq.0))
     }
 
@@ -621,29 +629,51 @@ impl Ledger {
         })
     }
 
-    /// Entries `from..to`, decoded, read as one ordered scan (on a database, one round trip per
-    /// page rather than one per entry). A missing entry in the range is an error.
+    /// The raw bytes of entries `from..to`, read as one ordered scan of their rows (on a
+    /// database, one round trip per page rather than one per entry). A missing entry in the
+    /// range is an error.
+    pub fn entries_bytes(
+        &self,
+        from: Seq,
+        to: Seq,
+    ) -> impl Iterator<Item = Result<(Seq, Vec<u8>), LedgerError>> + '_ {
+        let low = entry_rows::row_key(from.0);
+        let rows = self.shared.backend.rows(
+            TREE_ENTRIES,
+            Scan::Range {
+                from: Bound::Included(&low),
+                to: Bound::Unbounded,
+            },
+            Order::Ascending,
+        );
+        entry_rows::RowEntries::new(rows, from.0)
+            .take(usize::try_from(to.0.saturating_sub(from.0)).unwrap_or(usize::MAX))
+            .map(|item| match item {
+                Ok((seq, bytes)) => Ok((Seq(seq), bytes)),
+                Err(entry_rows::WalkError::Source(e)) => Err(e),
+                Err(entry_rows::WalkError::Gap { seq }) => Err(LedgerError::NoSuchEntry(seq)),
+                Err(entry_rows::WalkError::Broken { seq, reason }) => Err(LedgerError::Corrupt {
+                    seq,
+                    reason: reason.to_string(),
+                }),
+            })
+    }
+
+    /// Entries `from..to`, decoded. A missing entry in the range is an error.
     pub fn entries(&self, from: Seq, to: Seq) -> Result<Vec<Entry>, LedgerError> {
-        let (low, high) = (from.0.to_be_bytes(), to.0.to_be_bytes());
-        let scan = Scan::Range {
-            from: Bound::Included(&low),
-            to: Bound::Excluded(&high),
-        };
         let mut entries =
             Vec::with_capacity(usize::try_from(to.0.saturating_sub(from.0)).unwrap_or(0));
-        for row in self
-            .shared
-            .backend
-            .rows(TREE_ENTRIES, scan, Order::Ascending)
-        {
-            let (_, bytes) = row?;
-            let expected = from.0 + entries.len() as u64;
+        for item in self.entries_bytes(from, to) {
+            let (seq, bytes) = item?;
             let entry = Entry::decode(&bytes).map_err(|e| LedgerError::Corrupt {
-                seq: expected,
+                seq: seq.0,
                 reason: e.to_string(),
             })?;
-            if entry.seq.0 != expected {
-                return Err(LedgerError::NoSuchEntry(expected));
+            if entry.seq != seq {
+                return Err(LedgerError::Corrupt {
+                    seq: seq.0,
+                    reason: format!("entry says it is {}", entry.seq),
+                });
             }
             entries.push(entry);
         }
@@ -810,6 +840,26 @@ pub(crate) fn advance_head(shared: &Shared, head: Head) {
     }
 }
 
+/// Refuses a ledger whose first entry row is not a bundle of the entries it must hold: one
+/// written when every entry was its own row.
+fn check_entry_layout(backend: &dyn Backend, size: u64) -> Result<(), LedgerError> {
+    if size == 0 {
+        return Ok(());
+    }
+    let expected = size.min(entry_rows::ENTRIES_PER_ROW) as usize;
+    let held = backend
+        .get(TREE_ENTRIES, &entry_rows::row_key(0))?
+        .and_then(|row| entry_rows::split_row(0, &row).ok().map(|e| e.len()));
+    if held != Some(expected) {
+        return Err(LedgerError::Storage(format!(
+            "the ledger holds {size} entries but its first entry row is not a bundle of \
+             {expected}: it was written in the older one-row-per-entry format, which this \
+             version does not read"
+        )));
+    }
+    Ok(())
+}
+
 /// The head as stored: size, tree, last leaf and the checkpoint signed for that size.
 pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
     let size = match backend.get(TREE_META, META_SIZE)? {
@@ -827,6 +877,7 @@ pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
              one-row-per-node format, which this version does not read"
         )));
     }
+    check_entry_layout(backend, size)?;
     let nodes = StoredNodes(backend, None);
     let mut hashes = Vec::new();
     let mut start = 0u64;
@@ -964,6 +1015,27 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("no hash tiles"), "{err}");
+    }
+
+    #[test]
+    fn a_ledger_with_one_row_per_entry_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::at(0));
+        let ledger = Ledger::open(dir.path(), Some(test_key()), clock.clone()).unwrap();
+        ledger.append_all((0..5).map(event).collect()).unwrap();
+        // What the older layout stored: each entry's bytes under its own sequence number.
+        let mut writes = Batches::new(ledger.shared().table_count);
+        for seq in 0..5u64 {
+            let bytes = ledger.entry_bytes(Seq(seq)).unwrap();
+            writes.insert(TREE_ENTRIES, seq.to_be_bytes(), bytes);
+        }
+        ledger.shared().backend.commit(&writes).unwrap();
+        ledger.flush().unwrap();
+        drop(ledger);
+        let err = Ledger::open(dir.path(), Some(test_key()), clock)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("one-row-per-entry"), "{err}");
         assert!(err.to_string().contains("5 entries"), "{err}");
     }
 

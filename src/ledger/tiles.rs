@@ -4,10 +4,9 @@
 //! point read, and any static host or CDN could serve the same bytes. The paths and the bundle
 //! format are `log::tiles`, shared with the mirror.
 
-use super::backend::from_key;
+use super::entry::Seq;
 use super::hash_tiles::tile_key;
-use super::store::{Ledger, LedgerError, TREE_ENTRIES, TREE_TILES};
-use super::tables::Order;
+use super::store::{Ledger, LedgerError, TREE_TILES};
 use crate::log::merkle::HASH_LEN;
 use crate::log::tiles::push_bundle_entry;
 pub use crate::log::tiles::{TilePath, TilePathError, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH};
@@ -67,11 +66,8 @@ impl Ledger {
         if first.checked_add(count).is_none_or(|end| end > self.size()) {
             return Ok(None);
         }
-        let backend = &self.shared().backend;
         let mut out = Vec::new();
-        let start = first.to_be_bytes();
-        let rows = backend.rows(TREE_ENTRIES, from_key(&start), Order::Ascending);
-        for item in rows.take(count as usize) {
+        for item in self.entries_bytes(Seq(first), Seq(first + count)) {
             let (_, bytes) = item?;
             push_bundle_entry(&mut out, &bytes).map_err(|e| LedgerError::Storage(e.to_string()))?;
         }

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::Receiver;
 
 use super::entry::{Entry, Seq};
+use super::entry_rows::EntryWrites;
 use super::hash_tiles::TileWrites;
 use super::projection::{ApplyError, ReadAhead, ViewKey, ViewTx, Writes};
 use super::store::{
@@ -360,6 +361,7 @@ fn commit(
     let mut results = Vec::with_capacity(batch.len());
     let ahead = read_ahead(shared, &head, batch, timestamp_ms)?;
     let mut tiles = TileWrites::default();
+    let mut entry_rows = EntryWrites::default();
     for job in batch {
         let (built, job_writes) =
             match build_job(shared, &head, &view_writes, &ahead, job, timestamp_ms)? {
@@ -372,7 +374,14 @@ fn commit(
         view_writes.extend(job_writes);
         let mut appended = Vec::with_capacity(built.len());
         for (entry, bytes, leaf) in built {
-            writes.insert(TREE_ENTRIES, entry.seq.0.to_be_bytes(), bytes);
+            entry_rows
+                .add(entry.seq.0, &bytes, |key| {
+                    shared
+                        .backend
+                        .get(TREE_ENTRIES, key)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|e| LedgerError::Storage(e.to_string()))?;
             let created = head
                 .range
                 .append(leaf)
@@ -408,6 +417,9 @@ fn commit(
     }
     for (key, row) in tiles.into_rows() {
         writes.insert(TREE_TILES, key, row);
+    }
+    for (key, row) in entry_rows.into_rows() {
+        writes.insert(TREE_ENTRIES, key, row);
     }
     for ((table, key), value) in view_writes {
         match value {
