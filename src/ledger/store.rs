@@ -47,6 +47,8 @@ pub const MAX_ENTRIES_PER_APPEND: usize = 64;
 const LEDGER_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 /// How long an open waits for a just-closed sled database to release its file lock.
 const SLED_LOCK_WAIT_MS: u64 = 2_000;
+/// The file sled writes first in a store's directory: its presence says a store is there.
+const SLED_CONF_FILE: &str = "conf";
 const SLED_LOCK_POLL_MS: u64 = 20;
 /// zstd level of sled's page compression (1 fastest .. 22 smallest).
 const LEDGER_COMPRESSION_LEVEL: i32 = 1;
@@ -365,6 +367,21 @@ impl Ledger {
             path: storage.describe(),
             reason,
         };
+        if let (Storage::Sled(dir), None) = (storage, &log_key) {
+            // Opening without a key only reads: it must never leave a new, empty sled store
+            // behind in a directory that held no ledger (a mistyped path, a data dir for its
+            // `ledger` subdirectory).
+            if !dir.join(SLED_CONF_FILE).is_file() {
+                return Err(open_err(format!(
+                    "no ledger here (sled keeps a `{SLED_CONF_FILE}` file in its directory){}",
+                    if dir.join("ledger").join(SLED_CONF_FILE).is_file() {
+                        format!("; did you mean {}?", dir.join("ledger").display())
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+        }
         let (backend, table_count) =
             open_backend(storage, projection.as_ref(), log_key.is_some()).map_err(open_err)?;
         let log_signing_key = log_key.as_ref().map(|key| key.key.clone());
@@ -982,7 +999,18 @@ mod tests {
         assert!(matches!(err, LedgerError::Open { .. }), "{err}");
         let fresh = dir.path().join("fresh");
         let err = Ledger::open(&fresh, None, clock.clone()).err().unwrap();
-        assert!(err.to_string().contains("no log key"), "{err}");
+        assert!(err.to_string().contains("no ledger here"), "{err}");
+        assert!(
+            !fresh.exists(),
+            "a read-only open created {}",
+            fresh.display()
+        );
+        // A data dir given for its `ledger` subdirectory: refused, unchanged, with a hint.
+        let data = dir.path().join("data");
+        drop(Ledger::open(&data.join("ledger"), Some(test_key()), clock.clone()).unwrap());
+        let err = Ledger::open(&data, None, clock.clone()).err().unwrap();
+        assert!(err.to_string().contains("did you mean"), "{err}");
+        assert_eq!(std::fs::read_dir(&data).unwrap().count(), 1, "only ledger/");
         drop(Ledger::open(&fresh, Some(test_key()), clock.clone()).unwrap());
         let other = LogKey {
             origin: "test.example/log".into(),
