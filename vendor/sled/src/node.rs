@@ -2,6 +2,13 @@ use std::{num::NonZeroU64, ops::Bound};
 
 use super::*;
 
+/// licreg: most items in a leaf page (see `Node::should_split`).
+const LEAF_SPLIT_ITEMS: usize = 64;
+/// licreg: most items in a leaf page past `LEAF_SPLIT_BYTES` (0.34.7's one threshold).
+const LEAF_SPLIT_ITEMS_LARGE: usize = 16;
+/// licreg: key and value bytes past which a leaf holds at most `LEAF_SPLIT_ITEMS_LARGE` items.
+const LEAF_SPLIT_BYTES: u64 = 16 * 1024;
+
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Node {
     pub(crate) prefix_len: u8,
@@ -596,31 +603,35 @@ impl Node {
         }
     }
 
+    /// licreg: a leaf splits past `LEAF_SPLIT_ITEMS` items or, with more than two, past
+    /// `LEAF_SPLIT_BYTES` of keys and values (0.34.7: past 16 items, whatever their size).
+    /// sled keeps a record of every page in memory and rewrites a whole leaf each time it
+    /// consolidates one, so a leaf of small rows should hold many and a leaf of large rows few.
     pub(crate) fn should_split(&self) -> bool {
-        let threshold = if cfg!(any(test, feature = "lock_free_delays")) {
-            2
+        let size_checks = if cfg!(any(test, feature = "lock_free_delays")) {
+            self.data.len() > 2
         } else if self.data.is_index() {
-            256
+            self.data.len() > 256
         } else {
-            16
+            let len = self.data.len();
+            len > LEAF_SPLIT_ITEMS
+                || (len > LEAF_SPLIT_ITEMS_LARGE && self.data.rss() > LEAF_SPLIT_BYTES)
         };
-
-        let size_checks = self.data.len() > threshold;
         let safety_checks = self.merging_child.is_none() && !self.merging;
 
         size_checks && safety_checks
     }
 
+    /// licreg: a leaf merges below 4 items only while it is also small in bytes, so a leaf just
+    /// split for its size is not merged straight back.
     pub(crate) fn should_merge(&self) -> bool {
-        let threshold = if cfg!(any(test, feature = "lock_free_delays")) {
-            1
+        let size_checks = if cfg!(any(test, feature = "lock_free_delays")) {
+            self.data.len() < 1
         } else if self.data.is_index() {
-            64
+            self.data.len() < 64
         } else {
-            4
+            self.data.len() < 4
         };
-
-        let size_checks = self.data.len() < threshold;
         let safety_checks = self.merging_child.is_none() && !self.merging;
 
         size_checks && safety_checks
