@@ -70,11 +70,39 @@ fn drop_caches() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
 
+/// The import files for `n` licences in `dir`: reused when both exist with `n` lines between
+/// them (the generator is deterministic), else written to temporary names and renamed into
+/// place, so an interrupted run never leaves a short file under the real name, and a name that
+/// is a symlink to someone's inputs is replaced, not written through.
 fn generate(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     let drivers = dir.join("drivers.jsonl");
     let vehicles = dir.join("vehicles.jsonl");
-    let mut d = std::io::BufWriter::new(std::fs::File::create(&drivers).expect("drivers"));
-    let mut v = std::io::BufWriter::new(std::fs::File::create(&vehicles).expect("vehicles"));
+    let lines = |path: &Path| -> u64 {
+        use std::io::BufRead;
+        let Ok(file) = std::fs::File::open(path) else {
+            return 0;
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut count = 0u64;
+        while let Ok(chunk) = reader.fill_buf() {
+            if chunk.is_empty() {
+                break;
+            }
+            count += chunk.iter().filter(|c| **c == b'\n').count() as u64;
+            let used = chunk.len();
+            reader.consume(used);
+        }
+        count
+    };
+    if drivers.is_file() && vehicles.is_file() && lines(&drivers) + lines(&vehicles) == n {
+        return (drivers, vehicles);
+    }
+    let (d_tmp, v_tmp) = (
+        dir.join("drivers.jsonl.tmp"),
+        dir.join("vehicles.jsonl.tmp"),
+    );
+    let mut d = std::io::BufWriter::new(std::fs::File::create(&d_tmp).expect("drivers"));
+    let mut v = std::io::BufWriter::new(std::fs::File::create(&v_tmp).expect("vehicles"));
     for i in 0..n {
         if licreg::sample::is_driver(i) {
             let line = licreg::sample::import_line(licreg::sample::driver(i), &format!("D-{i}"));
@@ -86,6 +114,8 @@ fn generate(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     }
     d.flush().expect("flush");
     v.flush().expect("flush");
+    std::fs::rename(&d_tmp, &drivers).expect("rename drivers");
+    std::fs::rename(&v_tmp, &vehicles).expect("rename vehicles");
     (drivers, vehicles)
 }
 
