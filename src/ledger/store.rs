@@ -1029,42 +1029,40 @@ mod tests {
 
     #[test]
     fn a_ledger_without_hash_tiles_is_refused_with_a_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(FixedClock::at(0));
-        let ledger = Ledger::open(dir.path(), Some(test_key()), clock.clone()).unwrap();
-        ledger.append_all((0..5).map(event).collect()).unwrap();
         // What a ledger from before hash tiles looks like: entries, and no `tiles` rows.
-        let mut writes = Batches::new(ledger.shared().table_count);
-        writes.remove(TREE_TILES, tile_key(0, 0));
-        ledger.shared().backend.commit(&writes).unwrap();
-        ledger.flush().unwrap();
-        drop(ledger);
-        let err = Ledger::open(dir.path(), Some(test_key()), clock)
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("no hash tiles"), "{err}");
+        let err = open_after_rewrite(|_, writes| writes.remove(TREE_TILES, tile_key(0, 0)));
+        assert!(err.contains("no hash tiles"), "{err}");
     }
 
     #[test]
     fn a_ledger_with_one_row_per_entry_is_refused_with_a_reason() {
+        // What the older layout stored: each entry's bytes under its own sequence number.
+        let err = open_after_rewrite(|ledger, writes| {
+            for seq in 0..5u64 {
+                let bytes = ledger.entry_bytes(Seq(seq)).unwrap();
+                writes.insert(TREE_ENTRIES, seq.to_be_bytes(), bytes);
+            }
+        });
+        assert!(err.contains("one-row-per-entry"), "{err}");
+        assert!(err.contains("5 entries"), "{err}");
+    }
+
+    /// Appends five entries, rewrites stored rows with `rewrite`, and returns why the ledger
+    /// then does not open.
+    fn open_after_rewrite(rewrite: impl FnOnce(&Ledger, &mut Batches)) -> String {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(FixedClock::at(0));
         let ledger = Ledger::open(dir.path(), Some(test_key()), clock.clone()).unwrap();
         ledger.append_all((0..5).map(event).collect()).unwrap();
-        // What the older layout stored: each entry's bytes under its own sequence number.
         let mut writes = Batches::new(ledger.shared().table_count);
-        for seq in 0..5u64 {
-            let bytes = ledger.entry_bytes(Seq(seq)).unwrap();
-            writes.insert(TREE_ENTRIES, seq.to_be_bytes(), bytes);
-        }
+        rewrite(&ledger, &mut writes);
         ledger.shared().backend.commit(&writes).unwrap();
         ledger.flush().unwrap();
         drop(ledger);
-        let err = Ledger::open(dir.path(), Some(test_key()), clock)
+        Ledger::open(dir.path(), Some(test_key()), clock)
             .err()
-            .unwrap();
-        assert!(err.to_string().contains("one-row-per-entry"), "{err}");
-        assert!(err.to_string().contains("5 entries"), "{err}");
+            .unwrap()
+            .to_string()
     }
 
     #[test]
