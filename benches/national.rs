@@ -5,7 +5,8 @@
 //! - import rate, against signing the same records alone (the part no ledger can avoid);
 //! - bytes on disk per entry;
 //! - `licreg serve` start to first `/healthz`, cold (page cache dropped, when permitted) and warm;
-//! - service RSS after start-up and under status-lookup load;
+//! - service RSS after start-up and under status-lookup load, over 1,000 licences and over up to
+//!   200,000;
 //! - status lookups over HTTP against a bare axum handler answering the same JSON;
 //! - inclusion proof and receipt time;
 //! - `licreg log audit` entries/s, cold and warm.
@@ -69,6 +70,9 @@ fn drop_caches() -> bool {
     let _ = Command::new("sync").status();
     std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
 }
+
+/// Distinct licences the wide status load spreads over (fewer when fewer were imported).
+const WIDE_LOAD_LICENCES: usize = 200_000;
 
 /// The import files for `n` licences in `dir`: reused when both exist with `n` lines between
 /// them (the generator is deterministic), else written to temporary names and renamed into
@@ -344,19 +348,30 @@ fn main() {
         let issued = std::fs::read_to_string(dir.join("drivers.jsonl.issued.jsonl"))
             .expect("issued file");
         let all: Vec<&str> = issued.lines().collect();
-        let step = (all.len() / 1000).max(1);
-        let serials: Arc<Vec<String>> = Arc::new(
-            all.iter()
-                .step_by(step)
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .filter_map(|v| v["short_serial"].as_str().map(str::to_string))
-                .collect(),
-        );
-        for (name, base) in [
-            ("baseline: bare axum handler", bare),
-            ("GET /v1/licences/{n}/status", format!("http://127.0.0.1:{port}")),
+        let pick = |count: usize| -> Arc<Vec<String>> {
+            Arc::new(
+                all.iter()
+                    .step_by((all.len() / count).max(1))
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter_map(|v| v["short_serial"].as_str().map(str::to_string))
+                    .collect(),
+            )
+        };
+        let few = pick(1_000);
+        // A registry's lookups are spread over all its licences, not a hot thousand: this load
+        // is what shows whether memory stays bounded once sled has read many pages.
+        let wide = pick(WIDE_LOAD_LICENCES);
+        let service = format!("http://127.0.0.1:{port}");
+        for (name, base, serials) in [
+            ("baseline: bare axum handler", bare, Arc::clone(&few)),
+            ("GET /v1/licences/{n}/status", service.clone(), few),
+            (
+                "GET /v1/licences/{n}/status over up to 200,000 licences",
+                service,
+                wide,
+            ),
         ] {
-            let (client, serials) = (http.clone(), Arc::clone(&serials));
+            let client = http.clone();
             let outcome = load(64, seconds, move |i| {
                 let client = client.clone();
                 let url = format!(
@@ -367,8 +382,10 @@ fn main() {
             })
             .await;
             report(name, &outcome);
+            if name.starts_with("GET") {
+                println!("serve RSS under that load: {:.0} MB", rss_mb(pid));
+            }
         }
-        println!("serve RSS under status load: {:.0} MB", rss_mb(pid));
         drop(serve);
 
         let read_only =
