@@ -23,7 +23,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_licreg");
 /// Reads the QR code in a PNG with ZBar, as a phone's camera would.
 fn zbar(png: &Path) -> String {
     let out = Command::new("zbarimg")
-        .args(["--quiet", "--raw", png.to_str().unwrap()])
+        // Only QR symbols: a page screenshot can hold digit runs zbar would read as a linear
+        // barcode (a CI run once decoded a second "998162" under the wallet code).
+        .args([
+            "--quiet",
+            "--raw",
+            "-Sdisable",
+            "-Sqrcode.enable",
+            png.to_str().unwrap(),
+        ])
         .output()
         .expect("zbarimg (apt-get install zbar-tools)");
     assert!(

@@ -40,7 +40,16 @@ fn scan_printed(svg: &Path) -> String {
         ],
     );
     assert!(render.status.success(), "{}", text(&render));
-    let scan = run("zbarimg", &["--quiet", "--raw", png.to_str().unwrap()]);
+    let scan = run(
+        "zbarimg",
+        &[
+            "--quiet",
+            "--raw",
+            "-Sdisable",
+            "-Sqrcode.enable",
+            png.to_str().unwrap(),
+        ],
+    );
     assert!(scan.status.success(), "{}", text(&scan));
     String::from_utf8(scan.stdout).unwrap().trim().to_string()
 }
@@ -185,7 +194,16 @@ fn licreg_card_writes_an_a6_pdf_with_its_font_whose_code_scans() {
     );
     assert!(render.status.success(), "{}", text(&render));
     let png = page.with_extension("png");
-    let scan = run("zbarimg", &["--quiet", "--raw", png.to_str().unwrap()]);
+    let scan = run(
+        "zbarimg",
+        &[
+            "--quiet",
+            "--raw",
+            "-Sdisable",
+            "-Sqrcode.enable",
+            png.to_str().unwrap(),
+        ],
+    );
     let url = std::fs::read_to_string(demo.join("driver").join("url.txt")).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&scan.stdout).trim(),
