@@ -5,18 +5,15 @@
 //! entries it has not seen, in large transactions, with a progress bar. An entry the projection
 //! refuses on replay means the log and the rules disagree: opening fails rather than skipping it.
 
-use std::ops::Bound;
 use std::time::Duration;
 
 use super::backend::Backend;
 use super::entry::{Entry, Seq};
-use super::entry_rows;
 use super::projection::{ApplyError, ViewTx, Writes};
 use super::store::{
-    Batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION, TREE_ENTRIES, TREE_META,
+    scan_entries, Batches, LedgerError, Shared, META_VIEW_APPLIED, META_VIEW_VERSION, TREE_META,
     TREE_VIEW_FIRST,
 };
-use super::tables::{Order, Scan};
 
 /// Entries applied per rebuild transaction.
 const REBUILD_CHUNK_ENTRIES: u64 = 20_000;
@@ -89,29 +86,10 @@ fn progress(total: u64) -> indicatif::ProgressBar {
 /// Applies entries `[start, end)` and moves the watermark, in one transaction.
 fn apply_range(shared: &Shared, start: u64, end: u64) -> Result<(), LedgerError> {
     let mut writes = Writes::new();
-    let low = entry_rows::row_key(start);
-    let rows = shared.backend.rows(
-        TREE_ENTRIES,
-        Scan::Range {
-            from: Bound::Included(&low),
-            to: Bound::Unbounded,
-        },
-        Order::Ascending,
-    );
-    let mut walk = entry_rows::RowEntries::new(rows, start);
+    let mut walk = scan_entries(shared.backend.as_ref(), start, end);
     for seq in start..end {
         let bytes = match walk.next() {
-            Some(Ok((_, bytes))) => bytes,
-            Some(Err(entry_rows::WalkError::Source(e))) => return Err(e),
-            Some(Err(entry_rows::WalkError::Broken { seq, reason })) => {
-                return Err(LedgerError::Corrupt {
-                    seq,
-                    reason: reason.to_string(),
-                })
-            }
-            Some(Err(entry_rows::WalkError::Gap { seq })) => {
-                return Err(LedgerError::NoSuchEntry(seq))
-            }
+            Some(item) => item?.1,
             None => return Err(LedgerError::NoSuchEntry(seq)),
         };
         let entry = Entry::decode(&bytes).map_err(|e| LedgerError::Corrupt {

@@ -654,26 +654,7 @@ impl Ledger {
         from: Seq,
         to: Seq,
     ) -> impl Iterator<Item = Result<(Seq, Vec<u8>), LedgerError>> + '_ {
-        let low = entry_rows::row_key(from.0);
-        let rows = self.shared.backend.rows(
-            TREE_ENTRIES,
-            Scan::Range {
-                from: Bound::Included(&low),
-                to: Bound::Unbounded,
-            },
-            Order::Ascending,
-        );
-        entry_rows::RowEntries::new(rows, from.0)
-            .take(usize::try_from(to.0.saturating_sub(from.0)).unwrap_or(usize::MAX))
-            .map(|item| match item {
-                Ok((seq, bytes)) => Ok((Seq(seq), bytes)),
-                Err(entry_rows::WalkError::Source(e)) => Err(e),
-                Err(entry_rows::WalkError::Gap { seq }) => Err(LedgerError::NoSuchEntry(seq)),
-                Err(entry_rows::WalkError::Broken { seq, reason }) => Err(LedgerError::Corrupt {
-                    seq,
-                    reason: reason.to_string(),
-                }),
-            })
+        scan_entries(self.shared.backend.as_ref(), from.0, to.0)
     }
 
     /// Entries `from..to`, decoded. A missing entry in the range is an error.
@@ -855,6 +836,36 @@ pub(crate) fn advance_head(shared: &Shared, head: Head) {
     if head.size >= held.size {
         *held = head;
     }
+}
+
+/// Entries `from..to` as stored, read as one ordered scan of their rows; a gap or an unreadable
+/// row ends the scan with an error at the first entry it cannot give.
+pub(crate) fn scan_entries(
+    backend: &dyn Backend,
+    from: u64,
+    to: u64,
+) -> impl Iterator<Item = Result<(Seq, Vec<u8>), LedgerError>> + '_ {
+    let low = entry_rows::row_key(from);
+    let high = entry_rows::row_key(to.saturating_add(entry_rows::ENTRIES_PER_ROW - 1));
+    let rows = backend.rows(
+        TREE_ENTRIES,
+        Scan::Range {
+            from: Bound::Included(&low),
+            to: Bound::Excluded(&high),
+        },
+        Order::Ascending,
+    );
+    entry_rows::RowEntries::new(rows, from)
+        .take(usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX))
+        .map(|item| match item {
+            Ok((seq, bytes)) => Ok((Seq(seq), bytes)),
+            Err(entry_rows::WalkError::Source(e)) => Err(e),
+            Err(entry_rows::WalkError::Gap { seq }) => Err(LedgerError::NoSuchEntry(seq)),
+            Err(entry_rows::WalkError::Broken { seq, reason }) => Err(LedgerError::Corrupt {
+                seq,
+                reason: reason.to_string(),
+            }),
+        })
 }
 
 /// Refuses a ledger whose first entry row is not a bundle of the entries it must hold: one
