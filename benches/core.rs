@@ -116,7 +116,7 @@ fn ledger_appends(c: &mut Criterion) {
     // sled in a temporary directory, or the database LICREG_BENCH_STORAGE names (a fresh schema).
     let storage = match std::env::var("LICREG_BENCH_STORAGE") {
         Ok(url) => licreg::ledger::Storage::parse(&url).expect("LICREG_BENCH_STORAGE"),
-        Err(_) => licreg::ledger::Storage::Sled(dir.path().to_path_buf()),
+        Err(_) => licreg::ledger::Storage::sled(dir.path()),
     };
     println!("ledger storage: {}", storage.describe());
     let ledger = Ledger::open_at(&storage, Some(key), Arc::new(FixedClock::at(0))).expect("open");

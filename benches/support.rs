@@ -36,7 +36,7 @@ pub async fn registry(
     // sled in `dir`, or the database LICREG_BENCH_STORAGE names (several nodes may share it).
     let storage = match std::env::var("LICREG_BENCH_STORAGE") {
         Ok(url) => licreg::ledger::Storage::parse(&url).expect("LICREG_BENCH_STORAGE"),
-        Err(_) => licreg::ledger::Storage::Sled(dir.to_path_buf()),
+        Err(_) => licreg::ledger::Storage::sled(dir),
     };
     let ledger = licreg::registry::open_registry(&storage, Some(log_key), Arc::new(SystemClock))
         .expect("ledger");

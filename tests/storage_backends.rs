@@ -99,7 +99,7 @@ fn exercise(storage: &Storage) {
 #[test]
 fn sled_concurrent_appends_audit_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    exercise(&Storage::Sled(dir.path().join("ledger")));
+    exercise(&Storage::sled(dir.path().join("ledger")));
 }
 
 /// A PostgreSQL storage with a fresh schema, or `None` (and a note) when no database is set.
@@ -290,12 +290,7 @@ fn postgres_counters_never_hand_out_a_number_twice() {
         "a higher floor (numbers seen in the log) wins"
     );
     let dir = tempfile::tempdir().unwrap();
-    let sled = Ledger::open_at(
-        &Storage::Sled(dir.path().to_path_buf()),
-        Some(log_key()),
-        clock(),
-    )
-    .unwrap();
+    let sled = Ledger::open_at(&Storage::sled(dir.path()), Some(log_key()), clock()).unwrap();
     assert_eq!(
         sled.next_counter("serial", 1, 64).unwrap(),
         None,

@@ -37,10 +37,16 @@ const MAX_IN_FLIGHT: usize = 8192;
 /// Exit status when some lines were rejected.
 pub const EXIT_REJECTED: u8 = 3;
 
+/// sled's page cache for an import, in MiB: four times the service's default, since an import
+/// inserts into every index tree at random keys and the service is stopped meanwhile.
+pub const IMPORT_SLED_CACHE_MB: u64 = 4 * licreg::ledger::DEFAULT_SLED_CACHE_MB;
+
 pub struct ImportArgs {
     pub data: PathBuf,
     /// `postgres://…` for a database; `None` or `sled` for DIR/ledger.
     pub storage: Option<String>,
+    /// sled's page cache in MiB.
+    pub sled_cache_mb: u64,
     pub kind: LicenceKind,
     pub file: PathBuf,
     pub base_url: String,
@@ -132,9 +138,10 @@ fn open(args: &ImportArgs) -> anyhow::Result<(Ledger, CredentialSigner)> {
     let signer = licreg::keys::load_credential_signer(&keys)
         .with_context(|| format!("loading the credential key from {}", keys.display()))?;
     let storage = match args.storage.as_deref() {
-        None | Some("sled") => Storage::Sled(args.data.join("ledger")),
+        None | Some("sled") => Storage::sled(args.data.join("ledger")),
         Some(url) => Storage::parse(url)?,
-    };
+    }
+    .with_sled_cache_mb(args.sled_cache_mb)?;
     let place = storage.describe();
     match licreg::registry::open_registry(&storage, Some(log_key), Arc::clone(&args.clock)) {
         Ok(ledger) => Ok((ledger, signer)),

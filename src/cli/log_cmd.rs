@@ -32,9 +32,9 @@ pub fn run(data: &Path, action: LogAction, clock: Arc<dyn Clock>) -> anyhow::Res
 /// Opens the ledger at `data` (a directory, or a `postgres://` URL) without its signing key.
 pub fn open_read_only(data: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Ledger> {
     let storage = Storage::parse(&data.to_string_lossy())?;
-    if let Storage::Sled(dir) = &storage {
-        if !dir.exists() {
-            bail!("no ledger at {}", dir.display());
+    if let Storage::Sled(store) = &storage {
+        if !store.dir.exists() {
+            bail!("no ledger at {}", store.dir.display());
         }
     }
     Ledger::open_at(&storage, None, clock)

@@ -22,7 +22,7 @@ fn source(from: &str) -> anyhow::Result<Storage> {
     if !dir.exists() {
         bail!("no ledger at {}", dir.display());
     }
-    Ok(Storage::Sled(dir))
+    Ok(Storage::sled(dir))
 }
 
 pub fn run(from: &str, to: &str, clock: Arc<dyn Clock>) -> anyhow::Result<ExitCode> {

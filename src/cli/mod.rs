@@ -219,6 +219,10 @@ enum Command {
         /// The ledger's storage when it is not sled in DIR/ledger: `postgres://USER@HOST:PORT/DB`.
         #[arg(long)]
         storage: Option<String>,
+        /// sled's page cache in MiB. An import writes index rows all over the ledger's trees, and
+        /// runs while the service is stopped, so it gets more than the service's default.
+        #[arg(long, default_value_t = import::IMPORT_SLED_CACHE_MB)]
+        sled_cache_mb: u64,
         /// JSON Lines file, or - for standard input.
         file: PathBuf,
     },
@@ -352,10 +356,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             base_url,
             origin,
             storage,
+            sled_cache_mb,
             file,
         } => import::run(&import::ImportArgs {
             data,
             storage,
+            sled_cache_mb,
             kind,
             file,
             base_url,

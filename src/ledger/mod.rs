@@ -25,5 +25,7 @@ pub use entry::{
     ENTRY_FORMAT_VERSION,
 };
 pub use projection::{ApplyError, Projection, ViewTx};
-pub use store::{Appended, Ledger, LedgerError, Pending, Storage};
+pub use store::{
+    Appended, Ledger, LedgerError, Pending, SledStore, Storage, DEFAULT_SLED_CACHE_MB,
+};
 pub use tables::{Order, Scan, SledTables, Tables};

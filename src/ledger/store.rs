@@ -42,9 +42,13 @@ use crate::log::proof::TlogProof;
 pub const MAX_GROUP_COMMIT: usize = 4096;
 /// Most entries one atomic append may carry.
 pub const MAX_ENTRIES_PER_APPEND: usize = 64;
-/// sled page cache. The audit and proofs read the whole tree; a cache that holds the hot set
-/// keeps a one-million-entry audit off the page-materialisation path.
-const LEDGER_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
+/// sled's page cache, in MiB of deserialized pages, unless configured: with the snapshot sled
+/// keeps for ten million licences (about 0.7 GB) the service stays under 2 GiB however widely
+/// it is read (docs/ledger.md, "Memory").
+pub const DEFAULT_SLED_CACHE_MB: u64 = 1024;
+/// Smallest and largest sled cache a configuration may ask for.
+pub const MIN_SLED_CACHE_MB: u64 = 16;
+pub const MAX_SLED_CACHE_MB: u64 = 1024 * 1024;
 /// How long an open waits for a just-closed sled database to release its file lock.
 const SLED_LOCK_WAIT_MS: u64 = 2_000;
 /// The file sled writes first in a store's directory: its presence says a store is there.
@@ -76,6 +80,8 @@ pub enum LedgerError {
     Open { path: String, reason: String },
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("storage setting: {0}")]
+    Config(String),
     #[error("invalid entry: {0}")]
     Entry(#[from] EntryError),
     #[error("entry {seq} is corrupt: {reason}")]
@@ -238,10 +244,19 @@ pub(crate) fn index_key(key: &str, seq: u64) -> Vec<u8> {
 /// Where a ledger keeps its tables.
 #[derive(Debug, Clone)]
 pub enum Storage {
-    /// sled files in this directory (0700, files 0600): the embedded default for one machine.
-    Sled(PathBuf),
+    /// sled files in a directory (0700, files 0600): the embedded default for one machine.
+    Sled(SledStore),
     /// A PostgreSQL database, which several registry nodes and a standby can share.
     Postgres(PostgresUrl),
+}
+
+/// A sled store: its directory and how much memory its page cache may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SledStore {
+    pub dir: PathBuf,
+    /// Bound of sled's cache of deserialized pages, in MiB (the vendored sled counts a page's
+    /// size in memory against it; 0.34.7 counted its compressed size on disk).
+    pub cache_mb: u64,
 }
 
 impl Storage {
@@ -250,14 +265,37 @@ impl Storage {
         if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             Ok(Storage::Postgres(PostgresUrl::parse(location)?))
         } else {
-            Ok(Storage::Sled(PathBuf::from(location)))
+            Ok(Storage::sled(location))
         }
+    }
+
+    /// sled in `dir`, with the default cache.
+    pub fn sled(dir: impl Into<PathBuf>) -> Self {
+        Storage::Sled(SledStore {
+            dir: dir.into(),
+            cache_mb: DEFAULT_SLED_CACHE_MB,
+        })
+    }
+
+    /// The same storage with sled's cache bounded at `cache_mb` MiB (no effect on PostgreSQL,
+    /// whose memory is the server's). Out of [`MIN_SLED_CACHE_MB`]..=[`MAX_SLED_CACHE_MB`] is
+    /// an error naming the setting.
+    pub fn with_sled_cache_mb(self, cache_mb: u64) -> Result<Self, LedgerError> {
+        if !(MIN_SLED_CACHE_MB..=MAX_SLED_CACHE_MB).contains(&cache_mb) {
+            return Err(LedgerError::Config(format!(
+                "sled_cache_mb {cache_mb}: from {MIN_SLED_CACHE_MB} to {MAX_SLED_CACHE_MB}"
+            )));
+        }
+        Ok(match self {
+            Storage::Sled(store) => Storage::Sled(SledStore { cache_mb, ..store }),
+            postgres => postgres,
+        })
     }
 
     /// Where the ledger is, for messages (a database URL without its password).
     pub fn describe(&self) -> String {
         match self {
-            Storage::Sled(dir) => dir.display().to_string(),
+            Storage::Sled(store) => store.dir.display().to_string(),
             Storage::Postgres(url) => url.redacted(),
         }
     }
@@ -273,7 +311,7 @@ pub(crate) fn open_backend(
     names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
     names.extend(projection.tables().iter().copied());
     let backend: Arc<dyn Backend> = match storage {
-        Storage::Sled(dir) => Arc::new(open_sled(dir, &names)?),
+        Storage::Sled(store) => Arc::new(open_sled(store, &names)?),
         Storage::Postgres(url) => Arc::new(
             super::postgres::PostgresBackend::connect(url, &names, writable)
                 .map_err(|e| e.to_string())?,
@@ -282,13 +320,14 @@ pub(crate) fn open_backend(
     Ok((backend, names.len()))
 }
 
-/// Opens sled in `dir` with one tree per table name.
-fn open_sled(dir: &Path, names: &[&str]) -> Result<SledBackend, String> {
+/// Opens sled in `store.dir` with one tree per table name.
+fn open_sled(store: &SledStore, names: &[&str]) -> Result<SledBackend, String> {
+    let dir = store.dir.as_path();
     // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
     crate::private_fs::create_private_dir(dir).map_err(|e| e.to_string())?;
     let db = sled::Config::new()
         .path(dir)
-        .cache_capacity(LEDGER_CACHE_BYTES)
+        .cache_capacity(store.cache_mb.saturating_mul(1024 * 1024))
         // Pages are zstd-compressed: the entries and view rows repeat the same field names and
         // authorities, and on sled's log-structured store compression cuts the bytes on disk per
         // entry about threefold (measured in docs/ledger.md), which at national size is what
@@ -348,12 +387,7 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         projection: Arc<dyn Projection>,
     ) -> Result<Self, LedgerError> {
-        Self::open_storage(
-            &Storage::Sled(dir.to_path_buf()),
-            log_key,
-            clock,
-            projection,
-        )
+        Self::open_storage(&Storage::sled(dir), log_key, clock, projection)
     }
 
     /// Opens the ledger on `storage`, sled files or a PostgreSQL database.
@@ -367,7 +401,7 @@ impl Ledger {
             path: storage.describe(),
             reason,
         };
-        if let (Storage::Sled(dir), None) = (storage, &log_key) {
+        if let (Storage::Sled(SledStore { dir, .. }), None) = (storage, &log_key) {
             // Opening without a key only reads: it must never leave a new, empty sled store
             // behind in a directory that held no ledger (a mistyped path, a data dir for its
             // `ledger` subdirectory).

@@ -48,6 +48,7 @@ struct FileConfig {
     policy_file: Option<PathBuf>,
     origin: Option<String>,
     storage: Option<String>,
+    sled_cache_mb: Option<u64>,
     agency_timeout_ms: Option<u64>,
     agency_retries: Option<u32>,
     clock_offset_seconds: Option<i64>,
@@ -131,7 +132,8 @@ pub fn origin_for(base_url: &str) -> String {
 impl Config {
     /// Resolves every setting from, in order: `flags`, the environment (`LICREG_LISTEN`,
     /// `LICREG_PUBLIC_BASE_URL`, `LICREG_DATA_DIR`, `LICREG_KEYS_DIR`, `LICREG_POLICY_FILE`,
-    /// `LICREG_ORIGIN`, `LICREG_AGENCY_<NAME>`), the TOML `file`, the defaults. Settings derived
+    /// `LICREG_ORIGIN`, `LICREG_STORAGE`, `LICREG_SLED_CACHE_MB`, `LICREG_AGENCY_<NAME>`), the
+    /// TOML `file`, the defaults. Settings derived
     /// from others (the keys dir from the data dir, the public URL from the listen address, the
     /// origin from the public URL) are derived from the resolved value, and only when not set
     /// themselves: `--data DIR` never replaces a configured keys dir.
@@ -185,6 +187,21 @@ impl Config {
             first(flags.storage.clone(), var("LICREG_STORAGE"), parsed.storage),
             &data_dir,
         )?;
+        let sled_cache_mb = match var("LICREG_SLED_CACHE_MB") {
+            Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "LICREG_SLED_CACHE_MB {:?}: a whole number of MiB",
+                    text.chars().take(20).collect::<String>()
+                ))
+            })?),
+            None => parsed.sled_cache_mb,
+        };
+        let storage = match sled_cache_mb {
+            Some(mb) => storage
+                .with_sled_cache_mb(mb)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            None => storage,
+        };
         Ok(Config {
             listen,
             public_base_url,
@@ -218,7 +235,7 @@ impl Config {
 /// `sled` or nothing: the embedded ledger in `data_dir/ledger`; otherwise a PostgreSQL URL.
 fn resolve_storage(setting: Option<String>, data_dir: &Path) -> Result<Storage, ConfigError> {
     match setting.as_deref() {
-        None | Some("sled") => Ok(Storage::Sled(data_dir.join("ledger"))),
+        None | Some("sled") => Ok(Storage::sled(data_dir.join("ledger"))),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Storage::parse(url).map_err(|e| ConfigError::Invalid(format!("storage: {e}")))
         }
@@ -458,6 +475,39 @@ mod tests {
                     Err(ConfigError::Invalid(_))
                 ),
                 "{bad:?}"
+            );
+        }
+    }
+
+    /// sled's cache: `LICREG_SLED_CACHE_MB`, then `sled_cache_mb` in the file, then the default;
+    /// a value out of range or not a number is refused with the setting's name.
+    #[test]
+    fn sled_cache_follows_env_then_file_then_default() {
+        use crate::ledger::{SledStore, DEFAULT_SLED_CACHE_MB};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("licreg.toml");
+        std::fs::write(&file, "data_dir = \"/d\"\nsled_cache_mb = 256\n").unwrap();
+        let env = |value: &str| BTreeMap::from([("LICREG_SLED_CACHE_MB".into(), value.into())]);
+        let empty = BTreeMap::new();
+        let cache = |file: Option<&Path>, env: &BTreeMap<String, String>| match Config::load(
+            file,
+            env,
+            &Flags::default(),
+        )
+        .map(|c| c.storage)
+        {
+            Ok(Storage::Sled(SledStore { cache_mb, .. })) => Ok(cache_mb),
+            Ok(other) => panic!("sled expected, got {other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(cache(None, &empty), Ok(DEFAULT_SLED_CACHE_MB));
+        assert_eq!(cache(Some(&file), &empty), Ok(256));
+        assert_eq!(cache(Some(&file), &env("512")), Ok(512));
+        for bad in ["0", "15", "2000000", "lots", "-1"] {
+            let refused = cache(Some(&file), &env(bad)).unwrap_err();
+            assert!(
+                refused.contains("sled_cache_mb") || refused.contains("LICREG_SLED_CACHE_MB"),
+                "{bad}: {refused}"
             );
         }
     }

@@ -10,6 +10,9 @@ use crate::Arc;
 
 const CUTOFF: usize = 22;
 
+/// licreg patch (change 5): the longest value an `IVec` holds without a heap block.
+pub(crate) const INLINE_CAPACITY: usize = CUTOFF;
+
 type Inner = [u8; CUTOFF];
 
 /// A buffer that may either be inline or remote and protected

@@ -52,6 +52,38 @@ impl Node {
             + self.data.rss()
     }
 
+    /// licreg patch (change 5): the bytes this node occupies in memory once
+    /// deserialized, for the page cache's bound. Each key and value is an
+    /// `IVec`; those longer than its inline capacity also hold a heap block
+    /// (an `Arc` header, the bytes, the allocator's rounding).
+    pub(crate) fn memory_size(&self) -> u64 {
+        // Arc strong and weak counts plus the allocator's average rounding.
+        const HEAP_BLOCK_OVERHEAD: usize = 16 + 16;
+        fn ivec_size(bytes: &[u8]) -> usize {
+            let header = std::mem::size_of::<IVec>();
+            if bytes.len() <= crate::ivec::INLINE_CAPACITY {
+                header
+            } else {
+                header + HEAP_BLOCK_OVERHEAD + bytes.len()
+            }
+        }
+        let items = match &self.data {
+            Data::Index(index) => index
+                .keys
+                .iter()
+                .map(|key| ivec_size(key) + std::mem::size_of::<PageId>())
+                .sum::<usize>(),
+            Data::Leaf(leaf) => leaf
+                .keys
+                .iter()
+                .zip(leaf.values.iter())
+                .map(|(key, value)| ivec_size(key) + ivec_size(value))
+                .sum::<usize>(),
+        };
+        (std::mem::size_of::<Node>() + ivec_size(&self.lo) + ivec_size(&self.hi) + items)
+            as u64
+    }
+
     fn prefix_decode(&self, key: &[u8]) -> IVec {
         prefix::decode(self.prefix(), key)
     }
