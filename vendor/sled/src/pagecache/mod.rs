@@ -463,9 +463,26 @@ impl<'a> RecoveryGuard<'a> {
 pub struct Page {
     pub(crate) update: Option<Box<Update>>,
     pub(crate) cache_infos: Vec<CacheInfo>,
+    /// licreg patch (change 5): `Node::memory_size` of `update`, computed once
+    /// when the page is made (an update is never changed in place), so a cache
+    /// hit does not walk the node's items.
+    memory_size: u64,
 }
 
 impl Page {
+    /// licreg patch (change 5): every page is made here, so its memory size
+    /// is always known.
+    pub(crate) fn new(
+        update: Option<Box<Update>>,
+        cache_infos: Vec<CacheInfo>,
+    ) -> Page {
+        let memory_size = match update.as_deref() {
+            Some(Update::Node(node)) => node.memory_size(),
+            _ => 0,
+        };
+        Page { update, cache_infos, memory_size }
+    }
+
     pub(crate) fn to_page_state(&self) -> PageState {
         let base = &self.cache_infos[0];
         if self.is_free() {
@@ -518,11 +535,7 @@ impl Page {
     /// disk, several times smaller than the deserialized node held in memory,
     /// so the cache held several times its configured capacity.
     pub(crate) fn cache_size(&self) -> u64 {
-        let in_memory = match self.update.as_deref() {
-            Some(Update::Node(node)) => node.memory_size(),
-            _ => 0,
-        };
-        self.log_size().max(in_memory)
+        self.log_size().max(self.memory_size)
     }
 
     fn ts(&self) -> u64 {
@@ -856,7 +869,7 @@ impl PageCache {
 
             trace!("allocating pid {} for the first time", pid);
 
-            let new_page = Page { update: None, cache_infos: Vec::default() };
+            let new_page = Page::new(None, Vec::default());
 
             let page_view = self.inner.insert(pid, new_page, guard);
 
@@ -1077,10 +1090,10 @@ impl PageCache {
             return Ok(short_circuit.map_err(|a| a.map(|b| (b.0, new))));
         }
 
-        let mut new_page = Some(Owned::new(Page {
-            update: Some(Box::new(Update::Node(node))),
-            cache_infos: Vec::default(),
-        }));
+        let mut new_page = Some(Owned::new(Page::new(
+            Some(Box::new(Update::Node(node))),
+            Vec::default(),
+        )));
 
         loop {
             // TODO handle replacement on threshold here instead
@@ -1310,6 +1323,7 @@ impl PageCache {
                 let new_page = Owned::new(Page {
                     update: page_view.update.clone(),
                     cache_infos: vec![cache_info],
+                    memory_size: page_view.memory_size,
                 });
 
                 debug_delay();
@@ -1499,10 +1513,10 @@ impl PageCache {
         let log_kind = log_kind_from_update(&update);
         trace!("cas_page on pid {} has log kind: {:?}", pid, log_kind);
 
-        let mut new_page = Some(Owned::new(Page {
-            update: Some(Box::new(update)),
-            cache_infos: Vec::default(),
-        }));
+        let mut new_page = Some(Owned::new(Page::new(
+            Some(Box::new(update)),
+            Vec::default(),
+        )));
 
         loop {
             let mut page_ptr = new_page.take().unwrap();
@@ -1774,10 +1788,10 @@ impl PageCache {
         updates.truncate(1);
         let base = updates.pop().unwrap();
 
-        let page = Owned::new(Page {
-            update: Some(Box::new(base)),
-            cache_infos: page_view.cache_infos.clone(),
-        });
+        let page = Owned::new(Page::new(
+            Some(Box::new(base)),
+            page_view.cache_infos.clone(),
+        ));
 
         debug_delay();
         let result = page_view.entry.compare_and_set(
@@ -1972,10 +1986,10 @@ impl PageCache {
                         // don't page-out Freed suckas
                         break;
                     }
-                    let new_page = Owned::new(Page {
-                        update: None,
-                        cache_infos: page_view.cache_infos.clone(),
-                    });
+                    let new_page = Owned::new(Page::new(
+                        None,
+                        page_view.cache_infos.clone(),
+                    ));
 
                     debug_delay();
                     if page_view
@@ -2163,7 +2177,7 @@ impl PageCache {
             } else {
                 None
             };
-            let page = Page { update, cache_infos };
+            let page = Page::new(update, cache_infos);
 
             self.inner.insert(pid, page, &guard);
         }
