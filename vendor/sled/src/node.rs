@@ -3,11 +3,11 @@ use std::{num::NonZeroU64, ops::Bound};
 use super::*;
 
 /// licreg: most items in a leaf page (see `Node::should_split`).
-const LEAF_SPLIT_ITEMS: usize = 64;
+pub(crate) const LEAF_SPLIT_ITEMS: usize = 64;
 /// licreg: most items in a leaf page past `LEAF_SPLIT_BYTES` (0.34.7's one threshold).
-const LEAF_SPLIT_ITEMS_LARGE: usize = 16;
+pub(crate) const LEAF_SPLIT_ITEMS_LARGE: usize = 16;
 /// licreg: key and value bytes past which a leaf holds at most `LEAF_SPLIT_ITEMS_LARGE` items.
-const LEAF_SPLIT_BYTES: u64 = 16 * 1024;
+pub(crate) const LEAF_SPLIT_BYTES: u64 = 16 * 1024;
 
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Node {

@@ -359,12 +359,12 @@ impl TransactionalTree {
     fn commit(&self) -> Result<()> {
         let writes = self.writes.borrow();
         let mut guard = pin();
-        for (k, v_opt) in &*writes {
-            while self.tree.insert_inner(k, v_opt.clone(), &mut guard)?.is_err()
-            {
-            }
-        }
-        Ok(())
+        // licreg patch (change 6): writes sorted by key, so that those landing
+        // in one leaf are applied to it together (`Tree::commit_sorted_writes`).
+        // The write set is a `HashMap` outside sled's own tests.
+        let mut writes: Vec<(&IVec, &Option<IVec>)> = writes.iter().collect();
+        writes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.tree.commit_sorted_writes(&writes, &mut guard)
     }
     fn from_tree(tree: &Tree) -> Self {
         Self {

@@ -229,6 +229,77 @@ impl Tree {
         }
     }
 
+    /// licreg patch (change 6): applies a transaction's writes, sorted by key,
+    /// leaf by leaf. A run of at least `MIN_LEAF_RUN` writes into one leaf is
+    /// applied to one copy of the leaf, which then replaces the page (one log
+    /// record, one compression, one copy); shorter runs take `insert_inner`,
+    /// one link each, as 0.34.7 does for every write. 0.34.7 copied the whole
+    /// leaf once per write, so a bulk load of sequential keys copied each leaf
+    /// as many times as it had items. Callers hold the transaction write lock,
+    /// and the log is pinned, so the replaces are recovered atomically with the
+    /// rest of the transaction, like the links.
+    pub(crate) fn commit_sorted_writes(
+        &self,
+        writes: &[(&IVec, &Option<IVec>)],
+        guard: &mut Guard,
+    ) -> Result<()> {
+        const MIN_LEAF_RUN: usize = 4;
+        let mut start = 0;
+        while start < writes.len() {
+            let View { node_view, pid, .. } =
+                self.view_for_key(writes[start].0.as_ref(), guard)?;
+            let end = leaf_run_end(&node_view, writes, start);
+            if end - start < MIN_LEAF_RUN {
+                for (key, value) in &writes[start..end] {
+                    while self
+                        .insert_inner(key, (*value).clone(), guard)?
+                        .is_err()
+                    {}
+                }
+                start = end;
+                continue;
+            }
+            let mut node: Node = (*node_view).clone();
+            let mut events = Vec::new();
+            for (key, value) in &writes[start..end] {
+                let (encoded_key, last_value) =
+                    node_view.node_kv_pair(key.as_ref());
+                if **value == last_value {
+                    continue;
+                }
+                let link = match value {
+                    Some(value) => Link::Set(encoded_key, value.clone()),
+                    None => Link::Del(encoded_key),
+                };
+                node.apply(&link);
+                if let Some(reservation) = self.subscribers.reserve(key) {
+                    let event = match value {
+                        Some(value) => subscriber::Event::Insert {
+                            key: (*key).clone(),
+                            value: value.clone(),
+                        },
+                        None => subscriber::Event::Remove { key: (*key).clone() },
+                    };
+                    events.push((reservation, event));
+                }
+            }
+            let replaced =
+                self.context.pagecache.replace(pid, node_view.0, node, guard)?;
+            if replaced.is_ok() {
+                for (reservation, event) in events {
+                    reservation.complete(&event);
+                }
+                guard.writeset.push(pid);
+                start = end;
+            } else {
+                // The page changed under us (a split, a page-out, a move by
+                // the segment cleaner): look the leaf up again.
+                M.tree_looped();
+            }
+        }
+        Ok(())
+    }
+
     /// Perform a multi-key serializable transaction.
     ///
     /// # Examples
@@ -2281,3 +2352,32 @@ impl fmt::Display for CompareAndSwapError {
 }
 
 impl std::error::Error for CompareAndSwapError {}
+
+/// licreg patch (change 6): the end of the run of `writes` from `start` that
+/// fall in the leaf `node` (below its high bound), stopping where the leaf
+/// would grow past twice its split bound, so that one split brings it back.
+fn leaf_run_end(
+    node: &Node,
+    writes: &[(&IVec, &Option<IVec>)],
+    start: usize,
+) -> usize {
+    let mut items = node.data.len();
+    let mut bytes = node.data.rss();
+    let mut end = start;
+    while end < writes.len() {
+        let (key, value) = writes[end];
+        if !node.hi.is_empty() && key.as_ref() >= node.hi.as_ref() {
+            break;
+        }
+        items += 1;
+        bytes += (key.len() + value.as_ref().map_or(0, |v| v.len())) as u64;
+        let too_many = items > 2 * crate::node::LEAF_SPLIT_ITEMS;
+        let too_big = items > 2 * crate::node::LEAF_SPLIT_ITEMS_LARGE
+            && bytes > 2 * crate::node::LEAF_SPLIT_BYTES;
+        if end > start && (too_many || too_big) {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
