@@ -265,12 +265,56 @@ fn bare_body() -> serde_json::Value {
     json!({"number": "1.2.156.3005.2.11100000000013338W901.11350200MB00000004.0000000002.001.W",
                 "short_serial": "D0000000002001K", "kind": "driver", "status": "valid",
                 "since": "2026-11-23T13:16:28Z", "reason": null, "valid_from": "2026-10-31T16:00:00Z",
-                "valid_until": "2032-10-31T15:59:59Z", "platform": null})
+                "valid_until": "2032-10-31T15:59:59Z", "platform": null, "device": null})
+}
+
+/// `national --bare-status-at ADDR` serves the bare handler in a process of its own, as
+/// `examples/bare_status` does: the baseline then has the service's topology (its own runtime
+/// and threads, beside the load generator's), not the load generator's runtime.
+const BARE_PROCESS_FLAG: &str = "--bare-status-at";
+
+fn serve_bare_process(addr: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        axum::serve(listener, support::bare_status_app(bare_body()))
+            .await
+            .expect("serve");
+    });
+}
+
+/// Starts the bare handler's own process and waits until it answers.
+async fn start_bare_process() -> (Serve, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(std::env::current_exe().expect("own path"))
+        .args([BARE_PROCESS_FLAG, &addr])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("bare process");
+    let base = format!("http://{addr}");
+    let url = format!("{base}/v1/licences/D0000000002001K/status");
+    let started = Instant::now();
+    while reqwest::get(&url).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "bare process");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (Serve(child), base)
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return;
+    }
+    if let Some(at) = args.iter().position(|a| a == BARE_PROCESS_FLAG) {
+        return serve_bare_process(args.get(at + 1).expect("an address after the flag"));
     }
     let n = env_u64("LICREG_NATIONAL_N", 20_000);
     let seconds = env_u64("LICREG_LOAD_SECONDS", 5);
@@ -344,6 +388,7 @@ fn main() {
             .build()
             .expect("client");
         let bare = support::bare_status_server(bare_body()).await;
+        let (bare_process, bare_apart) = start_bare_process().await;
         // Real short serials, spread over the whole import.
         let issued = std::fs::read_to_string(dir.join("drivers.jsonl.issued.jsonl"))
             .expect("issued file");
@@ -363,7 +408,16 @@ fn main() {
         let wide = pick(WIDE_LOAD_LICENCES);
         let service = format!("http://127.0.0.1:{port}");
         for (name, base, serials) in [
-            ("baseline: bare axum handler", bare, Arc::clone(&few)),
+            (
+                "baseline: bare axum handler in the load generator's process",
+                bare,
+                Arc::clone(&few),
+            ),
+            (
+                "baseline: bare axum handler in a process of its own (examples/bare_status)",
+                bare_apart,
+                Arc::clone(&few),
+            ),
             ("GET /v1/licences/{n}/status", service.clone(), few),
             (
                 "GET /v1/licences/{n}/status over up to 200,000 licences",
@@ -387,6 +441,7 @@ fn main() {
             }
         }
         drop(serve);
+        drop(bare_process);
 
         let read_only =
             licreg::ledger::Ledger::open_at(&location, None, Arc::new(licreg::clock::SystemClock))

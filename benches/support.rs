@@ -144,17 +144,25 @@ pub fn report(name: &str, outcome: &Outcome) {
 /// The status-lookup baseline: a bare axum handler on loopback answering `body` for any
 /// `GET /v1/licences/{number}/status`, with no lookup. Returns its base URL.
 pub async fn bare_status_server(body: serde_json::Value) -> String {
-    let app = axum::Router::new().route(
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, bare_status_app(body))
+            .await
+            .expect("serve")
+    });
+    format!("http://{addr}")
+}
+
+/// The bare handler's router: the status route answering `body`, with no lookup.
+pub fn bare_status_app(body: serde_json::Value) -> axum::Router {
+    axum::Router::new().route(
         "/v1/licences/{number}/status",
         axum::routing::get(move || {
             let body = body.clone();
             async move { axum::Json(body) }
         }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    format!("http://{addr}")
+    )
 }

@@ -16,7 +16,7 @@ async fn main() -> std::io::Result<()> {
             axum::Json(json!({"number": "1.2.156.3005.2.11100000000013338W901.11350200MB00000004.0000000002.001.W",
                 "short_serial": "D0000000002001K", "kind": "driver", "status": "valid",
                 "since": "2026-11-23T13:16:28Z", "reason": null, "valid_from": "2026-11-22T16:00:00Z",
-                "valid_until": "2032-10-31T15:59:59Z", "platform": null}))
+                "valid_until": "2032-10-31T15:59:59Z", "platform": null, "device": null}))
         }),
     );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
