@@ -429,7 +429,7 @@ impl Ledger {
         let vkey = bind_verifier_key(backend.as_ref(), signer.as_ref())
             .map_err(|e| open_err(e.to_string()))?;
         let head = load_head(backend.as_ref()).map_err(|e| open_err(e.to_string()))?;
-        let view_tables = TableWindow::new(Arc::clone(&backend), TREE_VIEW_FIRST);
+        let view_tables = TableWindow::for_writer(Arc::clone(&backend), TREE_VIEW_FIRST);
         let shared = Arc::new(Shared {
             backend,
             table_count,
@@ -575,7 +575,7 @@ impl Ledger {
 
     /// The projection's tables, for readers of the view.
     pub fn view_tables(&self) -> Arc<dyn super::tables::Tables> {
-        Arc::new(self.shared.view_tables.clone())
+        Arc::new(self.shared.view_tables.for_readers())
     }
 
     /// Number of entries in the log.
