@@ -207,7 +207,16 @@ impl Backend for SledBackend {
     fn commit(&self, writes: &Batches) -> Result<(), LedgerError> {
         let mut trees = Vec::new();
         let mut batches = Vec::new();
+        // What the row cache learns once sled has committed, worked out before: nothing after
+        // the commit may fail, or a committed group would be reported as not written.
+        let mut changed = Vec::new();
         for (table, changes) in writes.touched() {
+            let cached_table = cache_table(table)?;
+            changed.extend(
+                changes
+                    .iter()
+                    .map(|(k, v)| (cached_table, &k[..], v.as_deref())),
+            );
             let mut batch = sled::Batch::default();
             for (key, value) in changes {
                 match value {
@@ -226,11 +235,6 @@ impl Backend for SledBackend {
         });
         match outcome {
             Ok(()) => {
-                let mut changed = Vec::new();
-                for (table, changes) in writes.touched() {
-                    let table = cache_table(table)?;
-                    changed.extend(changes.iter().map(|(k, v)| (table, &k[..], v.as_deref())));
-                }
                 self.cache.committed(changed, None);
                 Ok(())
             }

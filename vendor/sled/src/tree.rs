@@ -261,12 +261,14 @@ impl Tree {
             }
             let mut node: Node = (*node_view).clone();
             let mut events = Vec::new();
+            let mut applied = 0;
             for (key, value) in &writes[start..end] {
                 let (encoded_key, last_value) =
                     node_view.node_kv_pair(key.as_ref());
                 if **value == last_value {
                     continue;
                 }
+                applied += 1;
                 let link = match value {
                     Some(value) => Link::Set(encoded_key, value.clone()),
                     None => Link::Del(encoded_key),
@@ -282,6 +284,11 @@ impl Tree {
                     };
                     events.push((reservation, event));
                 }
+            }
+            if applied == 0 {
+                // Every write of the run is a no-op: the leaf stays as it is.
+                start = end;
+                continue;
             }
             let replaced =
                 self.context.pagecache.replace(pid, node_view.0, node, guard)?;
