@@ -133,3 +133,81 @@ async fn junk_methods_and_refused_requests_do_not_grow_the_metrics() {
         after.len()
     );
 }
+
+/// What the edge layer adds to every answer, whoever produced it: `nosniff`, the JSON error
+/// body (a 429 from the limit, a 404 of no route, axum's own 405 with its `Allow` header), and
+/// one count under the route's template, the status it left with (unknown paths as unmatched).
+#[tokio::test]
+async fn every_answer_is_conformed_and_counted_under_its_template() {
+    let h = harness().await;
+    let mut limited = None;
+    for _ in 0..600 {
+        let response = h.router.clone().oneshot(plate_lookup(None)).await.unwrap();
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+        }
+    }
+    let limited = limited.expect("the limit answered 429");
+    assert!(limited.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body = axum::body::to_bytes(limited.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"], "rate_limited");
+
+    let not_allowed = Request::builder()
+        .method(Method::DELETE)
+        .uri("/v1/stats")
+        .header("authorization", format!("Bearer {OFFICER}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = h.router.clone().oneshot(not_allowed).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("allow"));
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+
+    let (status, _, _) = h.text("/no/such/route", Some(OFFICER)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, metrics, _) = h.text("/metrics", Some(OFFICER)).await;
+    let count = |series: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let lookups: u64 = metrics
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("licreg_http_requests_total{route=\"/v1/plates/{plate}\",method=\"GET\"")
+        })
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(lookups, 600, "{metrics}");
+    let refused = count(
+        "licreg_http_requests_total{route=\"/v1/plates/{plate}\",method=\"GET\",status=\"429\"}",
+    );
+    assert!(refused > 0, "{metrics}");
+    assert_eq!(
+        count("licreg_http_requests_total{route=\"/v1/stats\",method=\"DELETE\",status=\"405\"}"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        count("licreg_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        count("licreg_http_request_duration_seconds_count{route=\"/v1/plates/{plate}\"}"),
+        600
+    );
+}

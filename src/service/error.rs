@@ -310,16 +310,15 @@ fn status_code_name(status: StatusCode) -> &'static str {
 }
 
 /// Whether `path` is one of the HTML pages, whose errors are HTML pages too.
-fn is_html_route(path: &str) -> bool {
+pub(crate) fn is_html_route(path: &str) -> bool {
     path == "/" || path == "/v" || path == "/officer" || path.starts_with("/officer/")
 }
 
-/// Middleware: every 4xx and 5xx leaves as the documented JSON error (or, for the HTML pages,
-/// an HTML page), whoever produced it: axum's own 405 (its `Allow` header kept), a rejection
-/// of an extractor, a timeout. Server errors never show their cause.
-pub async fn contract(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let html = is_html_route(request.uri().path());
-    let response = next.run(request).await;
+/// Every 4xx and 5xx leaves as the documented JSON error (or, for the HTML pages, an HTML
+/// page), whoever produced it: axum's own 405 (its `Allow` header kept), a rejection of an
+/// extractor, a timeout. Server errors never show their cause. `html`: the request was for a
+/// page ([`is_html_route`]). Applied to every response by [`super::edge`].
+pub async fn conform(response: Response, html: bool) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -13,6 +13,7 @@ pub mod boot;
 pub mod compliance;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -43,7 +44,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use routes::{Access, Route};
@@ -172,7 +173,9 @@ impl AppState {
         let policy = Arc::new(parts.policy);
         let feed = tokio::sync::broadcast::channel(feed::STREAM_BUFFER).0;
         let status_cache: Arc<std::sync::Mutex<status::Cache>> = Arc::default();
-        let metrics: Arc<metrics::Metrics> = Arc::default();
+        let metrics = Arc::new(metrics::Metrics::for_routes(
+            routes::table().iter().map(|route| route.path),
+        ));
         let registry = Registry::new(RegistryParts {
             ledger: parts.ledger.clone(),
             view: view.clone(),
@@ -305,27 +308,12 @@ async fn health(
 pub fn app(state: AppState) -> Router {
     routes::router(&state)
         .fallback(no_route)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::limit_public,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.limits.request_timeout(),
         ))
-        .layer(axum::middleware::from_fn(error::contract))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(
-            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        )
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(edge::EdgeLayer::new(state.clone()))
         .with_state(state)
 }
 

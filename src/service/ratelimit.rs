@@ -29,16 +29,23 @@ impl axum::extract::FromRequestParts<super::AppState> for ClientAddr {
         parts: &mut axum::http::request::Parts,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
+        Ok(ClientAddr::of(&parts.extensions, &parts.headers, state))
+    }
+}
+
+impl ClientAddr {
+    /// The client of a request with these extensions and headers.
+    pub fn of(
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+        state: &super::AppState,
+    ) -> Self {
+        let peer = extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip())
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        Ok(ClientAddr(state.proxies.client(peer, forwarded)))
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        ClientAddr(state.proxies.client(peer, forwarded))
     }
 }
 
@@ -83,6 +90,11 @@ impl RateLimiter {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether this limiter limits at all.
+    pub fn is_enabled(&self) -> bool {
+        !self.disabled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Takes one token for `client`; false when the client is over its rate.
     pub fn allow(&self, client: IpAddr) -> bool {
         self.allow_at(client, Instant::now())
@@ -115,23 +127,22 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: requests without a valid bearer token or an officer session are public and
-/// limited per client address. Any other `Authorization` header (a wrong or made-up token) is
-/// public too: only a token the registry issued lifts the limit.
-pub async fn limit_public(
-    axum::extract::State(state): axum::extract::State<super::AppState>,
-    ClientAddr(client): ClientAddr,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    // Signed-in officers browsing the pages are not public, whatever their address shares.
-    let public = super::auth::bearer_role(&state, request.headers()).is_none()
-        && !super::officer::has_session(&state, request.headers());
-    if public && !state.limiter.allow(client) {
-        return super::ApiError::RateLimited.into_response();
+/// Whether a request may go on: requests without a valid bearer token or an officer session
+/// are public and limited per client address. Any other `Authorization` header (a wrong or
+/// made-up token) is public too: only a token the registry issued lifts the limit. Checked by
+/// [`super::edge`] before any route runs.
+pub fn admits(state: &super::AppState, request: &axum::extract::Request) -> bool {
+    if !state.limiter.is_enabled() {
+        return true;
     }
-    next.run(request).await
+    // Signed-in officers browsing the pages are not public, whatever their address shares.
+    let public = super::auth::bearer_role(state, request.headers()).is_none()
+        && !super::officer::has_session(state, request.headers());
+    if !public {
+        return true;
+    }
+    let ClientAddr(client) = ClientAddr::of(request.extensions(), request.headers(), state);
+    state.limiter.allow(client)
 }
 
 #[cfg(test)]
