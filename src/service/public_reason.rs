@@ -10,12 +10,13 @@ use serde::Serialize;
 use crate::registry::{LicenceStatus, LicenceView};
 use crate::rules::Reasons;
 
-/// A public reason: the category key and its labels.
+/// A public reason: the category key and its labels (fields in key order, as the `json!` maps
+/// that carry it elsewhere write them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PublicReason {
     pub category: String,
-    pub zh: String,
     pub en: String,
+    pub zh: String,
 }
 
 /// The public reason for `category`, if it is one of the catalogue's.
