@@ -118,6 +118,48 @@ async fn a_driver_binds_a_phone_shows_live_codes_and_rebinds_a_lost_one() {
         .unwrap()
         .starts_with("<?xml"));
 
+    // The answers, the decision, the licence and the activation code are one append: consecutive
+    // entries, with no group commit (no checkpoint) ending between them.
+    use licreg::ledger::{EventType, Seq};
+    let entries: Vec<_> = (0..h.state.ledger.size())
+        .map(|seq| h.state.ledger.entry(Seq(seq)).unwrap())
+        .collect();
+    let issued_at = entries
+        .iter()
+        .rposition(|e| e.event == EventType::Issue)
+        .expect("an issue entry");
+    let events: Vec<EventType> = entries[issued_at - 4..=issued_at + 1]
+        .iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            EventType::AgencyAnswer,
+            EventType::AgencyAnswer,
+            EventType::AgencyAnswer,
+            EventType::Decision,
+            EventType::Issue,
+            EventType::WalletActivation
+        ]
+    );
+    let inside = (issued_at - 3) as u64..=(issued_at + 1) as u64;
+    let split: Vec<u64> = h
+        .state
+        .ledger
+        .checkpoints()
+        .map(|c| c.unwrap().0)
+        .filter(|size| inside.contains(size))
+        .collect();
+    assert!(split.is_empty(), "appends ended at sizes {split:?}");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.event == EventType::WalletActivation)
+            .count(),
+        1
+    );
+
     // The image is beside the ledger, not in it: no entry holds its bytes, the record its hash.
     for seq in 0..h.state.ledger.size() {
         let entry = h.state.ledger.entry(licreg::ledger::Seq(seq)).unwrap();

@@ -101,12 +101,7 @@ fn apply_event(tx: &mut ViewTx<'_>, entry: &Entry, event: &Event) -> Applied {
             app.updated_ms = entry.timestamp_ms;
             app.answers.insert(
                 body.agency.clone(),
-                AnswerView {
-                    outcome: body.outcome.to_string(),
-                    at_ms: entry.timestamp_ms,
-                    via: body.via.to_string(),
-                    facts: body.facts.clone(),
-                },
+                AnswerView::logged(body, entry.timestamp_ms),
             );
             save_application(tx, entry, &app, ApplicationStatus::Checking)
         }

@@ -112,6 +112,16 @@ pub struct AnswerView {
 }
 
 impl AnswerView {
+    /// The answer as the application's view holds it once its entry is applied at `at_ms`.
+    pub fn logged(body: &super::bodies::AgencyAnswerBody, at_ms: u64) -> Self {
+        Self {
+            outcome: body.outcome.to_string(),
+            at_ms,
+            via: body.via.to_string(),
+            facts: body.facts.clone(),
+        }
+    }
+
     /// Whether the agency answered: with facts, or that it holds no record.
     pub fn is_answer(&self) -> bool {
         self.outcome == "answered" || self.outcome == "no_record"

@@ -25,7 +25,9 @@ use crate::agency::CheckRequest;
 use crate::ids::LicenceKind;
 use crate::model::{FieldError, LicenceRecord};
 use crate::qr;
-use crate::registry::commands::{self, AgencyAnswer, AnswerOutcome, AnswerVia, Submitted};
+use crate::registry::commands::{
+    self, Activation, AgencyAnswer, AnswerOutcome, AnswerVia, Submitted,
+};
 use crate::registry::CommandError;
 use crate::rules::{Light, Stage};
 
@@ -117,26 +119,44 @@ pub async fn respond_submitted(
     };
     let task_state = state.clone();
     let task_id = id.clone();
+    // Whoever waits gets the holder's first wallet activation code from the decision's own
+    // append. A wait that times out leaves that code unseen: only its hash is logged, it
+    // expires, and the holder asks for another.
+    let activation_for = wait.then(|| actor.to_string());
     let task = tokio::spawn(async move {
         let agencies = commands::required_agencies(&task_state.policy, record.kind());
-        let result = run_checks(task_state, task_id.clone(), record, agencies).await;
+        let result = run_checks(
+            task_state,
+            task_id.clone(),
+            record,
+            agencies,
+            activation_for,
+        )
+        .await;
         if let Err(e) = &result {
             tracing::error!(application = %task_id, error = %e, "agency checks failed");
         }
         result
     });
+    let mut activation = None;
     if wait {
         let waited =
             tokio::time::timeout(std::time::Duration::from_millis(MAX_WAIT_MS), task).await;
-        if let Ok(Ok(Err(e))) = waited {
-            return Err(e.into());
+        match waited {
+            Ok(Ok(Err(e))) => return Err(e.into()),
+            Ok(Ok(Ok(made))) => activation = made,
+            _ => {}
         }
     }
     let mut response = respond(state, &id)?;
     let issued_driver = response.view.status == ApplicationStatus::Issued
         && response.view.kind == LicenceKind::Driver.as_str();
     if let (true, Some(number)) = (issued_driver, &response.view.licence_number) {
-        let activation = state.registry.wallet_activation(actor, number).await?;
+        // Decided by another path meanwhile (an agency's late answer): a code of its own.
+        let activation = match activation {
+            Some(made) if &made.number == number => made,
+            _ => state.registry.wallet_activation(actor, number).await?,
+        };
         response.wallet_activation = Some(super::wallet::activation_json(state, &activation)?);
     }
     Ok((StatusCode::CREATED, Json(response)).into_response())
@@ -176,13 +196,15 @@ fn subject_of(record: &LicenceRecord) -> serde_json::Map<String, Value> {
 }
 
 /// Asks `agencies` in parallel (the I/O edge), then hands the answers to the registry, which
-/// logs them and decides if all are in.
+/// logs them and decides if all are in (with a wallet activation code for `activation_for`
+/// when that issues a driver licence).
 pub async fn run_checks(
     state: AppState,
     id: String,
     record: LicenceRecord,
     agencies: Vec<String>,
-) -> Result<(), CommandError> {
+    activation_for: Option<String>,
+) -> Result<Option<Activation>, CommandError> {
     let request = CheckRequest {
         application_id: id.clone(),
         kind: record.kind().as_str().to_string(),
@@ -233,8 +255,10 @@ pub async fn run_checks(
             detail,
         });
     }
-    state.registry.record_answers(&id, answers).await?;
-    state.registry.decide_if_ready(&id).await
+    state
+        .registry
+        .conclude_checks(&id, answers, activation_for.as_deref())
+        .await
 }
 
 /// Starts the agency checks of every application the service was still checking when it last
@@ -268,7 +292,9 @@ pub async fn resume_checks(state: &AppState) -> Result<usize, ApiError> {
                 // Every answer is in, but the decision was not logged before the stop.
                 task_state.registry.decide_if_ready(&id).await
             } else {
-                run_checks(task_state, id.clone(), record, unanswered).await
+                run_checks(task_state, id.clone(), record, unanswered, None)
+                    .await
+                    .map(|_| ())
             };
             if let Err(e) = result {
                 tracing::error!(application = %id, error = %e, "resumed checks failed");

@@ -70,10 +70,14 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
             renewal_of: None,
         };
         let submitted = state.registry.submit(&portal, submission).await?;
+        let mut activation = None;
         if let Ok(record) = submitted.review {
             let agencies =
                 crate::registry::commands::required_agencies(&state.policy, record.kind());
-            applications::run_checks(state.clone(), submitted.id.clone(), record, agencies).await?;
+            let id = submitted.id.clone();
+            activation =
+                applications::run_checks(state.clone(), id, record, agencies, Some(portal.clone()))
+                    .await?;
         }
         let response = applications::respond(state, &submitted.id)?;
         let value = serde_json::to_value(&response).map_err(super::ApiError::internal)?;
@@ -81,7 +85,10 @@ pub async fn seed(state: &AppState) -> Result<Vec<String>, super::ApiError> {
         let issued_driver = response.view.status == crate::registry::ApplicationStatus::Issued
             && kind == LicenceKind::Driver;
         if let (true, Some(number)) = (issued_driver, &response.view.licence_number) {
-            let activation = state.registry.wallet_activation(&portal, number).await?;
+            let activation = match activation {
+                Some(made) if &made.number == number => made,
+                _ => state.registry.wallet_activation(&portal, number).await?,
+            };
             lines.push(format!(
                 "    wallet: {} (activation code {}, valid until {})",
                 super::wallet::activation_url(&state.public_base_url, &activation),

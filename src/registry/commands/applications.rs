@@ -2,11 +2,15 @@
 //! on approval (in the same append as the decision), and renewal, which is a new application.
 //!
 //! Asking the agencies is I/O and stays at the edge (`service::applications`); it hands the
-//! answers to [`Registry::record_answers`] and then calls [`Registry::decide_if_ready`].
+//! answers to [`Registry::conclude_checks`], which logs them and, when they complete the
+//! application, its decision, the issued licence and (for a submitter who waits on a driver
+//! licence) the holder's first wallet activation code, all in one append: one durable commit per
+//! application after its submission, where there were three.
 
 use serde_json::Value;
 
 use super::review::{registry_reason, required_agencies, stored, today, with_today};
+use super::wallet::Activation;
 use super::{entry, CommandError, Registry};
 use crate::ids::{LicenceKind, LicenceNumber};
 use crate::issuance::{self, IssueContext};
@@ -16,6 +20,7 @@ use crate::registry::bodies::{
     application_subject, AgencyAnswerBody, AnswerOutcome, AnswerVia, ApplicationBody, DecisionBody,
     DecisionOutcome, Problem,
 };
+use crate::registry::rows::AnswerView;
 use crate::registry::{ApplicationStatus, ApplicationView, Refusal};
 
 /// Longest an application id may be.
@@ -133,17 +138,33 @@ impl Registry {
         self.log_application(actor, submission, review).await
     }
 
-    /// Logs the answers of agencies that were asked, in one append.
-    pub async fn record_answers(
+    /// Logs the answers of the agencies that were asked and, when they complete the application,
+    /// decides it in the same append (see [`Registry::decide_if_ready`]). `activation_for` names
+    /// a submitter waiting for the outcome: an approved driver licence then gets the holder's
+    /// first wallet activation code in that append too, returned here (shown once).
+    pub async fn conclude_checks(
         &self,
         id: &str,
         answers: Vec<AgencyAnswer>,
-    ) -> Result<(), CommandError> {
-        let entries = answers
+        activation_for: Option<&str>,
+    ) -> Result<Option<Activation>, CommandError> {
+        let bodies: Vec<AgencyAnswerBody> = answers.iter().map(|a| answer_body(id, a)).collect();
+        let entries = bodies
             .iter()
-            .map(|answer| answer_entry(id, answer))
+            .map(answer_entry)
             .collect::<Result<Vec<_>, _>>()?;
-        self.append(entries).await.map(|_| ())
+        let mut app = self
+            .view
+            .application(id)?
+            .ok_or_else(|| Refusal::NoSuchApplication(id.to_string()))?;
+        // The application as these answers leave it once applied; the writer applies them
+        // before the decision in the same append, and checks again that it is still waiting.
+        let at_ms = u64::try_from(self.clock.now_unix_ms()).unwrap_or(0);
+        for body in &bodies {
+            app.answers
+                .insert(body.agency.clone(), AnswerView::logged(body, at_ms));
+        }
+        self.decide(app, entries, activation_for).await
     }
 
     /// The typed record an application was submitted with, read from its logged entry.
@@ -188,7 +209,8 @@ impl Registry {
             via: AnswerVia::Push,
             detail: None,
         };
-        self.append(vec![answer_entry(id, &answer)?]).await?;
+        self.append(vec![answer_entry(&answer_body(id, &answer))?])
+            .await?;
         self.decide_if_ready(id).await
     }
 
@@ -201,9 +223,17 @@ impl Registry {
             .view
             .application(id)?
             .ok_or_else(|| Refusal::NoSuchApplication(id.to_string()))?;
-        if app.status != ApplicationStatus::Checking {
-            return Ok(());
-        }
+        self.decide(app, Vec::new(), None).await.map(|_| ())
+    }
+
+    /// Appends `logged_first` (answers not yet logged, already counted in `app`) and, if the
+    /// application is waiting and every required agency has answered, the decision with them.
+    async fn decide(
+        &self,
+        app: ApplicationView,
+        logged_first: Vec<NewEntry>,
+        activation_for: Option<&str>,
+    ) -> Result<Option<Activation>, CommandError> {
         let kind: LicenceKind = app
             .kind
             .parse()
@@ -211,8 +241,11 @@ impl Registry {
         let all_answered = required_agencies(&self.policy, kind)
             .iter()
             .all(|a| app.answers.get(a).is_some_and(|answer| answer.is_answer()));
-        if !all_answered {
-            return Ok(());
+        if app.status != ApplicationStatus::Checking || !all_answered {
+            if !logged_first.is_empty() {
+                self.append(logged_first).await?;
+            }
+            return Ok(None);
         }
         let today = today(self.clock());
         // One read of the application's entry serves both the rules and the issue entry.
@@ -220,27 +253,42 @@ impl Registry {
         let record = self.parse_submitted(&submitted, kind)?;
         let decided = self.evaluate(&record, &app, today)?;
         let mut body = DecisionBody {
-            application_id: id.to_string(),
+            application_id: app.id.clone(),
             outcome: decided.outcome,
             reasons: decided.reasons.clone(),
             policy: decided.policy.clone(),
         };
-        let mut entries = vec![decision_entry(&body)?];
+        let mut entries = logged_first.clone();
+        entries.push(decision_entry(&body)?);
+        let mut issued_driver = None;
         if let Some((from, until)) = decided.validity {
-            entries.push(self.issue_entry(&app, &submitted, kind, from, until)?);
+            let prepared = self.issue_entry(&app, &submitted, kind, from, until)?;
+            if kind == LicenceKind::Driver {
+                issued_driver = Some(prepared.number.to_string());
+            }
+            entries.push(prepared.entry);
         }
-        let refusal = match self.append(entries).await {
-            Ok(_) => return Ok(()),
+        let appended = match (activation_for, issued_driver) {
+            (Some(actor), Some(number)) => self
+                .activation_entries(actor, &number, entries)
+                .await
+                .map(Some),
+            _ => self.append(entries).await.map(|_| None),
+        };
+        let refusal = match appended {
+            Ok(activation) => return Ok(activation),
             // Another answer decided it first: nothing left to do.
-            Err(CommandError::Refused(Refusal::ApplicationNotWaiting { .. })) => return Ok(()),
+            Err(CommandError::Refused(Refusal::ApplicationNotWaiting { .. })) => return Ok(None),
             Err(CommandError::Refused(refusal)) if decided.validity.is_some() => refusal,
             Err(e) => return Err(e),
         };
         body.outcome = DecisionOutcome::Refused;
         body.reasons = vec![registry_reason(&refusal)];
-        match self.append(vec![decision_entry(&body)?]).await {
-            Err(CommandError::Refused(Refusal::ApplicationNotWaiting { .. })) => Ok(()),
-            other => other.map(|_| ()),
+        let mut entries = logged_first;
+        entries.push(decision_entry(&body)?);
+        match self.append(entries).await {
+            Err(CommandError::Refused(Refusal::ApplicationNotWaiting { .. })) => Ok(None),
+            other => other.map(|_| None),
         }
     }
 
@@ -251,7 +299,7 @@ impl Registry {
         kind: LicenceKind,
         from: time::Date,
         until: time::Date,
-    ) -> Result<NewEntry, CommandError> {
+    ) -> Result<issuance::Prepared, CommandError> {
         let mut record = submitted.clone();
         if let Some(obj) = record.as_object_mut() {
             obj.insert("valid_from".into(), Value::String(from.to_string()));
@@ -279,7 +327,7 @@ impl Registry {
             .next_serial()
             .ok_or_else(|| CommandError::storage("licence serials exhausted"))?;
         let now = self.clock.now_unix();
-        let prepared = issuance::prepare(
+        issuance::prepare(
             serial,
             &*self.keys.signer()?,
             &record,
@@ -287,8 +335,7 @@ impl Registry {
             now,
             &context,
         )
-        .map_err(CommandError::storage)?;
-        Ok(prepared.entry)
+        .map_err(CommandError::storage)
     }
 }
 
@@ -301,19 +348,22 @@ fn decision_entry(body: &DecisionBody) -> Result<NewEntry, CommandError> {
     )
 }
 
-fn answer_entry(id: &str, answer: &AgencyAnswer) -> Result<NewEntry, CommandError> {
-    let body = AgencyAnswerBody {
+fn answer_body(id: &str, answer: &AgencyAnswer) -> AgencyAnswerBody {
+    AgencyAnswerBody {
         application_id: id.to_string(),
         agency: answer.agency.clone(),
         outcome: answer.outcome,
         facts: answer.facts.clone(),
         via: answer.via,
         detail: answer.detail.clone(),
-    };
+    }
+}
+
+fn answer_entry(body: &AgencyAnswerBody) -> Result<NewEntry, CommandError> {
     entry(
         EventType::AgencyAnswer,
-        &format!("agency:{}", answer.agency),
-        vec![application_subject(id)],
-        &body,
+        &format!("agency:{}", body.agency),
+        vec![application_subject(&body.application_id)],
+        body,
     )
 }

@@ -72,7 +72,7 @@ impl Registry {
         self.activation_entries(actor, &licence.number, first).await
     }
 
-    async fn activation_entries(
+    pub(super) async fn activation_entries(
         &self,
         actor: &str,
         number: &str,
