@@ -49,23 +49,28 @@ pub(crate) type Writes = HashMap<(usize, Vec<u8>), Option<Vec<u8>>>;
 /// A view key: table and key.
 pub(crate) type ViewKey = (usize, Vec<u8>);
 
-/// What a read found that the committed state does not hold for this group's key: the apply
-/// stops there (a discovery pass, see [`ReadAhead`]).
-pub(crate) const READ_AHEAD_MISS: &str = "read-ahead: key not fetched yet";
-
 /// Committed view rows read ahead for one group, on storage where each read is a round trip.
 ///
 /// The writer first applies the group's entries in *discovery* passes: every read the fetched
-/// rows do not answer is recorded and stops that entry's apply; the recorded keys of all
-/// entries are then read in one batch, and the pass repeats until nothing new is asked for. The
-/// deciding pass then reads through the fetched rows, so a group costs a few round trips rather
-/// than one per read. The rows are the committed state under the group lock, which only this
+/// rows do not answer is recorded and answered "absent" for now, so the apply goes on and finds
+/// in the same pass every read that does not depend on that one (an issuance's uniqueness,
+/// status-list and wallet keys); the recorded keys of all entries are then read in one batch,
+/// and the pass repeats until nothing new is asked for. What a discovery pass decides is thrown
+/// away. The deciding pass then reads through the fetched rows, so a group costs a few round
+/// trips rather than one per read. The rows are the committed state under the group lock, which only this
 /// writer changes while it holds it; a read the discovery did not foresee still goes to storage.
 #[derive(Default)]
 pub(crate) struct ReadAhead {
     pub(crate) fetched: HashMap<ViewKey, Option<Vec<u8>>>,
     /// Set during a discovery pass: the keys asked for that `fetched` does not hold.
     pub(crate) missing: Option<RefCell<HashSet<ViewKey>>>,
+}
+
+impl ReadAhead {
+    /// How many keys the current discovery pass has found missing so far.
+    pub(crate) fn missed(&self) -> usize {
+        self.missing.as_ref().map_or(0, |m| m.borrow().len())
+    }
 }
 
 /// Reads through the writes of this group (and this job) to the committed tables.
@@ -109,7 +114,7 @@ impl<'a> ViewTx<'a> {
             }
             if let Some(missing) = &ahead.missing {
                 missing.borrow_mut().insert(slot);
-                return Err(ApplyError::Storage(READ_AHEAD_MISS.into()));
+                return Ok(None);
             }
         }
         Ok(self.tables.get(table, key)?)
@@ -220,9 +225,10 @@ mod tests {
                 assert_eq!(outcome.unwrap(), b"end", "a complete pass decides alike");
                 break;
             }
-            assert!(
-                matches!(&outcome, Err(ApplyError::Storage(m)) if m == READ_AHEAD_MISS),
-                "a miss stops the apply"
+            assert_eq!(
+                outcome.unwrap(),
+                b"absent",
+                "a miss reads as absent while discovering"
             );
             let values = committed.get_many(&missing).unwrap();
             ahead.fetched.extend(missing.into_iter().zip(values));
@@ -266,5 +272,29 @@ mod tests {
         let empty = Writes::new();
         let fresh = ViewTx::with_read_ahead(&committed, &empty, &ahead);
         assert_eq!(fresh.get(0, b"a").unwrap(), Some(b"fetched".to_vec()));
+    }
+
+    #[test]
+    fn reads_that_do_not_depend_on_a_miss_are_found_in_the_same_pass() {
+        let committed = Counted::default();
+        let group = Writes::new();
+        let ahead = ReadAhead {
+            missing: Some(RefCell::default()),
+            ..ReadAhead::default()
+        };
+        let tx = ViewTx::with_read_ahead(&committed, &group, &ahead);
+        for key in [&b"unique"[..], b"status", b"wallet"] {
+            assert_eq!(tx.get(0, key).unwrap(), None);
+        }
+        drop(tx);
+        let missing = ahead.missing.unwrap().into_inner();
+        assert_eq!(missing.len(), 3, "one pass finds all three");
+        assert_eq!(
+            committed
+                .single_reads
+                .load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "discovery reads nothing itself"
+        );
     }
 }

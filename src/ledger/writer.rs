@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_channel::Receiver;
 
+use super::backend::Backend;
 use super::entry::{Entry, Seq};
-use super::entry_rows::EntryWrites;
-use super::hash_tiles::TileWrites;
+use super::entry_rows::{self, EntryWrites};
+use super::hash_tiles::{TileSpan, TileWrites};
 use super::projection::{ApplyError, ReadAhead, ViewKey, ViewTx, Writes};
 use super::store::{
     index_key, kind_slot, AppendResult, Appended, Batches, Head, Job, LedgerError, Shared,
@@ -198,6 +199,7 @@ fn refuse_all(batch: Vec<Job>, jobs: &Receiver<Job>) {
 fn begin_group(shared: &Shared, head: &Head) -> Result<Head, LedgerError> {
     match shared.backend.begin_group()? {
         Some(stored) if stored != head.size => {
+            prefetch_head(shared.backend.as_ref(), stored)?;
             let fresh = super::store::load_head(shared.backend.as_ref())?;
             if fresh.size != stored {
                 return Err(LedgerError::Storage(format!(
@@ -210,6 +212,42 @@ fn begin_group(shared: &Shared, head: &Head) -> Result<Head, LedgerError> {
         }
         _ => Ok(head.clone()),
     }
+}
+
+/// Reads in one batch the rows another writer's appends changed that this group needs at
+/// `size`: what reloading the head reads (size, compact range, last leaf, checkpoint) and the
+/// last entry row and right-edge hash tiles this group extends. The backend's row cache keeps
+/// them, so on shared storage they cost one round trip instead of one each.
+fn prefetch_head(backend: &dyn Backend, size: u64) -> Result<(), LedgerError> {
+    let mut keys = std::collections::BTreeSet::new();
+    keys.insert((TREE_META, META_SIZE.to_vec()));
+    keys.insert((TREE_CHECKPOINTS, size.to_be_bytes().to_vec()));
+    keys.insert((TREE_ENTRIES, entry_rows::row_key(0).to_vec()));
+    keys.insert((TREE_ENTRIES, entry_rows::row_key(size).to_vec()));
+    keys.insert((
+        TREE_ENTRIES,
+        entry_rows::row_key(size.saturating_sub(1)).to_vec(),
+    ));
+    let mut tile = |level: u8, index: u64| {
+        if let Some(span) = TileSpan::of_node(level, index) {
+            keys.insert((TREE_TILES, span.key().to_vec()));
+        }
+    };
+    tile(0, 0);
+    tile(0, size.saturating_sub(1));
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if size & (1u64 << level) != 0 {
+            tile(level, start >> level);
+            start += 1u64 << level;
+        }
+        // The right edge the next appends write at this level.
+        if level == 0 || size >> level > 0 {
+            tile(level, size >> level);
+        }
+    }
+    let keys: Vec<(usize, Vec<u8>)> = keys.into_iter().collect();
+    backend.get_many(&keys).map(|_| ())
 }
 
 /// How long the writer asks the storage whether a failed commit landed before it gives up.
@@ -289,11 +327,15 @@ fn read_ahead(
         ahead.missing = Some(Default::default());
         let mut group = Writes::new();
         for job in batch {
-            // Errors, refusals and misses only end this job's discovery: the deciding pass
-            // runs every job again.
+            // Errors and refusals only end this job's discovery: the deciding pass runs every
+            // job again. A job that missed a row read it as absent, so later jobs do not see
+            // what it wrote.
+            let missed_before = ahead.missed();
             if let Ok(Ok((_, writes))) = build_job(shared, head, &group, &ahead, job, timestamp_ms)
             {
-                group.extend(writes);
+                if ahead.missed() == missed_before {
+                    group.extend(writes);
+                }
             }
         }
         let missing: Vec<ViewKey> = ahead
