@@ -28,6 +28,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::backend::{Backend, Batches, Row, Rows};
+use super::pg_changes::{changed_keys, record_changed_keys, CHANGED_KEYS_SQL};
 use super::row_cache::RowCache;
 use super::store::LedgerError;
 use super::tables::{Order, Scan, Tables};
@@ -69,6 +70,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         // Number counters (licence serials, application ids, status-list positions) that every
         // registry node takes from, so two nodes never hand out the same number.
         "CREATE TABLE licreg_counters (name text PRIMARY KEY, next bigint NOT NULL);",
+    ),
+    (
+        3,
+        // The keys each group commit changed, so other nodes forget only those cached rows.
+        "CREATE TABLE licreg_changed_keys (
+             size_to bigint PRIMARY KEY,
+             size_from bigint NOT NULL,
+             keys bytea NOT NULL);",
     ),
 ];
 
@@ -123,7 +132,7 @@ pub struct PostgresBackend {
     table_ids: Vec<i16>,
     /// The connection that takes the group lock, for a writable open (made again if it was
     /// lost, as in a failover).
-    group_lock: Option<std::sync::Mutex<Arc<tokio_postgres::Client>>>,
+    group_lock: Option<std::sync::Mutex<Arc<LockSession>>>,
     config: tokio_postgres::Config,
     /// Rows read by key, so lookups and proofs do not pay a round trip each (see `row_cache`).
     cache: Arc<RowCache>,
@@ -131,8 +140,15 @@ pub struct PostgresBackend {
     _stop: std::sync::mpsc::SyncSender<()>,
 }
 
-fn db_err(e: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Storage(format!("PostgreSQL: {e}"))
+/// The error with its causes: a server's answer is the source of tokio-postgres's "db error".
+pub(super) fn db_err(e: impl std::error::Error) -> LedgerError {
+    let mut message = format!("PostgreSQL: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    LedgerError::Storage(message)
 }
 
 impl PostgresBackend {
@@ -163,10 +179,6 @@ impl PostgresBackend {
             cache: Arc::default(),
             _stop: stop,
         };
-        if writable {
-            let client = backend.run(lock_connection(backend.config.clone()))?;
-            backend.group_lock = Some(std::sync::Mutex::new(Arc::new(client)));
-        }
         let pool = backend.pool.clone();
         let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         backend.table_ids = backend.run(async move {
@@ -175,6 +187,11 @@ impl PostgresBackend {
             check_durable(&client).await?;
             name_tables(&mut client, &owned).await
         })?;
+        // After the migrations: the session prepares statements on the tables they create.
+        if writable {
+            let session = backend.run(lock_connection(backend.config.clone()))?;
+            backend.group_lock = Some(std::sync::Mutex::new(Arc::new(session)));
+        }
         Ok(backend)
     }
 
@@ -193,16 +210,16 @@ impl PostgresBackend {
 
     /// The group-lock connection, made again if it was lost (a restarted or failed-over server
     /// ends the session, and with it any lock it held).
-    fn lock_client(&self) -> Result<Arc<tokio_postgres::Client>, LedgerError> {
+    fn lock_session(&self) -> Result<Arc<LockSession>, LedgerError> {
         let lock = self.group_lock.as_ref().ok_or(LedgerError::ReadOnly)?;
-        let mut client = lock
+        let mut session = lock
             .lock()
             .map_err(|_| LedgerError::Storage("group lock state poisoned".into()))?;
-        if client.is_closed() {
+        if session.client.is_closed() {
             tracing::warn!("the PostgreSQL group-lock connection was lost: connecting again");
-            *client = Arc::new(self.run(lock_connection(self.config.clone()))?);
+            *session = Arc::new(self.run(lock_connection(self.config.clone()))?);
         }
-        Ok(Arc::clone(&client))
+        Ok(Arc::clone(&session))
     }
 
     fn table_id(&self, table: usize) -> Result<i16, LedgerError> {
@@ -263,17 +280,40 @@ fn spawn_runtime() -> Result<(tokio::runtime::Handle, std::sync::mpsc::SyncSende
     Ok((handle, stop))
 }
 
+/// The group lock's connection and the statements a group runs on it, prepared once (a
+/// statement sent as text costs a second round trip to be parsed and planned each time).
+struct LockSession {
+    client: tokio_postgres::Client,
+    lock: tokio_postgres::Statement,
+    unlock: tokio_postgres::Statement,
+    size: tokio_postgres::Statement,
+    changed: tokio_postgres::Statement,
+}
+
+/// The log size the counter row holds.
+const SIZE_SQL: &str = "SELECT size FROM licreg_sequence WHERE id = 1";
+
 /// A connection of its own for the group lock: a lock lives as long as its session.
-async fn lock_connection(
-    config: tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, LedgerError> {
+async fn lock_connection(config: tokio_postgres::Config) -> Result<LockSession, LedgerError> {
     let (client, connection) = config.connect(NoTls).await.map_err(db_err)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "the ledger's PostgreSQL group-lock connection ended");
         }
     });
-    Ok(client)
+    let prepare = |sql: &'static str| client.prepare(sql);
+    let lock = prepare("SELECT pg_advisory_lock($1, hashtext(current_setting('search_path')))");
+    let unlock = prepare("SELECT pg_advisory_unlock($1, hashtext(current_setting('search_path')))");
+    let (lock, unlock, size, changed) =
+        futures::try_join!(lock, unlock, prepare(SIZE_SQL), prepare(CHANGED_KEYS_SQL))
+            .map_err(db_err)?;
+    Ok(LockSession {
+        client,
+        lock,
+        unlock,
+        size,
+        changed,
+    })
 }
 
 async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), LedgerError> {
@@ -556,7 +596,7 @@ impl Tables for PostgresBackend {
                     let slot = usize::try_from(i - 1)
                         .ok()
                         .and_then(|i| values.get_mut(i))
-                        .ok_or_else(|| db_err(format!("row {i} not asked for")))?;
+                        .ok_or_else(|| LedgerError::Storage(format!("PostgreSQL: row {i} not asked for")))?;
                     *slot = row.try_get(1).map_err(db_err)?;
                 }
                 Ok(values)
@@ -660,10 +700,29 @@ impl Backend for PostgresBackend {
         let result = self.run(async move {
             let mut client = pool.get().await.map_err(db_err)?;
             let tx = client.transaction().await.map_err(db_err)?;
-            if let Some((from, to)) = sequence {
-                advance_sequence(&tx, from, to).await?;
-            }
-            let changes = write_changes(&tx, changes).await?;
+            // The group's statements go out together (tokio-postgres pipelines queries that are
+            // awaited at once) and run in the order sent, the counter first: one round trip
+            // between BEGIN and COMMIT instead of one per statement.
+            let advanced = async {
+                match sequence {
+                    Some((from, to)) => advance_sequence(&tx, from, to).await,
+                    None => Ok(()),
+                }
+            };
+            let listed = async {
+                match sequence {
+                    Some((from, to)) => {
+                        let keys = changes
+                            .put_tbl
+                            .iter()
+                            .zip(&changes.put_key)
+                            .chain(changes.del_tbl.iter().zip(&changes.del_key));
+                        record_changed_keys(&tx, from, to, keys).await
+                    }
+                    None => Ok(()),
+                }
+            };
+            futures::try_join!(advanced, listed, write_changes(&tx, &changes))?;
             tx.commit().await.map_err(db_err)?;
             let puts = changes
                 .put_tbl
@@ -712,11 +771,18 @@ impl Backend for PostgresBackend {
 
     fn sync(&self) -> Result<(), LedgerError> {
         let pool = self.pool.clone();
-        let size = self.run(async move {
+        let seen = self.cache.seen_size();
+        let (size, changed) = self.run(async move {
             let client = pool.get().await.map_err(db_err)?;
-            stored_size(&client).await
+            let size_sql = client.prepare_cached(SIZE_SQL).await.map_err(db_err)?;
+            let changed_sql = client
+                .prepare_cached(CHANGED_KEYS_SQL)
+                .await
+                .map_err(db_err)?;
+            let size = stored_size(&client, &size_sql).await?;
+            Ok((size, changed_keys(&client, &changed_sql, seen, size).await?))
         })?;
-        self.cache.observe_size(size);
+        self.cache.observe(size, changed);
         Ok(())
     }
 
@@ -731,33 +797,34 @@ impl Backend for PostgresBackend {
 
     /// Takes the group lock (waiting for another writer's group to end) and reads the counter.
     fn begin_group(&self) -> Result<Option<u64>, LedgerError> {
-        let client = self.lock_client()?;
-        let size = self.run(async move {
+        let session = self.lock_session()?;
+        let seen = self.cache.seen_size();
+        let (size, changed) = self.run(async move {
+            let client = &session.client;
             client
-                .execute(
-                    "SELECT pg_advisory_lock($1, hashtext(current_setting('search_path')))",
-                    &[&GROUP_LOCK],
-                )
+                .execute(&session.lock, &[&GROUP_LOCK])
                 .await
                 .map_err(db_err)?;
-            stored_size(&client).await
+            let size = stored_size(client, &session.size).await?;
+            Ok((
+                size,
+                changed_keys(client, &session.changed, seen, size).await?,
+            ))
         })?;
         // Under the lock: rows another writer changed are forgotten before this group reads.
-        self.cache.observe_size(size);
+        self.cache.observe(size, changed);
         Ok(Some(size))
     }
 
     /// Releases the group lock; a lost connection has released it already.
     fn end_group(&self) {
-        let Ok(client) = self.lock_client() else {
+        let Ok(session) = self.lock_session() else {
             return;
         };
         let released = self.run(async move {
-            client
-                .execute(
-                    "SELECT pg_advisory_unlock($1, hashtext(current_setting('search_path')))",
-                    &[&GROUP_LOCK],
-                )
+            session
+                .client
+                .execute(&session.unlock, &[&GROUP_LOCK])
                 .await
                 .map_err(db_err)
         });
@@ -805,11 +872,11 @@ fn final_changes(writes: &Batches, table_ids: &[i16]) -> Result<Changes, LedgerE
 }
 
 /// The log size the counter row holds now.
-async fn stored_size(client: &tokio_postgres::Client) -> Result<u64, LedgerError> {
-    let row = client
-        .query_one("SELECT size FROM licreg_sequence WHERE id = 1", &[])
-        .await
-        .map_err(db_err)?;
+async fn stored_size(
+    client: &tokio_postgres::Client,
+    statement: &tokio_postgres::Statement,
+) -> Result<u64, LedgerError> {
+    let row = client.query_one(statement, &[]).await.map_err(db_err)?;
     let size: i64 = row.try_get(0).map_err(db_err)?;
     u64::try_from(size).map_err(db_err)
 }
@@ -821,55 +888,70 @@ async fn advance_sequence(
     from: u64,
     to: u64,
 ) -> Result<(), LedgerError> {
-    let row = tx
-        .query_one(
-            "SELECT size FROM licreg_sequence WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(db_err)?;
-    let size: i64 = row.try_get(0).map_err(db_err)?;
-    let (from, to) = (
+    let (from_i, to_i) = (
         i64::try_from(from).map_err(db_err)?,
         i64::try_from(to).map_err(db_err)?,
     );
-    if size != from {
+    let advance = tx
+        .prepare_cached("UPDATE licreg_sequence SET size = $2 WHERE id = 1 AND size = $1")
+        .await
+        .map_err(db_err)?;
+    let moved = tx
+        .execute(&advance, &[&from_i, &to_i])
+        .await
+        .map_err(db_err)?;
+    if moved != 1 {
         return Err(LedgerError::Storage(format!(
-            "the log in PostgreSQL has {size} entries, not the {from} this writer extended: \
+            "the log in PostgreSQL no longer has the {from} entries this writer extended: \
              another writer appended"
         )));
     }
-    tx.execute("UPDATE licreg_sequence SET size = $1 WHERE id = 1", &[&to])
-        .await
-        .map_err(db_err)?;
     Ok(())
 }
 
 async fn write_changes(
     tx: &deadpool_postgres::Transaction<'_>,
-    changes: Changes,
-) -> Result<Changes, LedgerError> {
-    if !changes.put_tbl.is_empty() {
-        tx.execute(
-            "INSERT INTO licreg_rows (tbl, key, value)
-             SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[])
-             ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
-            &[&changes.put_tbl, &changes.put_key, &changes.put_value],
-        )
-        .await
-        .map_err(db_err)?;
-    }
-    if !changes.del_tbl.is_empty() {
-        tx.execute(
-            "DELETE FROM licreg_rows r
-             USING unnest($1::smallint[], $2::bytea[]) AS d (tbl, key)
-             WHERE r.tbl = d.tbl AND r.key = d.key",
-            &[&changes.del_tbl, &changes.del_key],
-        )
-        .await
-        .map_err(db_err)?;
-    }
-    Ok(changes)
+    changes: &Changes,
+) -> Result<(), LedgerError> {
+    let upserted = async {
+        if changes.put_tbl.is_empty() {
+            return Ok(());
+        }
+        let upsert = tx
+            .prepare_cached(
+                "INSERT INTO licreg_rows (tbl, key, value)
+                 SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[])
+                 ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
+            )
+            .await
+            .map_err(db_err)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&changes.put_tbl, &changes.put_key, &changes.put_value];
+        tx.execute(&upsert, &params)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
+    };
+    let deleted = async {
+        if changes.del_tbl.is_empty() {
+            return Ok(());
+        }
+        let delete = tx
+            .prepare_cached(
+                "DELETE FROM licreg_rows r
+                 USING unnest($1::smallint[], $2::bytea[]) AS d (tbl, key)
+                 WHERE r.tbl = d.tbl AND r.key = d.key",
+            )
+            .await
+            .map_err(db_err)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+            [&changes.del_tbl, &changes.del_key];
+        tx.execute(&delete, &params)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
+    };
+    futures::try_join!(upserted, deleted).map(|_| ())
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 //! - a read that missed stores its answer only if no commit happened while it was in flight (a
 //!   generation count), so a slow read never puts back a value a commit replaced;
 //! - rows other processes change are noticed by the log size: whenever the stored size is not
-//!   the one this process last wrote or saw ([`RowCache::observe_size`], at every group commit
-//!   and every follow round), the cache is emptied. Readers may so see another node's change up
-//!   to one follow interval late; the writer never does, because it observes the size under the
-//!   group lock before it reads anything.
+//!   the one this process last wrote or saw ([`RowCache::observe`], at every group commit and
+//!   every follow round), the keys the other writers changed in between are forgotten (their
+//!   commits list them, [`ChangedKeys`]), or, when that list is not to be had, the whole cache.
+//!   Readers may so see another node's change up to one follow interval late; the writer never
+//!   does, because it observes the size under the group lock before it reads anything.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -55,11 +56,30 @@ impl Inner {
         self.bytes += cost;
     }
 
+    fn forget(&mut self, table: i16, key: &[u8]) {
+        let removed = self
+            .tables
+            .get_mut(&table)
+            .and_then(|rows| rows.remove(key));
+        if let Some(old) = removed {
+            let cost = key.len() + old.map_or(0, |v| v.len()) + ROW_OVERHEAD_BYTES;
+            self.bytes = self.bytes.saturating_sub(cost);
+        }
+    }
+
     fn holds(&self, table: i16, key: &[u8]) -> bool {
         self.tables
             .get(&table)
             .is_some_and(|rows| rows.contains_key(key))
     }
+}
+
+/// Every key other writers changed while the log grew from `from` to `to` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedKeys {
+    pub from: u64,
+    pub to: u64,
+    pub keys: Vec<(i16, Vec<u8>)>,
 }
 
 /// See the module documentation.
@@ -116,14 +136,35 @@ impl RowCache {
         self.inner().empty();
     }
 
+    /// The log size this process last wrote or saw.
+    pub fn seen_size(&self) -> Option<u64> {
+        self.inner().seen_size
+    }
+
     /// The stored log size is `size`: if that is not the size this process last wrote or saw,
-    /// another process appended, and every cached row may be stale.
-    pub fn observe_size(&self, size: u64) {
+    /// another process appended. `changed`, read from the log, names the keys it changed: those
+    /// are forgotten if it spans exactly the entries between, and otherwise every row.
+    pub fn observe(&self, size: u64, changed: Option<ChangedKeys>) {
         let mut inner = self.inner();
-        if inner.seen_size != Some(size) {
-            inner.empty();
-            inner.seen_size = Some(size);
+        if inner.seen_size == Some(size) {
+            return;
         }
+        match changed {
+            Some(changed) if Some(changed.from) == inner.seen_size && changed.to == size => {
+                // A read in flight may have found a value these changes replace.
+                inner.generation += 1;
+                for (table, key) in &changed.keys {
+                    inner.forget(*table, key);
+                }
+            }
+            _ => inner.empty(),
+        }
+        inner.seen_size = Some(size);
+    }
+
+    /// [`RowCache::observe`] with no list of changed keys.
+    pub fn observe_size(&self, size: u64) {
+        self.observe(size, None);
     }
 }
 
@@ -182,5 +223,56 @@ mod tests {
             );
             assert!(cache.inner().bytes <= ROW_CACHE_BYTES);
         }
+    }
+
+    #[test]
+    fn keys_another_writer_changed_are_forgotten_and_only_those() {
+        let cache = RowCache::default();
+        cache.observe_size(10);
+        for key in [&b"a"[..], b"b", b"c"] {
+            cache.fill(cache.generation(), 1, key.to_vec(), Some(b"v".to_vec()));
+        }
+        let in_flight = cache.generation();
+        cache.observe(
+            12,
+            Some(ChangedKeys {
+                from: 10,
+                to: 12,
+                keys: vec![(1, b"b".to_vec()), (2, b"a".to_vec())],
+            }),
+        );
+        assert!(cache.get(1, b"a").is_some(), "unchanged rows stay");
+        assert!(cache.get(1, b"c").is_some(), "unchanged rows stay");
+        assert_eq!(cache.get(1, b"b"), None, "the changed row is forgotten");
+        cache.fill(in_flight, 1, b"b".to_vec(), Some(b"stale".to_vec()));
+        assert_eq!(
+            cache.get(1, b"b"),
+            None,
+            "a read from before cannot put it back"
+        );
+        assert_eq!(cache.seen_size(), Some(12));
+
+        // A list that does not start where this process stood (a gap) empties everything.
+        cache.observe(
+            20,
+            Some(ChangedKeys {
+                from: 13,
+                to: 20,
+                keys: vec![],
+            }),
+        );
+        assert!(cache.get(1, b"a").is_none() && cache.get(1, b"c").is_none());
+        assert_eq!(cache.seen_size(), Some(20));
+        // So does one that stops short of the size observed.
+        cache.fill(cache.generation(), 1, b"a".to_vec(), Some(b"v".to_vec()));
+        cache.observe(
+            25,
+            Some(ChangedKeys {
+                from: 20,
+                to: 24,
+                keys: vec![],
+            }),
+        );
+        assert!(cache.get(1, b"a").is_none());
     }
 }
