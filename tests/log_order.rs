@@ -454,3 +454,68 @@ fn an_import_with_a_malformed_file_digest_is_refused_unnumbered() {
     }
     assert_eq!(ledger.size(), 0, "nothing was numbered");
 }
+
+/// Two registry nodes on one database: a node that has read a licence decides later commands on
+/// it against what the other node changed since, not against the row it read (each commit
+/// lists the keys it changed, and a writer forgets those before it decides).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_decides_against_what_another_node_changed_since_it_read() {
+    if !on_postgres() {
+        eprintln!("skipped: two nodes share a ledger only on PostgreSQL ({TEST_POSTGRES_ENV})");
+        return;
+    }
+    for _ in 0..ROUNDS {
+        let first = Arc::new(harness().await);
+        let (_, driver) = first.apply("driver", DRIVER).await;
+        let number = driver["licence_number"].as_str().unwrap().to_string();
+        let (_, other) = first.apply("vehicle", VEHICLE).await;
+        let vehicle = other["licence_number"].as_str().unwrap().to_string();
+        // The first node has both licences' rows cached as valid.
+        assert_eq!(status_of(&first, &number).await, LicenceStatus::Valid);
+        assert_eq!(status_of(&first, &vehicle).await, LicenceStatus::Valid);
+
+        let second = Arc::new(first.second_node());
+        let (code, body) = second
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{number}/revoke"),
+                Some(OFFICER),
+                Some(json!({"reason": "fraud"})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+
+        // Through the first node: suspending the revoked licence is refused, in log order.
+        let (code, body) = first
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{number}/suspend"),
+                Some(OFFICER),
+                Some(json!({"reason": "complaint"})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("revoked"),
+            "{body}"
+        );
+        // A licence the other node did not touch is still decided on as valid.
+        let (code, body) = first
+            .call(
+                Method::POST,
+                &format!("/v1/licences/{vehicle}/suspend"),
+                Some(OFFICER),
+                Some(json!({"reason": "inspection overdue"})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        first.state.ledger.refresh().unwrap();
+        assert_eq!(status_of(&first, &number).await, LicenceStatus::Revoked);
+        assert_eq!(status_of(&first, &vehicle).await, LicenceStatus::Suspended);
+        second.state.ledger.refresh().unwrap();
+        for node in [&first, &second] {
+            let report = licreg::ledger::audit(&node.state.ledger, |_| {}).unwrap();
+            assert!(report.is_clean(), "{:?}", report.problems);
+        }
+    }
+}

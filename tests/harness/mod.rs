@@ -21,7 +21,7 @@ use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
 use serde_json::{json, Value};
-pub use storage::test_storage;
+pub use storage::{on_postgres, test_storage, TEST_POSTGRES_ENV};
 use tower::ServiceExt;
 
 /// 2026-11-23T04:00:00Z, a weekday noon in Xiamen.
@@ -59,11 +59,22 @@ pub async fn harness_with_limits(
 ) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock = FixedClock::at(NOW);
+    let storage = test_storage(dir.path());
+    node(storage, dir, clock, agencies, limits)
+}
+
+/// A registry node on `storage`, with its portraits in `dir`.
+fn node(
+    storage: Storage,
+    dir: tempfile::TempDir,
+    clock: FixedClock,
+    agencies: BTreeMap<String, String>,
+    limits: licreg::service::limits::Limits,
+) -> Harness {
     let log_key = LogKey {
         origin: "test.example/ledger".into(),
         key: SigningKey::from_bytes(&[7; 32]),
     };
-    let storage = test_storage(dir.path());
     let ledger =
         licreg::registry::open_registry(&storage, Some(log_key), Arc::new(clock.clone())).unwrap();
     let key = SigningKey::from_bytes(&[8; 32]);
@@ -182,6 +193,18 @@ impl Harness {
             status,
             String::from_utf8(bytes.to_vec()).unwrap(),
             content_type,
+        )
+    }
+
+    /// A second registry node on the same storage (PostgreSQL: several nodes share one
+    /// database), with the same keys, clients, clock and agencies.
+    pub fn second_node(&self) -> Harness {
+        node(
+            self.storage.clone(),
+            tempfile::tempdir().unwrap(),
+            self.clock.clone(),
+            (*self.state.agencies).clone(),
+            Default::default(),
         )
     }
 
