@@ -8,6 +8,7 @@ mod harness;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
+use harness::storage::{on_postgres, TEST_POSTGRES_ENV};
 use harness::*;
 use licreg::registry::LicenceStatus;
 use licreg::service::boot;

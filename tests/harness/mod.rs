@@ -21,7 +21,7 @@ use licreg::rules::Policy;
 use licreg::service::auth::TokenHash;
 use licreg::service::{self, boot, AppState, Clients, Role, StateParts};
 use serde_json::{json, Value};
-pub use storage::{on_postgres, test_storage, TEST_POSTGRES_ENV};
+pub use storage::test_storage;
 use tower::ServiceExt;
 
 /// 2026-11-23T04:00:00Z, a weekday noon in Xiamen.
