@@ -29,7 +29,7 @@ use tokio_postgres::NoTls;
 
 use super::backend::{Backend, Batches, Row, Rows};
 use super::pg_changes::{changed_keys, record_changed_keys, CHANGED_KEYS_SQL};
-use super::row_cache::RowCache;
+use super::row_cache::{RowCache, MAX_CACHED_SCAN_ROWS};
 use super::store::LedgerError;
 use super::tables::{Order, Scan, Tables};
 
@@ -255,6 +255,43 @@ impl PostgresBackend {
                 })
                 .collect()
         })
+    }
+}
+
+impl PostgresBackend {
+    /// A prefix scan from the row cache, or read and cached when its first page holds all of
+    /// it (at most [`MAX_CACHED_SCAN_ROWS`]). A longer result is left in `paged` to go on with.
+    fn cached_prefix_scan(
+        &self,
+        paged: &mut PagedRows<'_>,
+        prefix: &[u8],
+    ) -> Result<Option<Vec<Row>>, LedgerError> {
+        let tbl = self.table_id(paged.table)?;
+        let in_order = |mut rows: Vec<Row>, order: Order| {
+            if order == Order::Descending {
+                rows.reverse();
+            }
+            rows
+        };
+        if let Some(rows) = self.cache.scan(tbl, prefix) {
+            return Ok(Some(in_order(rows.to_vec(), paged.order)));
+        }
+        let generation = self.cache.generation();
+        let first = self.page(paged.table, &paged.bounds, paged.order)?;
+        let complete = (first.len() as i64) < SCAN_PAGE_ROWS;
+        if complete && first.len() <= MAX_CACHED_SCAN_ROWS {
+            let ascending = in_order(first.clone(), paged.order);
+            self.cache
+                .fill_scan(generation, tbl, prefix.to_vec(), ascending);
+        }
+        if complete {
+            return Ok(Some(first));
+        }
+        if let Some((last, _)) = first.last() {
+            paged.bounds = paged.bounds.after(last, paged.order);
+        }
+        paged.page = first.into_iter();
+        Ok(None)
     }
 }
 
@@ -668,14 +705,23 @@ impl Iterator for PagedRows<'_> {
 
 impl Backend for PostgresBackend {
     fn rows<'a>(&'a self, table: usize, scan: Scan<'_>, order: Order) -> Rows<'a> {
-        Box::new(PagedRows {
+        let bounds = OwnedBounds::of(scan);
+        let mut paged = PagedRows {
             backend: self,
             table,
             order,
-            bounds: OwnedBounds::of(scan),
+            bounds,
             page: Vec::new().into_iter(),
             done: false,
-        })
+        };
+        if let Scan::Prefix(prefix) = scan {
+            match self.cached_prefix_scan(&mut paged, prefix) {
+                Ok(Some(rows)) => return Box::new(rows.into_iter().map(Ok)),
+                Ok(None) => {}
+                Err(e) => return Box::new(std::iter::once(Err(e))),
+            }
+        }
+        Box::new(paged)
     }
 
     fn clear(&self, table: usize) -> Result<(), LedgerError> {
