@@ -10,7 +10,6 @@ mod entry_rows;
 mod hash_tiles;
 pub mod migrate;
 pub mod node_cache;
-mod pg_changes;
 pub mod postgres;
 pub mod projection;
 mod rebuild;

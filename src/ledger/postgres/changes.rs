@@ -7,9 +7,9 @@
 //! reads the lists for exactly the entries in between, and empties its cache only when they do
 //! not cover them (pruned, or a commit too large to list).
 
-use super::postgres::db_err;
-use super::row_cache::ChangedKeys;
-use super::store::LedgerError;
+use super::db_err;
+use crate::ledger::row_cache::ChangedKeys;
+use crate::ledger::store::LedgerError;
 
 /// Entries back from the head for which commits keep their list of changed keys; a node further
 /// behind than that empties its row cache instead.
