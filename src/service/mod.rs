@@ -19,6 +19,7 @@ pub mod events;
 pub mod extract;
 pub mod feed;
 pub mod follow;
+pub mod head_deadline;
 pub mod licences;
 pub mod limits;
 pub mod log_http;
@@ -44,7 +45,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use routes::{Access, Route};
@@ -308,10 +308,6 @@ async fn health(
 pub fn app(state: AppState) -> Router {
     routes::router(&state)
         .fallback(no_route)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.limits.request_timeout(),
-        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(edge::EdgeLayer::new(state.clone()))
         .with_state(state)
