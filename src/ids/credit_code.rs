@@ -14,8 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::iso7064::{symbol_values, NOT_A_SYMBOL};
 use super::region::is_registration_region;
-use super::{bounded_trim, exact_chars, part, IdError};
+use super::{bounded_trim, exact_len, part, IdError};
 
 /// A valid 18-character unified social credit code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ string_id!(CreditCode);
 
 /// The code character set of GB 32100 Annex A, in value order (value = index).
 const ALPHABET: &str = CreditCode::ALPHABET;
+
+/// The value of each alphabet character, by ASCII code.
+const VALUES: [u8; 128] = symbol_values(ALPHABET.as_bytes(), ALPHABET.len());
 
 /// `3^(i−1) mod 31` for positions 1..=17.
 const WEIGHTS: [u32; 17] = [
@@ -48,7 +52,7 @@ impl CreditCode {
     /// Parses and validates a code, trimming surrounding whitespace and upper-casing letters.
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let text = bounded_trim(input, Self::MAX_INPUT_LEN)?;
-        exact_chars(text, Self::LEN)?;
+        exact_len(text, Self::LEN)?;
         let canonical = canonical_chars(text)?;
         let province = part(&canonical, 2..4);
         if !province.parse().is_ok_and(is_registration_region) {
@@ -67,7 +71,7 @@ impl CreditCode {
     /// The check character for the first 17 characters.
     pub fn compute_check_char(body: &str) -> Result<char, IdError> {
         let body = bounded_trim(body, Self::MAX_INPUT_LEN)?;
-        exact_chars(body, Self::BODY_LEN)?;
+        exact_len(body, Self::BODY_LEN)?;
         Ok(check_for(&canonical_chars(body)?))
     }
 
@@ -120,7 +124,7 @@ fn canonical_chars(text: &str) -> Result<String, IdError> {
             let allowed = if DIVISION.contains(&position) {
                 upper.is_ascii_digit()
             } else {
-                ALPHABET.contains(upper)
+                value(upper).is_some()
             };
             if allowed {
                 Ok(upper)
@@ -133,20 +137,24 @@ fn canonical_chars(text: &str) -> Result<String, IdError> {
 
 /// The GB 32100 check character of a 17-character body already in the alphabet.
 fn check_for(body: &str) -> char {
-    let sum: u32 = body.chars().zip(WEIGHTS).map(|(ch, w)| value(ch) * w).sum();
+    let sum: u32 = body
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(ch, w)| value(ch).unwrap_or_default() * w)
+        .sum();
     let check = (31 - sum % 31) % 31;
     ALPHABET
-        .chars()
-        .nth(usize::try_from(check).unwrap_or_default())
-        .unwrap_or_default()
+        .as_bytes()
+        .get(usize::try_from(check).unwrap_or_default())
+        .map_or('\0', |&b| char::from(b))
 }
 
-/// Value of a character already known to be in the alphabet.
-fn value(ch: char) -> u32 {
-    ALPHABET
-        .find(ch)
-        .and_then(|i| u32::try_from(i).ok())
-        .unwrap_or_default()
+/// The value of `ch` in the alphabet, if it is one of its characters.
+fn value(ch: char) -> Option<u32> {
+    match VALUES.get(ch as usize) {
+        Some(&v) if v != NOT_A_SYMBOL => Some(u32::from(v)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

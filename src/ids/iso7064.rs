@@ -26,6 +26,8 @@ pub struct PureSystem {
     /// How many leading symbols of `alphabet` may appear in the data (the supplementary check
     /// symbol may not).
     data_symbols: usize,
+    /// The value of each data symbol, by ASCII code (see [`symbol_values`]).
+    values: [u8; 128],
 }
 
 /// A hybrid ISO 7064 system MOD M+1,M with a single check character.
@@ -34,6 +36,8 @@ pub struct HybridSystem {
     modulus: u32,
     /// One symbol per value `0..modulus`, used for data and check alike.
     alphabet: &'static [u8],
+    /// The value of each symbol, by ASCII code (see [`symbol_values`]).
+    values: [u8; 128],
 }
 
 /// Largest modulus accepted by the constructors; keeps every intermediate product far from
@@ -50,6 +54,7 @@ pub const MOD_11_2: PureSystem = PureSystem {
     radix: 2,
     alphabet: b"0123456789X",
     data_symbols: 10,
+    values: symbol_values(b"0123456789X", 10),
 };
 
 /// ISO/IEC 7064 MOD 37-2: digits and letters, check may also be `*`.
@@ -58,24 +63,28 @@ pub const MOD_37_2: PureSystem = PureSystem {
     radix: 2,
     alphabet: b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*",
     data_symbols: 36,
+    values: symbol_values(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*", 36),
 };
 
 /// ISO/IEC 7064 MOD 11,10: digits with a check digit.
 pub const MOD_11_10: HybridSystem = HybridSystem {
     modulus: 10,
     alphabet: DIGITS,
+    values: symbol_values(DIGITS, DIGITS.len()),
 };
 
 /// ISO/IEC 7064 MOD 27,26: letters with a check letter.
 pub const MOD_27_26: HybridSystem = HybridSystem {
     modulus: 26,
     alphabet: LETTERS,
+    values: symbol_values(LETTERS, LETTERS.len()),
 };
 
 /// ISO/IEC 7064 MOD 37,36: digits and upper-case letters, check from the same set (GB/T 36904).
 pub const MOD_37_36: HybridSystem = HybridSystem {
     modulus: 36,
     alphabet: ALPHANUMERIC,
+    values: symbol_values(ALPHANUMERIC, ALPHANUMERIC.len()),
 };
 
 impl PureSystem {
@@ -103,6 +112,7 @@ impl PureSystem {
                 radix,
                 alphabet: bytes,
                 data_symbols,
+                values: symbol_values(bytes, data_symbols),
             })
         } else {
             None
@@ -113,7 +123,7 @@ impl PureSystem {
     pub fn compute(&self, data: &str) -> Result<char, IdError> {
         let mut p = 0;
         for (i, ch) in data.chars().enumerate() {
-            let a = value_of(self.alphabet, self.data_symbols, ch, i + 1)?;
+            let a = value_of(&self.values, ch, i + 1)?;
             p = (p + a) * self.radix % self.modulus;
         }
         Ok(symbol(self.alphabet, (self.modulus + 1 - p) % self.modulus))
@@ -140,6 +150,7 @@ impl HybridSystem {
             Some(HybridSystem {
                 modulus: m as u32,
                 alphabet: bytes,
+                values: symbol_values(bytes, m),
             })
         } else {
             None
@@ -148,10 +159,17 @@ impl HybridSystem {
 
     /// The check character for `data`. Positions in a `Charset` error are 1-based in `data`.
     pub fn compute(&self, data: &str) -> Result<char, IdError> {
+        self.compute_parts(&[data])
+    }
+
+    /// The check character for the concatenation of `parts`, without building it (a licence
+    /// number's check covers four of its parts). Positions in a `Charset` error are 1-based in
+    /// the concatenation.
+    pub fn compute_parts(&self, parts: &[&str]) -> Result<char, IdError> {
         let m = self.modulus;
         let mut p = m;
-        for (i, ch) in data.chars().enumerate() {
-            let a = value_of(self.alphabet, self.alphabet.len(), ch, i + 1)?;
+        for (i, ch) in parts.iter().flat_map(|part| part.chars()).enumerate() {
+            let a = value_of(&self.values, ch, i + 1)?;
             // The standard writes "(P + a) mod M, with 0 read as M"; the product is then
             // reduced modulo M + 1, so P always lies in 1..=M before the next step.
             let s = match (p + a) % m {
@@ -193,20 +211,41 @@ fn verify_with(
         return Ok(());
     }
     let position = data.chars().count() + 1;
-    value_of(check_alphabet, check_alphabet.len(), found, position)?;
+    if !u8::try_from(found).is_ok_and(|byte| check_alphabet.contains(&byte)) {
+        return Err(IdError::Charset {
+            position,
+            ch: found,
+        });
+    }
     Err(IdError::CheckCharacter { expected, found })
 }
 
-/// The value of `ch` among the first `usable` symbols of `alphabet`.
-fn value_of(alphabet: &[u8], usable: usize, ch: char, position: usize) -> Result<u32, IdError> {
-    let not_allowed = IdError::Charset { position, ch };
-    let byte = u8::try_from(ch).map_err(|_| not_allowed.clone())?;
-    alphabet
-        .iter()
-        .take(usable)
-        .position(|&b| b == byte)
-        .and_then(|i| u32::try_from(i).ok())
-        .ok_or(not_allowed)
+/// The value of `ch` in a [`symbol_values`] table.
+fn value_of(values: &[u8; 128], ch: char, position: usize) -> Result<u32, IdError> {
+    match values.get(ch as usize) {
+        Some(&value) if value != NOT_A_SYMBOL => Ok(u32::from(value)),
+        _ => Err(IdError::Charset { position, ch }),
+    }
+}
+
+/// What [`symbol_values`] holds for a byte that is not a symbol.
+pub(crate) const NOT_A_SYMBOL: u8 = u8::MAX;
+
+/// The value (index) of each of the first `usable` symbols of `alphabet`, by ASCII code, and
+/// [`NOT_A_SYMBOL`] for every other code: check characters are computed on every lookup of a
+/// licence by number, and a table read is cheaper than a search of the alphabet per character.
+/// `alphabet` must be ASCII with at most 255 symbols (every constructor's alphabet is).
+pub(crate) const fn symbol_values(alphabet: &[u8], usable: usize) -> [u8; 128] {
+    let mut values = [NOT_A_SYMBOL; 128];
+    let mut i = 0;
+    while i < usable && i < alphabet.len() && i < NOT_A_SYMBOL as usize {
+        let byte = alphabet[i];
+        if byte < 128 {
+            values[byte as usize] = i as u8;
+        }
+        i += 1;
+    }
+    values
 }
 
 /// The symbol for `value`. Constructors guarantee `value < alphabet.len()`, so the fallback is
@@ -240,6 +279,50 @@ const fn is_ascii_set(mut bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn value_tables_agree_with_a_search_of_the_alphabet() {
+        let tables: [(&[u8], usize, [u8; 128]); 5] = [
+            (MOD_11_2.alphabet, 10, MOD_11_2.values),
+            (MOD_37_2.alphabet, 36, MOD_37_2.values),
+            (MOD_11_10.alphabet, 10, MOD_11_10.values),
+            (MOD_27_26.alphabet, 26, MOD_27_26.values),
+            (MOD_37_36.alphabet, 36, MOD_37_36.values),
+        ];
+        for (alphabet, usable, values) in tables {
+            for code in 0..=0x10FFu32 {
+                let Some(ch) = char::from_u32(code) else {
+                    continue;
+                };
+                let searched = alphabet[..usable]
+                    .iter()
+                    .position(|&b| u32::from(b) == code)
+                    .map(|i| i as u32);
+                assert_eq!(value_of(&values, ch, 1).ok(), searched, "{ch:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_check_over_parts_is_the_check_over_their_concatenation() {
+        let parts = [
+            "11100000000013338W902",
+            "11350200MB00000004",
+            "0000123456",
+            "001",
+        ];
+        assert_eq!(
+            MOD_37_36.compute_parts(&parts),
+            MOD_37_36.compute(&parts.concat())
+        );
+        assert_eq!(
+            MOD_37_36.compute_parts(&["AB", "c"]),
+            Err(IdError::Charset {
+                position: 3,
+                ch: 'c'
+            })
+        );
+    }
 
     #[test]
     fn constants_agree_with_the_checked_constructors() {

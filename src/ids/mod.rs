@@ -104,6 +104,16 @@ fn exact_chars(text: &str, expected: usize) -> Result<Vec<char>, IdError> {
     Ok(chars)
 }
 
+/// Refuses `text` unless it has exactly `expected` characters ([`exact_chars`] without
+/// collecting them).
+fn exact_len(text: &str, expected: usize) -> Result<(), IdError> {
+    let found = text.chars().count();
+    if found != expected {
+        return Err(IdError::Length { expected, found });
+    }
+    Ok(())
+}
+
 /// A sub-slice of a validated identifier. Parsers guarantee the range is on ASCII boundaries, so
 /// the empty fallback is unreachable; it exists so no accessor can panic.
 fn part(text: &str, range: std::ops::Range<usize>) -> &str {

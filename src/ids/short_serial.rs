@@ -81,6 +81,24 @@ impl ShortSerial {
 
     /// Parses and validates a short serial, trimming surrounding whitespace and upper-casing
     /// letters.
+    /// The serial and version `text` carries if it is laid out as a short serial, read from
+    /// their positions and nothing else checked; see [`LicenceNumber::locate`], whose contract
+    /// this shares: the caller compares what it finds with `text` in full.
+    pub fn locate(text: &str) -> Option<(u64, u8)> {
+        if text.len() != Self::LEN || !text.is_ascii() {
+            return None;
+        }
+        let digits = |range: std::ops::Range<usize>| {
+            let part = text.get(range)?;
+            part.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| digits_value(part))
+        };
+        let serial = digits(SERIAL_START..SERIAL_END)?;
+        let version = u8::try_from(digits(SERIAL_END..VERSION_END)?).ok()?;
+        Some((serial, version))
+    }
+
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let text = bounded_trim(input, Self::MAX_INPUT_LEN)?;
         let chars = exact_chars(text, Self::LEN)?;
@@ -298,6 +316,10 @@ mod tests {
             prop_assert_eq!(&ShortSerial::parse(short.as_str()).unwrap(), &short);
             prop_assert_eq!(&ShortSerial::from_bytes(&short.to_bytes()).unwrap(), &short);
             prop_assert_eq!(short.to_licence_number(number.issuer()), number);
+            prop_assert_eq!(
+                ShortSerial::locate(short.as_str()),
+                Some((short.serial(), short.version()))
+            );
         }
 
         #[test]

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{bounded_trim, exact_chars, part, IdError};
+use super::{bounded_trim, exact_len, part, IdError};
 
 /// A valid 17-character VIN with a correct position-9 check character.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ impl Vin {
     /// Parses and validates a VIN, trimming surrounding whitespace and upper-casing letters.
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let text = bounded_trim(input, Self::MAX_INPUT_LEN)?;
-        exact_chars(text, Self::LEN)?;
+        exact_len(text, Self::LEN)?;
         let canonical = canonical_chars(text)?;
         let found = canonical
             .chars()
@@ -60,7 +60,7 @@ impl Vin {
     /// (it weighs 0), so a placeholder such as `0` will do.
     pub fn compute_check_char(vin: &str) -> Result<char, IdError> {
         let text = bounded_trim(vin, Self::MAX_INPUT_LEN)?;
-        exact_chars(text, Self::LEN)?;
+        exact_len(text, Self::LEN)?;
         Ok(check_for(&canonical_chars(text)?))
     }
 

@@ -100,6 +100,17 @@ impl LicenceKey {
             .map(|s| LicenceKey::new(s.serial(), s.version()))
     }
 
+    /// The key `text` names if it is laid out as a full number or a short serial, read from
+    /// the serial and version positions of a full number ([`LicenceNumber::locate`]): for a
+    /// lookup that compares the row it finds with `text` in full, as [`super::View::licence`]
+    /// does. Anything that reads a table by this key without such a comparison uses
+    /// [`LicenceKey::parse`].
+    pub fn locate(text: &str) -> Option<Self> {
+        LicenceNumber::locate(text)
+            .or_else(|| ShortSerial::locate(text))
+            .map(|(serial, version)| LicenceKey::new(serial, version))
+    }
+
     /// A key read back from a table.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(LicenceKey)
@@ -232,6 +243,9 @@ mod tests {
         assert_eq!(LicenceKey::from_slice(key.as_bytes()), Some(key));
         assert_eq!(key.to_string(), "serial 77 version 4");
         assert_eq!(LicenceKey::parse("not a licence"), None);
+        assert_eq!(LicenceKey::locate(full.as_str()), Some(key));
+        assert_eq!(LicenceKey::locate(full.short_serial().as_str()), Some(key));
+        assert_eq!(LicenceKey::locate("not a licence"), None);
         assert_eq!(LicenceKey::from_slice(&[1, 2, 3]), None);
     }
 

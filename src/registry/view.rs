@@ -148,12 +148,13 @@ impl View {
 
     /// A licence by full number or short serial: one read, since both name its key.
     pub fn licence(&self, number: &str) -> Result<Option<LicenceView>> {
-        let Some(key) = LicenceKey::parse(number) else {
+        let Some(key) = LicenceKey::locate(number) else {
             return Ok(None);
         };
         let found: Option<LicenceView> = self.row(t::LICENCES, key.as_bytes())?;
         // The key holds serial and version only: the row says whether the issuer (in a full
-        // number) or the kind (in a short serial) asked for is this licence's.
+        // number) or the kind (in a short serial) asked for is this licence's, and, the row's
+        // texts being valid, that `number` is valid (it was located, not parsed).
         Ok(found.filter(|l| l.number == number || l.short_serial == number))
     }
 
@@ -172,7 +173,7 @@ impl View {
     /// The key of a licence row, from its short serial: 15 characters to check, where the full
     /// number has 72 (status lookups and compliance checks call this on every request).
     fn key_of_row(licence: &LicenceView) -> Result<LicenceKey> {
-        LicenceKey::parse(&licence.short_serial).ok_or_else(|| ViewError::Corrupt {
+        LicenceKey::locate(&licence.short_serial).ok_or_else(|| ViewError::Corrupt {
             table: t::NAMES[t::LICENCES],
             reason: format!("{} has no valid short serial", licence.number),
         })
