@@ -757,6 +757,34 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_index_key_or_one_moved_to_another_kind_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = filled(dir.path(), 5);
+        let holders = TREE_INDEX_FIRST + kind_slot(SubjectKind::Holder);
+        tamper(&ledger, |w| w.remove(holders, index_key("H2", 2)));
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert_eq!(report.index_keys, 4);
+        assert_eq!(
+            report
+                .problems
+                .iter()
+                .map(|p| p.what.as_str())
+                .collect::<Vec<_>>(),
+            ["an index is missing keys that its entries name"]
+        );
+        // The same key under another kind: the key sets match, the (kind, key) pairs do not.
+        let plates = TREE_INDEX_FIRST + kind_slot(SubjectKind::Plate);
+        tamper(&ledger, |w| w.insert(plates, index_key("H2", 2), []));
+        let report = audit(&ledger, |_| {}).unwrap();
+        assert!(!report.is_clean());
+        assert!(
+            report.problems.iter().any(|p| p.seq == Some(2)),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
     fn a_deleted_entry_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = filled(dir.path(), 8);
