@@ -16,8 +16,7 @@
 //! ledger reports itself unhealthy: guessing what reached the disk would risk reusing a sequence
 //! number.
 
-use std::ops::Bound;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -25,12 +24,18 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 pub(crate) use super::backend::Batches;
-use super::backend::{Backend, SledBackend, TableWalk, TableWindow};
+use super::backend::{Backend, TableWalk, TableWindow};
 use super::entry::{Entry, EntryError, NewEntry, Seq, SubjectKind};
 use super::entry_rows;
-use super::hash_tiles::{tile_key, TileSpan};
-use super::postgres::PostgresUrl;
+use super::hash_tiles::TileSpan;
+use super::head::bind_verifier_key;
+pub(crate) use super::head::{advance_head, load_head, scan_entries};
 use super::projection::{ApplyError, NoProjection, Projection, ViewTx};
+pub(crate) use super::storage::open_backend;
+use super::storage::SLED_CONF_FILE;
+pub use super::storage::{
+    SledStore, Storage, DEFAULT_SLED_CACHE_MB, MAX_SLED_CACHE_MB, MIN_SLED_CACHE_MB,
+};
 use super::tables::{Order, Scan};
 use crate::clock::Clock;
 use crate::keys::LogKey;
@@ -42,20 +47,6 @@ use crate::log::proof::TlogProof;
 pub const MAX_GROUP_COMMIT: usize = 4096;
 /// Most entries one atomic append may carry.
 pub const MAX_ENTRIES_PER_APPEND: usize = 64;
-/// sled's page cache, in MiB of deserialized pages, unless configured: with the snapshot sled
-/// keeps for ten million licences (about 0.7 GB) the service stays under 2 GiB however widely
-/// it is read (docs/ledger.md, "Memory").
-pub const DEFAULT_SLED_CACHE_MB: u64 = 1024;
-/// Smallest and largest sled cache a configuration may ask for.
-pub const MIN_SLED_CACHE_MB: u64 = 16;
-pub const MAX_SLED_CACHE_MB: u64 = 1024 * 1024;
-/// How long an open waits for a just-closed sled database to release its file lock.
-const SLED_LOCK_WAIT_MS: u64 = 2_000;
-/// The file sled writes first in a store's directory: its presence says a store is there.
-const SLED_CONF_FILE: &str = "conf";
-const SLED_LOCK_POLL_MS: u64 = 20;
-/// zstd level of sled's page compression (1 fastest .. 22 smallest).
-const LEDGER_COMPRESSION_LEVEL: i32 = 1;
 /// Requests that may wait for the writer before callers block.
 const QUEUE_DEPTH: usize = 16 * 1024;
 
@@ -67,7 +58,7 @@ pub(crate) const TREE_INDEX_FIRST: usize = 4;
 /// The projection's tables follow the four index trees.
 pub(crate) const TREE_VIEW_FIRST: usize = TREE_INDEX_FIRST + SubjectKind::ALL.len();
 pub(crate) const META_SIZE: &[u8] = b"size";
-const META_VKEY: &[u8] = b"log_vkey";
+pub(crate) const META_VKEY: &[u8] = b"log_vkey";
 /// How many entries the view has applied: equal to the log size after every commit.
 pub(crate) const META_VIEW_APPLIED: &[u8] = b"view_applied";
 /// The projection's format version the stored view was built with.
@@ -239,123 +230,6 @@ pub(crate) fn index_key(key: &str, seq: u64) -> Vec<u8> {
     out.push(0);
     out.extend_from_slice(&seq.to_be_bytes());
     out
-}
-
-/// Where a ledger keeps its tables.
-#[derive(Debug, Clone)]
-pub enum Storage {
-    /// sled files in a directory (0700, files 0600): the embedded default for one machine.
-    Sled(SledStore),
-    /// A PostgreSQL database, which several registry nodes and a standby can share.
-    Postgres(PostgresUrl),
-}
-
-/// A sled store: its directory and how much memory its page cache may hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SledStore {
-    pub dir: PathBuf,
-    /// Bound of sled's cache of deserialized pages, in MiB (the vendored sled counts a page's
-    /// size in memory against it; 0.34.7 counted its compressed size on disk).
-    pub cache_mb: u64,
-}
-
-impl Storage {
-    /// A `postgres://` URL, or else a directory for sled.
-    pub fn parse(location: &str) -> Result<Self, LedgerError> {
-        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            Ok(Storage::Postgres(PostgresUrl::parse(location)?))
-        } else {
-            Ok(Storage::sled(location))
-        }
-    }
-
-    /// sled in `dir`, with the default cache.
-    pub fn sled(dir: impl Into<PathBuf>) -> Self {
-        Storage::Sled(SledStore {
-            dir: dir.into(),
-            cache_mb: DEFAULT_SLED_CACHE_MB,
-        })
-    }
-
-    /// The same storage with sled's cache bounded at `cache_mb` MiB (no effect on PostgreSQL,
-    /// whose memory is the server's). Out of [`MIN_SLED_CACHE_MB`]..=[`MAX_SLED_CACHE_MB`] is
-    /// an error naming the setting.
-    pub fn with_sled_cache_mb(self, cache_mb: u64) -> Result<Self, LedgerError> {
-        if !(MIN_SLED_CACHE_MB..=MAX_SLED_CACHE_MB).contains(&cache_mb) {
-            return Err(LedgerError::Config(format!(
-                "sled_cache_mb {cache_mb}: from {MIN_SLED_CACHE_MB} to {MAX_SLED_CACHE_MB}"
-            )));
-        }
-        Ok(match self {
-            Storage::Sled(store) => Storage::Sled(SledStore { cache_mb, ..store }),
-            postgres => postgres,
-        })
-    }
-
-    /// Where the ledger is, for messages (a database URL without its password).
-    pub fn describe(&self) -> String {
-        match self {
-            Storage::Sled(store) => store.dir.display().to_string(),
-            Storage::Postgres(url) => url.redacted(),
-        }
-    }
-}
-
-/// The storage's tables, for a ledger with `projection`: the backend and how many tables.
-pub(crate) fn open_backend(
-    storage: &Storage,
-    projection: &dyn Projection,
-    writable: bool,
-) -> Result<(Arc<dyn Backend>, usize), String> {
-    let mut names = vec!["entries", "tiles", "checkpoints", "meta"];
-    names.extend(SubjectKind::ALL.iter().map(|k| k.tree_name()));
-    names.extend(projection.tables().iter().copied());
-    let backend: Arc<dyn Backend> = match storage {
-        Storage::Sled(store) => Arc::new(open_sled(store, &names)?),
-        Storage::Postgres(url) => Arc::new(
-            super::postgres::PostgresBackend::connect(url, &names, writable)
-                .map_err(|e| e.to_string())?,
-        ),
-    };
-    Ok((backend, names.len()))
-}
-
-/// Opens sled in `store.dir` with one tree per table name.
-fn open_sled(store: &SledStore, names: &[&str]) -> Result<SledBackend, String> {
-    let dir = store.dir.as_path();
-    // The ledger and its view hold personal data: 0700 dir, 0600 files, whatever the umask.
-    crate::private_fs::create_private_dir(dir).map_err(|e| e.to_string())?;
-    let db = sled::Config::new()
-        .path(dir)
-        .cache_capacity(store.cache_mb.saturating_mul(1024 * 1024))
-        // Pages are zstd-compressed: the entries and view rows repeat the same field names and
-        // authorities, and on sled's log-structured store compression cuts the bytes on disk per
-        // entry about threefold (measured in docs/ledger.md), which at national size is what
-        // decides whether the ledger fits the disk.
-        .use_compression(true)
-        .compression_factor(LEDGER_COMPRESSION_LEVEL);
-    // sled releases its file lock from its own threads after the last handle is dropped: a
-    // reopen right after a close (a restart, a test) may find it still held for a moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(SLED_LOCK_WAIT_MS);
-    let db = loop {
-        match db.open() {
-            Ok(db) => break db,
-            Err(e)
-                if e.to_string().contains("acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(SLED_LOCK_POLL_MS));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
-    crate::private_fs::restrict_tree(dir).map_err(|e| e.to_string())?;
-    let trees = names
-        .iter()
-        .map(|n| db.open_tree(n))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok(SledBackend::new(db, &trees))
 }
 
 impl Ledger {
@@ -825,166 +699,12 @@ pub(crate) fn kind_slot(kind: SubjectKind) -> usize {
         .unwrap_or_default()
 }
 
-/// Records the log's verifier key on first open; afterwards insists on the same key.
-fn bind_verifier_key(
-    backend: &dyn Backend,
-    signer: Option<&NoteSigner>,
-) -> Result<VerifierKey, LedgerError> {
-    let stored = match backend.get(TREE_META, META_VKEY)? {
-        Some(bytes) => {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| LedgerError::Storage("stored log key is not UTF-8".into()))?;
-            Some(
-                text.parse::<VerifierKey>()
-                    .map_err(|e| LedgerError::Storage(format!("stored log key: {e}")))?,
-            )
-        }
-        None => None,
-    };
-    match (stored, signer) {
-        (Some(stored), Some(signer)) if stored != signer.verifier_key() => Err(LedgerError::Key(
-            "this ledger was created with a different log key".into(),
-        )),
-        (Some(stored), _) => Ok(stored),
-        (None, Some(signer)) => {
-            let vkey = signer.verifier_key();
-            let mut writes = Batches::new(TREE_INDEX_FIRST);
-            writes.insert(TREE_META, META_VKEY, vkey.to_string().as_bytes());
-            backend.commit(&writes)?;
-            backend.flush()?;
-            Ok(vkey)
-        }
-        (None, None) => Err(LedgerError::Key(
-            "the ledger is new and no log key was given to create it".into(),
-        )),
-    }
-}
-
-/// Replaces the head with `head` unless the one held is already as new (a follower's refresh
-/// and the writer may race; the head only moves forward).
-pub(crate) fn advance_head(shared: &Shared, head: Head) {
-    let mut held = match shared.head.write() {
-        Ok(h) => h,
-        Err(p) => p.into_inner(),
-    };
-    if head.size >= held.size {
-        *held = head;
-    }
-}
-
-/// Entries `from..to` as stored, read as one ordered scan of their rows; a gap or an unreadable
-/// row ends the scan with an error at the first entry it cannot give.
-pub(crate) fn scan_entries(
-    backend: &dyn Backend,
-    from: u64,
-    to: u64,
-) -> impl Iterator<Item = Result<(Seq, Vec<u8>), LedgerError>> + '_ {
-    let low = entry_rows::row_key(from);
-    let high = entry_rows::row_key(to.saturating_add(entry_rows::ENTRIES_PER_ROW - 1));
-    let rows = backend.rows(
-        TREE_ENTRIES,
-        Scan::Range {
-            from: Bound::Included(&low),
-            to: Bound::Excluded(&high),
-        },
-        Order::Ascending,
-    );
-    entry_rows::RowEntries::new(rows, from)
-        .take(usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX))
-        .map(|item| match item {
-            Ok((seq, bytes)) => Ok((Seq(seq), bytes)),
-            Err(entry_rows::WalkError::Source(e)) => Err(e),
-            Err(entry_rows::WalkError::Gap { seq }) => Err(LedgerError::NoSuchEntry(seq)),
-            Err(entry_rows::WalkError::Broken { seq, reason }) => Err(LedgerError::Corrupt {
-                seq,
-                reason: reason.to_string(),
-            }),
-        })
-}
-
-/// Refuses a ledger whose first entry row is not a bundle of the entries it must hold: one
-/// written when every entry was its own row.
-fn check_entry_layout(backend: &dyn Backend, size: u64) -> Result<(), LedgerError> {
-    if size == 0 {
-        return Ok(());
-    }
-    let expected = size.min(entry_rows::ENTRIES_PER_ROW) as usize;
-    let held = backend
-        .get(TREE_ENTRIES, &entry_rows::row_key(0))?
-        .and_then(|row| entry_rows::split_row(0, &row).ok().map(|e| e.len()));
-    if held != Some(expected) {
-        return Err(LedgerError::Storage(format!(
-            "the ledger holds {size} entries but its first entry row is not a bundle of \
-             {expected}: it was written in the older one-row-per-entry format, which this \
-             version does not read"
-        )));
-    }
-    Ok(())
-}
-
-/// The head as stored: size, tree, last leaf and the checkpoint signed for that size.
-pub(crate) fn load_head(backend: &dyn Backend) -> Result<Head, LedgerError> {
-    let size = match backend.get(TREE_META, META_SIZE)? {
-        None => 0,
-        Some(v) => u64::from_be_bytes(
-            v.as_slice()
-                .try_into()
-                .map_err(|_| LedgerError::Storage("meta size is not 8 bytes".into()))?,
-        ),
-    };
-    if size > 0 && backend.get(TREE_TILES, &tile_key(0, 0))?.is_none() {
-        // Ledgers written before hash tiles kept one row per tree node in a `nodes` table.
-        return Err(LedgerError::Storage(format!(
-            "the ledger holds {size} entries but no hash tiles: it was written in the older \
-             one-row-per-node format, which this version does not read"
-        )));
-    }
-    check_entry_layout(backend, size)?;
-    let nodes = StoredNodes(backend, None);
-    let mut hashes = Vec::new();
-    let mut start = 0u64;
-    for level in (0..64u8).rev() {
-        if size & (1u64 << level) != 0 {
-            hashes.push(nodes.node(level, start >> level)?);
-            start += 1u64 << level;
-        }
-    }
-    let range =
-        CompactRange::from_parts(size, hashes).map_err(|e| LedgerError::Storage(e.to_string()))?;
-    let last_leaf = if size == 0 {
-        [0u8; 32]
-    } else {
-        nodes.node(0, size - 1)?
-    };
-    // The checkpoint for exactly this size: another process may have signed a newer one since
-    // the size was read.
-    let last = match backend.get(TREE_CHECKPOINTS, &size.to_be_bytes())? {
-        Some(note) => Some((size.to_be_bytes().to_vec(), note)),
-        None => backend
-            .rows(TREE_CHECKPOINTS, Scan::All, Order::Descending)
-            .next()
-            .transpose()?,
-    };
-    let checkpoint = match last {
-        Some((_, note)) => Some(
-            String::from_utf8(note.to_vec())
-                .map_err(|_| LedgerError::Storage("checkpoint is not UTF-8".into()))?,
-        ),
-        None => None,
-    };
-    Ok(Head {
-        size,
-        range,
-        last_leaf,
-        checkpoint,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::ledger::entry::{EventType, Subject};
+    use crate::ledger::hash_tiles::tile_key;
     use ed25519_dalek::SigningKey;
 
     pub(crate) fn test_key() -> LogKey {
