@@ -38,6 +38,11 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
     codec::from_slice(bytes).map_err(|e| CborError(e.to_string()))
 }
 
+/// Like [`from_slice`], for a value that borrows strings and byte strings from `bytes`.
+pub fn from_slice_borrowed<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CborError> {
+    codec::from_slice(bytes).map_err(|e| CborError(e.to_string()))
+}
+
 /// Reads an RFC 8742 CBOR sequence: each item with the byte offset where it ends. Refuses more
 /// than `max_items` items, so a hostile input cannot make the reader loop long.
 pub fn read_sequence(bytes: &[u8], max_items: usize) -> Result<Vec<(Value, usize)>, CborError> {

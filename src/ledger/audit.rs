@@ -10,12 +10,11 @@
 use std::sync::Arc;
 
 use super::backend::{between, Backend, Rows, TableWalk};
-use super::entry::{Entry, SubjectKind};
+use super::entry::{Entry, EntryRef, SubjectKind};
 use super::entry_rows;
 use super::hash_tiles::{stored_position, tile_key};
 use super::store::{
-    index_key, kind_slot, Ledger, LedgerError, StoredNodes, TREE_ENTRIES, TREE_INDEX_FIRST,
-    TREE_TILES,
+    kind_slot, Ledger, LedgerError, StoredNodes, TREE_ENTRIES, TREE_INDEX_FIRST, TREE_TILES,
 };
 use super::tables::{Order, Scan};
 use crate::log::checkpoint::Checkpoint;
@@ -95,12 +94,20 @@ impl SetDigest {
     }
 
     fn add(&mut self, slot: usize, key: &[u8]) {
+        self.add_parts(slot, &[key]);
+    }
+
+    /// Adds the key made of `parts` laid end to end (SipHash reads a stream: the parts hash as
+    /// their concatenation would), so an index key need not be built to be counted.
+    fn add_parts(&mut self, slot: usize, parts: &[&[u8]]) {
         use siphasher::sip128::Hasher128;
         use std::hash::Hasher;
         let mut hasher = siphasher::sip128::SipHasher13::new_with_key(&self.key);
         // The slot has a fixed width and the key runs to the end: (slot, key) pairs hash apart.
         hasher.write(&slot.to_le_bytes());
-        hasher.write(key);
+        for part in parts {
+            hasher.write(part);
+        }
         let (high, low) = hasher.finish128().as_u64();
         self.sums[0] = self.sums[0].wrapping_add(high);
         self.sums[1] = self.sums[1].wrapping_add(low);
@@ -120,7 +127,8 @@ const LEAF_CHUNK: usize = 4096;
 type EntryWalk = (Vec<Problem>, SetDigest, u64);
 
 /// Walks the entries on their own thread (decode, chain, index digest, leaf hashes), sending the
-/// leaf hashes on so the tree can be rebuilt on the calling thread at the same time.
+/// leaf hashes on so the tree can be rebuilt on the calling thread at the same time. Each row is
+/// read where the storage holds it (`Tables::scan`): no copy of a row or an entry.
 fn spawn_entry_walk(
     backend: Arc<dyn Backend>,
     mut digest: SetDigest,
@@ -131,35 +139,44 @@ fn spawn_entry_walk(
         let mut prev_leaf: Hash = [0; 32];
         let mut chunk = Vec::with_capacity(LEAF_CHUNK);
         let mut count = 0u64;
-        for item in entry_rows::RowEntries::new(TableWalk::new(backend, TREE_ENTRIES), 0) {
-            let bytes = match item {
-                Ok((_, bytes)) => bytes,
-                Err(entry_rows::WalkError::Source(e)) => return Err(e),
-                Err(entry_rows::WalkError::Gap { seq }) => {
-                    report.problem(Some(seq), "entry out of sequence (missing or extra entry)");
-                    break;
+        let mut sequence = entry_rows::RowSequence::new(0);
+        backend.scan(
+            TREE_ENTRIES,
+            Scan::All,
+            Order::Ascending,
+            &mut |key, row| {
+                let entries = match sequence.take::<LedgerError>(key, row) {
+                    Ok((_, entries)) => entries,
+                    Err(entry_rows::WalkError::Broken { seq, reason }) => {
+                        report.problem(Some(seq), reason.to_string());
+                        return false;
+                    }
+                    Err(entry_rows::WalkError::Gap { seq }) => {
+                        report.problem(Some(seq), "entry out of sequence (missing or extra entry)");
+                        return false;
+                    }
+                    // `take` reads no source of its own.
+                    Err(entry_rows::WalkError::Source(e)) => {
+                        report.problem(Some(count), e.to_string());
+                        return false;
+                    }
+                };
+                for bytes in entries {
+                    let leaf = merkle::leaf_hash(bytes);
+                    check_entry(&mut report, count, bytes, &prev_leaf, &mut digest);
+                    prev_leaf = leaf;
+                    chunk.push(leaf);
+                    count += 1;
+                    if chunk.len() == LEAF_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(LEAF_CHUNK));
+                        if leaves.send(full).is_err() {
+                            return false;
+                        }
+                    }
                 }
-                Err(entry_rows::WalkError::Broken { seq, reason }) => {
-                    report.problem(Some(seq), reason.to_string());
-                    break;
-                }
-            };
-            let leaf = merkle::leaf_hash(&bytes);
-            check_entry(&mut report, count, &bytes, &prev_leaf, &mut digest);
-            prev_leaf = leaf;
-            chunk.push(leaf);
-            count += 1;
-            if chunk.len() == LEAF_CHUNK
-                && leaves
-                    .send(std::mem::replace(
-                        &mut chunk,
-                        Vec::with_capacity(LEAF_CHUNK),
-                    ))
-                    .is_err()
-            {
-                break;
-            }
-        }
+                true
+            },
+        )?;
         let _ = leaves.send(chunk);
         Ok((report.problems, digest, count))
     })
@@ -243,7 +260,7 @@ fn check_entry(
     prev_leaf: &Hash,
     index_digest: &mut SetDigest,
 ) {
-    match Entry::decode(bytes) {
+    match EntryRef::decode(bytes) {
         Err(e) => report.problem(Some(position), format!("cannot decode: {e}")),
         Ok(entry) => {
             if entry.seq.0 != position {
@@ -258,9 +275,10 @@ fn check_entry(
                     "hash chain broken: prev_hash does not match",
                 );
             }
-            for subject in &entry.subjects {
-                let slot = kind_slot(subject.kind);
-                index_digest.add(slot, &index_key(&subject.key, position));
+            for (kind, key) in &entry.subjects {
+                // The parts of `index_key(key, position)`, unbuilt.
+                let seq = position.to_be_bytes();
+                index_digest.add_parts(kind_slot(*kind), &[key.as_bytes(), &[0], &seq]);
             }
         }
     }

@@ -193,7 +193,20 @@ pub struct Entry {
     pub prev_hash: Hash,
 }
 
-#[derive(Serialize, Deserialize)]
+/// An entry read where its bytes lie, for walks over the whole log (the audit) that check every
+/// entry and keep none: the same checks as [`Entry::decode`], which is this plus copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub seq: Seq,
+    pub timestamp_ms: u64,
+    pub event: EventType,
+    pub actor: &'a str,
+    pub subjects: Vec<(SubjectKind, &'a str)>,
+    pub body: &'a [u8],
+    pub prev_hash: Hash,
+}
+
+#[derive(Serialize)]
 struct EntryWire(
     u8,
     u64,
@@ -205,10 +218,23 @@ struct EntryWire(
     ByteBuf,
 );
 
+/// The entry array as read: strings and byte strings borrowed from the input.
+#[derive(Deserialize)]
+struct EntryWireRef<'a>(
+    u8,
+    u64,
+    u64,
+    u8,
+    &'a str,
+    Vec<(u8, &'a str)>,
+    &'a serde_bytes::Bytes,
+    &'a serde_bytes::Bytes,
+);
+
 impl NewEntry {
     /// Checks the limits an entry must meet before it is sequenced.
     pub fn check(&self) -> Result<(), EntryError> {
-        check_texts(&self.actor, &self.subjects)?;
+        check_texts(&self.actor, self.subjects.iter().map(|s| s.key.as_str()))?;
         if self.body.len() > MAX_ENTRY_BYTES - 1024 {
             return Err(EntryError::TooLarge {
                 found: self.body.len(),
@@ -219,23 +245,24 @@ impl NewEntry {
     }
 }
 
-fn check_texts(actor: &str, subjects: &[Subject]) -> Result<(), EntryError> {
+fn check_texts<'k>(
+    actor: &str,
+    subject_keys: impl ExactSizeIterator<Item = &'k str>,
+) -> Result<(), EntryError> {
     if actor.is_empty() || actor.len() > MAX_KEY_BYTES {
         return Err(EntryError::Field {
             field: "actor",
             reason: "must be 1 to 128 bytes",
         });
     }
-    if subjects.len() > MAX_SUBJECTS {
+    let mut subject_keys = subject_keys;
+    if subject_keys.len() > MAX_SUBJECTS {
         return Err(EntryError::Field {
             field: "subjects",
             reason: "too many subjects",
         });
     }
-    if subjects
-        .iter()
-        .any(|s| s.key.is_empty() || s.key.len() > MAX_KEY_BYTES || s.key.contains('\0'))
-    {
+    if subject_keys.any(|key| key.is_empty() || key.len() > MAX_KEY_BYTES || key.contains('\0')) {
         return Err(EntryError::Field {
             field: "subjects",
             reason: "keys must be 1 to 128 bytes without NUL",
@@ -266,13 +293,34 @@ impl Entry {
 
     /// Parses entry bytes, refusing oversize input, trailing bytes and unknown events.
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
+        let entry = EntryRef::decode(bytes)?;
+        Ok(Entry {
+            seq: entry.seq,
+            timestamp_ms: entry.timestamp_ms,
+            event: entry.event,
+            actor: entry.actor.to_owned(),
+            subjects: entry
+                .subjects
+                .iter()
+                .map(|(kind, key)| Subject::new(*kind, *key))
+                .collect(),
+            body: entry.body.to_vec(),
+            prev_hash: entry.prev_hash,
+        })
+    }
+}
+
+impl<'a> EntryRef<'a> {
+    /// Parses entry bytes without copying them: the one entry decoder.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, EntryError> {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge {
                 found: bytes.len(),
                 limit: MAX_ENTRY_BYTES,
             });
         }
-        let wire: EntryWire = crate::cbor::from_slice(bytes).map_err(|e| wire_error(bytes, e))?;
+        let wire: EntryWireRef<'a> =
+            crate::cbor::from_slice_borrowed(bytes).map_err(|e| wire_error(bytes, e))?;
         if wire.0 != ENTRY_FORMAT_VERSION {
             return Err(EntryError::UnsupportedVersion {
                 found: u64::from(wire.0),
@@ -284,29 +332,25 @@ impl Entry {
             .into_iter()
             .map(|(code, key)| {
                 SubjectKind::from_code(code)
-                    .map(|kind| Subject { kind, key })
+                    .map(|kind| (kind, key))
                     .ok_or(EntryError::Field {
                         field: "subjects",
                         reason: "unknown subject kind",
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        check_texts(&wire.4, &subjects)?;
-        let prev_hash: Hash = wire
-            .7
-            .into_vec()
-            .try_into()
-            .map_err(|_| EntryError::Field {
-                field: "prev_hash",
-                reason: "must be 32 bytes",
-            })?;
-        Ok(Entry {
+        check_texts(wire.4, subjects.iter().map(|(_, key)| *key))?;
+        let prev_hash: Hash = wire.7.as_ref().try_into().map_err(|_| EntryError::Field {
+            field: "prev_hash",
+            reason: "must be 32 bytes",
+        })?;
+        Ok(EntryRef {
             seq: Seq(wire.1),
             timestamp_ms: wire.2,
             event,
             actor: wire.4,
             subjects,
-            body: wire.6.into_vec(),
+            body: wire.6.as_ref(),
             prev_hash,
         })
     }
@@ -360,6 +404,28 @@ mod tests {
     fn entry_round_trips() {
         let entry = sample();
         assert_eq!(Entry::decode(&entry.encode()).unwrap(), entry);
+    }
+
+    #[test]
+    fn the_borrowed_read_sees_what_the_owned_one_does() {
+        let entry = sample();
+        let bytes = entry.encode();
+        let borrowed = EntryRef::decode(&bytes).unwrap();
+        assert_eq!(borrowed.seq, entry.seq);
+        assert_eq!(borrowed.timestamp_ms, entry.timestamp_ms);
+        assert_eq!(borrowed.event, entry.event);
+        assert_eq!(borrowed.actor, entry.actor);
+        let subjects: Vec<(SubjectKind, &str)> = entry
+            .subjects
+            .iter()
+            .map(|s| (s.kind, s.key.as_str()))
+            .collect();
+        assert_eq!(borrowed.subjects, subjects);
+        assert_eq!(borrowed.body, &entry.body[..]);
+        assert_eq!(borrowed.prev_hash, entry.prev_hash);
+        // It points into the input rather than copying it.
+        let range = bytes.as_ptr_range();
+        assert!(range.contains(&borrowed.body.as_ptr()));
     }
 
     #[test]

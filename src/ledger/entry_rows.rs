@@ -122,14 +122,56 @@ impl EntryWrites {
     }
 }
 
+/// The checks a walk over the stored rows makes, one row at a time: each row is the one after
+/// the last, splits into entries, and only the log's last row is short.
+pub struct RowSequence {
+    /// The next entry the walk expects.
+    next: u64,
+    /// Set once a row held fewer than [`ENTRIES_PER_ROW`]: any row after it is a gap.
+    short_row: bool,
+}
+
+impl RowSequence {
+    /// A walk whose first row holds entry `first`.
+    pub fn new(first: u64) -> Self {
+        RowSequence {
+            next: first,
+            short_row: false,
+        }
+    }
+
+    /// The entries of `bytes`, the row stored under `key`, from the walk's next entry on, and
+    /// the sequence number of the first of them.
+    pub fn take<'r, E>(
+        &mut self,
+        key: &[u8],
+        bytes: &'r [u8],
+    ) -> Result<(u64, Vec<&'r [u8]>), WalkError<E>> {
+        let first = self.next;
+        let expected_row = first / ENTRIES_PER_ROW;
+        if self.short_row || row_index(key) != Some(expected_row) {
+            return Err(WalkError::Gap { seq: first });
+        }
+        let mut entries = split_row(expected_row, bytes)
+            .map_err(|reason| WalkError::Broken { seq: first, reason })?;
+        self.short_row = (entries.len() as u64) < ENTRIES_PER_ROW;
+        let skip = (first % ENTRIES_PER_ROW) as usize;
+        if entries.len() <= skip {
+            return Err(WalkError::Gap { seq: first });
+        }
+        entries.drain(..skip);
+        self.next += entries.len() as u64;
+        Ok((first, entries))
+    }
+}
+
 /// Walks stored rows in key order and yields every entry from `first` on with its sequence
-/// number, checking that rows follow each other and that only the last is short.
+/// number, checking them as [`RowSequence`] does.
 pub struct RowEntries<I> {
     rows: I,
     next: u64,
     pending: std::vec::IntoIter<Vec<u8>>,
-    /// Set once a row held fewer than [`ENTRIES_PER_ROW`]: any row after it is a gap.
-    short_row: bool,
+    sequence: RowSequence,
     /// Set after an error: what follows a gap has no place to be read at.
     done: bool,
 }
@@ -158,7 +200,7 @@ where
             rows,
             next: first,
             pending: Vec::new().into_iter(),
-            short_row: false,
+            sequence: RowSequence::new(first),
             done: false,
         }
     }
@@ -168,27 +210,10 @@ where
             Ok(row) => row,
             Err(e) => return Some(Err(WalkError::Source(e))),
         };
-        let expected_row = self.next / ENTRIES_PER_ROW;
-        if self.short_row || row_index(&key) != Some(expected_row) {
-            return Some(Err(WalkError::Gap { seq: self.next }));
-        }
-        let entries = match split_row(expected_row, &bytes) {
-            Ok(entries) => entries,
-            Err(reason) => {
-                return Some(Err(WalkError::Broken {
-                    seq: self.next,
-                    reason,
-                }))
-            }
-        };
-        self.short_row = (entries.len() as u64) < ENTRIES_PER_ROW;
-        let skip = (self.next % ENTRIES_PER_ROW) as usize;
-        if entries.len() <= skip {
-            return Some(Err(WalkError::Gap { seq: self.next }));
-        }
-        let wanted: Vec<Vec<u8>> = entries[skip..].iter().map(|e| e.to_vec()).collect();
-        self.pending = wanted.into_iter();
-        Some(Ok(()))
+        Some(self.sequence.take(&key, &bytes).map(|(_, entries)| {
+            let wanted: Vec<Vec<u8>> = entries.iter().map(|e| e.to_vec()).collect();
+            self.pending = wanted.into_iter();
+        }))
     }
 }
 

@@ -5,7 +5,7 @@ use crate::clock::FixedClock;
 use crate::keys::LogKey;
 use crate::ledger::entry::Seq;
 use crate::ledger::entry::{EventType, NewEntry, Subject};
-use crate::ledger::store::{Batches, TREE_CHECKPOINTS};
+use crate::ledger::store::{index_key, Batches, TREE_CHECKPOINTS};
 use ed25519_dalek::SigningKey;
 
 fn key() -> LogKey {
@@ -275,4 +275,19 @@ fn a_changed_checkpoint_is_reported() {
         "{:?}",
         report.problems
     );
+}
+
+#[test]
+fn an_index_key_in_parts_digests_as_the_built_key() {
+    let mut built = SetDigest::new();
+    let mut parts = built.empty_like();
+    let key = index_key("粤B12345", 7);
+    built.add(2, &key);
+    parts.add_parts(2, &["粤B12345".as_bytes(), &[0], &7u64.to_be_bytes()]);
+    assert_eq!(built.sums, parts.sums);
+    assert_ne!(built.sums, [0, 0]);
+    // Another slot, or another split of different bytes, is another member.
+    let mut other = built.empty_like();
+    other.add(3, &key);
+    assert_ne!(built.sums, other.sums);
 }
