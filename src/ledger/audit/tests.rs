@@ -88,6 +88,43 @@ fn a_changed_byte_is_reported_with_its_sequence_number() {
     );
 }
 
+#[test]
+fn a_broken_chain_link_is_reported_at_its_entry_across_batches() {
+    // Entries 4,095 and 4,096 sit on either side of the batches the entry walk hands on.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), Some(key()), Arc::new(FixedClock::at(0))).unwrap();
+    for group in 0..80u64 {
+        let entries = (0..64u64)
+            .map(|i| NewEntry {
+                event: EventType::Application,
+                actor: "portal".into(),
+                subjects: vec![Subject::new(SubjectKind::Holder, format!("H{group}-{i}"))],
+                body: vec![0xA0],
+            })
+            .collect();
+        ledger.append_all(entries).unwrap();
+    }
+    assert!(audit(&ledger, |_| {}).unwrap().is_clean());
+    // An entry naming another predecessor breaks its own link, and, its bytes changed, the
+    // next entry's.
+    for seq in [7u64, 4_095] {
+        tamper_row(&ledger, seq, |entries| {
+            let at = (seq % entry_rows::ENTRIES_PER_ROW) as usize;
+            let mut entry = Entry::decode(&entries[at]).unwrap();
+            entry.prev_hash[0] ^= 1;
+            entries[at] = entry.encode();
+        });
+    }
+    let report = audit(&ledger, |_| {}).unwrap();
+    let broken: Vec<u64> = report
+        .problems
+        .iter()
+        .filter(|p| p.what.contains("hash chain broken"))
+        .filter_map(|p| p.seq)
+        .collect();
+    assert_eq!(broken, [7, 8, 4_095, 4_096], "{:?}", report.problems);
+}
+
 /// A ledger of 600 entries: level-0 tiles 0, 1 (full) and 2 (88 hashes), level-1 tile 0
 /// (2 hashes). Appended in groups so tiles are rewritten as they grow.
 fn tiled(dir: &std::path::Path) -> Ledger {
