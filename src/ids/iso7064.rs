@@ -467,7 +467,36 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
+    /// The hybrid system as ISO/IEC 7064 writes it, symbol by symbol from the alphabet (the
+    /// implementation reads values from a table and takes the parts without joining them).
+    fn hybrid_by_the_standard(system: &HybridSystem, data: &str) -> char {
+        let m = system.modulus;
+        let mut p = m;
+        for ch in data.chars() {
+            let a = system
+                .alphabet
+                .iter()
+                .position(|&b| char::from(b) == ch)
+                .unwrap() as u32;
+            let s = match (p + a) % m {
+                0 => m,
+                s => s,
+            };
+            p = s * 2 % (m + 1);
+        }
+        char::from(system.alphabet[((m + 1 - p) % m) as usize])
+    }
+
     proptest! {
+        #[test]
+        fn hybrid_check_characters_are_the_standards(
+            digits in "[0-9]{0,40}", letters in "[A-Z]{0,40}", mixed in "[0-9A-Z]{0,80}"
+        ) {
+            prop_assert_eq!(MOD_11_10.compute(&digits).unwrap(), hybrid_by_the_standard(&MOD_11_10, &digits));
+            prop_assert_eq!(MOD_27_26.compute(&letters).unwrap(), hybrid_by_the_standard(&MOD_27_26, &letters));
+            prop_assert_eq!(MOD_37_36.compute(&mixed).unwrap(), hybrid_by_the_standard(&MOD_37_36, &mixed));
+        }
+
         #[test]
         fn mod_11_2_round_trips(data in "[0-9]{0,40}") {
             prop_assert!(MOD_11_2.is_valid(&with_check(&data, |d| MOD_11_2.compute(d))));
