@@ -23,11 +23,10 @@ const SLED_LOCK_WAIT_MS: u64 = 2_000;
 /// The file sled writes first in a store's directory: its presence says a store is there.
 pub(crate) const SLED_CONF_FILE: &str = "conf";
 const SLED_LOCK_POLL_MS: u64 = 20;
-/// zstd level of sled's page compression: -7 .. -1 are zstd's fast levels (no Huffman coding of
-/// literals), 1 .. 22 its standard ones. At -3 the one ledger writer thread, which compresses
-/// every page it writes, imports vehicles about 12% faster than at 1, for 15–33% more bytes on
-/// disk (docs/ledger.md, "Bytes per entry"). The level is not stored: any level opens any ledger.
-const LEDGER_COMPRESSION_LEVEL: i32 = -3;
+/// zstd level of sled's page compression (1 fastest .. 22 smallest). zstd's fast levels (-1 ..
+/// -7) were measured too: vehicles imported 12% faster at -3, but the status lookup spent 7% more
+/// CPU per request and the ledger took 15–33% more disk (docs/ledger.md, "Bytes per entry").
+const LEDGER_COMPRESSION_LEVEL: i32 = 1;
 
 /// Where a ledger keeps its tables.
 #[derive(Debug, Clone)]

@@ -538,10 +538,9 @@ impl Config {
                 "the 'compression' feature must be enabled"
             );
         }
-        // licreg patch: zstd's fast levels (-1 .. -7) are allowed too.
         supported!(
-            self.compression_factor >= -7 && self.compression_factor != 0,
-            "compression_factor must be -7 ..= -1 or >= 1"
+            self.compression_factor >= 1,
+            "compression_factor must be >= 1"
         );
         supported!(
             self.compression_factor <= 22,
