@@ -92,18 +92,7 @@ fn a_changed_byte_is_reported_with_its_sequence_number() {
 fn a_broken_chain_link_is_reported_at_its_entry_across_batches() {
     // Entries 4,095 and 4,096 sit on either side of the batches the entry walk hands on.
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(dir.path(), Some(key()), Arc::new(FixedClock::at(0))).unwrap();
-    for group in 0..80u64 {
-        let entries = (0..64u64)
-            .map(|i| NewEntry {
-                event: EventType::Application,
-                actor: "portal".into(),
-                subjects: vec![Subject::new(SubjectKind::Holder, format!("H{group}-{i}"))],
-                body: vec![0xA0],
-            })
-            .collect();
-        ledger.append_all(entries).unwrap();
-    }
+    let ledger = grouped(dir.path(), 80, 64);
     assert!(audit(&ledger, |_| {}).unwrap().is_clean());
     // An entry naming another predecessor breaks its own link, and, its bytes changed, the
     // next entry's.
@@ -128,9 +117,14 @@ fn a_broken_chain_link_is_reported_at_its_entry_across_batches() {
 /// A ledger of 600 entries: level-0 tiles 0, 1 (full) and 2 (88 hashes), level-1 tile 0
 /// (2 hashes). Appended in groups so tiles are rewritten as they grow.
 fn tiled(dir: &std::path::Path) -> Ledger {
+    grouped(dir, 12, 50)
+}
+
+/// A ledger appended in `groups` group commits of `per_group` entries each.
+fn grouped(dir: &std::path::Path, groups: u64, per_group: u64) -> Ledger {
     let ledger = Ledger::open(dir, Some(key()), Arc::new(FixedClock::at(0))).unwrap();
-    for group in 0..12u64 {
-        let entries = (0..50u64)
+    for group in 0..groups {
+        let entries = (0..per_group)
             .map(|i| NewEntry {
                 event: EventType::Application,
                 actor: "portal".into(),
