@@ -8,6 +8,18 @@ pub(crate) const LEAF_SPLIT_ITEMS: usize = 64;
 pub(crate) const LEAF_SPLIT_ITEMS_LARGE: usize = 16;
 /// licreg: key and value bytes past which a leaf holds at most `LEAF_SPLIT_ITEMS_LARGE` items.
 pub(crate) const LEAF_SPLIT_BYTES: u64 = 16 * 1024;
+/// licreg: items the rightmost leaf keeps on its right side when it splits at its bound (it
+/// stays above the merge bound of 4 items, so the split is not merged straight back).
+pub(crate) const APPEND_SPLIT_RIGHT_ITEMS: usize = 4;
+
+/// licreg: the items a leaf of `bytes` key and value bytes holds before it splits.
+pub(crate) fn leaf_split_bound(bytes: u64) -> usize {
+    if bytes > LEAF_SPLIT_BYTES {
+        LEAF_SPLIT_ITEMS_LARGE
+    } else {
+        LEAF_SPLIT_ITEMS
+    }
+}
 
 #[derive(Default, Debug, Clone, PartialEq)]
 pub struct Node {
@@ -203,17 +215,37 @@ impl Node {
     }
 
     pub(crate) fn split(mut self) -> (Node, Node) {
+        /// licreg: where a leaf splits. The rightmost leaf of a tree written in key order
+        /// (the log's entry rows, the checkpoints) splits at its bound, keeping a full left
+        /// page that no later append rewrites, and a right page of a few items; any other leaf
+        /// splits in half, as in 0.34.7.
+        fn leaf_split_point(leaf: &Leaf, rightmost: bool) -> usize {
+            let len = leaf.keys.len();
+            let half = len / 2 + 1;
+            if !rightmost {
+                return half;
+            }
+            let bytes: usize = leaf.keys.iter().map(|k| k.len()).sum::<usize>()
+                + leaf.values.iter().map(|v| v.len()).sum::<usize>();
+            let bound = leaf_split_bound(bytes as u64);
+            if bound < len && len - bound >= APPEND_SPLIT_RIGHT_ITEMS {
+                bound
+            } else {
+                half
+            }
+        }
+
         fn split_inner<T>(
             keys: &mut Vec<IVec>,
             values: &mut Vec<T>,
             old_prefix: &[u8],
             old_hi: &[u8],
             suffix_truncation: bool,
+            split_point: usize,
         ) -> (IVec, u8, Vec<IVec>, Vec<T>)
         where
             T: Clone + Ord,
         {
-            let split_point = keys.len() / 2 + 1;
             let right_keys = keys.split_off(split_point);
             let right_values = values.split_off(split_point);
             let right_min = &right_keys[0];
@@ -284,6 +316,7 @@ impl Node {
         let prefixed_hi = &self.hi;
         let (split, right_prefix_len, right_data) = match self.data {
             Data::Index(ref mut index) => {
+                let half = index.keys.len() / 2 + 1;
                 let (split, right_prefix_len, right_keys, right_values) =
                     split_inner(
                         &mut index.keys,
@@ -291,6 +324,7 @@ impl Node {
                         prefixed_lo,
                         prefixed_hi,
                         false,
+                        half,
                     );
 
                 (
@@ -303,6 +337,7 @@ impl Node {
                 )
             }
             Data::Leaf(ref mut leaf) => {
+                let split_point = leaf_split_point(leaf, prefixed_hi.is_empty());
                 let (split, right_prefix_len, right_keys, right_values) =
                     split_inner(
                         &mut leaf.keys,
@@ -310,6 +345,7 @@ impl Node {
                         prefixed_lo,
                         prefixed_hi,
                         true,
+                        split_point,
                     );
 
                 (

@@ -2381,7 +2381,14 @@ fn leaf_run_end(
         let too_many = items > 2 * crate::node::LEAF_SPLIT_ITEMS;
         let too_big = items > 2 * crate::node::LEAF_SPLIT_ITEMS_LARGE
             && bytes > 2 * crate::node::LEAF_SPLIT_BYTES;
-        if end > start && (too_many || too_big) {
+        // The rightmost leaf splits at its bound (`Node::split`): its run stops where that
+        // split leaves a full left page and a few items on the right, so the left page is
+        // written once by this run and once by the split, and never again by an append.
+        let append_full = node.hi.is_empty()
+            && items
+                > crate::node::leaf_split_bound(bytes)
+                    + crate::node::APPEND_SPLIT_RIGHT_ITEMS;
+        if end > start && (too_many || too_big || append_full) {
             break;
         }
         end += 1;
