@@ -19,9 +19,9 @@
 //! from plain threads and from inside the service's runtime alike.
 
 mod changes;
+mod rows;
 mod scan;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use super::row_cache::RowCache;
 use super::store::LedgerError;
 use super::tables::{Order, Scan, Tables};
 use changes::{changed_keys, record_changed_keys, CHANGED_KEYS_SQL};
+use rows::{final_changes, write_changes};
 
 /// Connections the pool keeps open: the writer's, and readers'.
 const POOL_CONNECTIONS: usize = 16;
@@ -559,30 +560,13 @@ impl Backend for PostgresBackend {
             };
             let listed = async {
                 match sequence {
-                    Some((from, to)) => {
-                        let keys = changes
-                            .put_tbl
-                            .iter()
-                            .zip(&changes.put_key)
-                            .chain(changes.del_tbl.iter().zip(&changes.del_key));
-                        record_changed_keys(&tx, from, to, keys).await
-                    }
+                    Some((from, to)) => record_changed_keys(&tx, from, to, changes.keys()).await,
                     None => Ok(()),
                 }
             };
             futures::try_join!(advanced, listed, write_changes(&tx, &changes))?;
             tx.commit().await.map_err(db_err)?;
-            let puts = changes
-                .put_tbl
-                .iter()
-                .zip(&changes.put_key)
-                .zip(&changes.put_value);
-            let dels = changes.del_tbl.iter().zip(&changes.del_key);
-            cache.committed(
-                puts.map(|((t, k), v)| (*t, k.as_slice(), Some(v.as_slice())))
-                    .chain(dels.map(|(t, k)| (*t, k.as_slice(), None))),
-                sequence.map(|(_, to)| to),
-            );
+            cache.committed(changes.rows(), sequence.map(|(_, to)| to));
             Ok(())
         });
         if result.is_err() {
@@ -682,43 +666,6 @@ impl Backend for PostgresBackend {
     }
 }
 
-/// Each key's last change in the group: upserts and removals, as column arrays.
-#[derive(Default)]
-struct Changes {
-    put_tbl: Vec<i16>,
-    put_key: Vec<Vec<u8>>,
-    put_value: Vec<Vec<u8>>,
-    del_tbl: Vec<i16>,
-    del_key: Vec<Vec<u8>>,
-}
-
-fn final_changes(writes: &Batches, table_ids: &[i16]) -> Result<Changes, LedgerError> {
-    let mut last: BTreeMap<(i16, &[u8]), Option<&[u8]>> = BTreeMap::new();
-    for (table, changes) in writes.touched() {
-        let tbl = *table_ids
-            .get(table)
-            .ok_or_else(|| LedgerError::Storage(format!("no table {table}")))?;
-        for (key, value) in changes {
-            last.insert((tbl, key.as_slice()), value.as_deref());
-        }
-    }
-    let mut out = Changes::default();
-    for ((tbl, key), value) in last {
-        match value {
-            Some(value) => {
-                out.put_tbl.push(tbl);
-                out.put_key.push(key.to_vec());
-                out.put_value.push(value.to_vec());
-            }
-            None => {
-                out.del_tbl.push(tbl);
-                out.del_key.push(key.to_vec());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The log size the counter row holds now.
 async fn stored_size(
     client: &tokio_postgres::Client,
@@ -755,51 +702,6 @@ async fn advance_sequence(
         )));
     }
     Ok(())
-}
-
-async fn write_changes(
-    tx: &deadpool_postgres::Transaction<'_>,
-    changes: &Changes,
-) -> Result<(), LedgerError> {
-    let upserted = async {
-        if changes.put_tbl.is_empty() {
-            return Ok(());
-        }
-        let upsert = tx
-            .prepare_cached(
-                "INSERT INTO licreg_rows (tbl, key, value)
-                 SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[])
-                 ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
-            )
-            .await
-            .map_err(db_err)?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&changes.put_tbl, &changes.put_key, &changes.put_value];
-        tx.execute(&upsert, &params)
-            .await
-            .map_err(db_err)
-            .map(|_| ())
-    };
-    let deleted = async {
-        if changes.del_tbl.is_empty() {
-            return Ok(());
-        }
-        let delete = tx
-            .prepare_cached(
-                "DELETE FROM licreg_rows r
-                 USING unnest($1::smallint[], $2::bytea[]) AS d (tbl, key)
-                 WHERE r.tbl = d.tbl AND r.key = d.key",
-            )
-            .await
-            .map_err(db_err)?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-            [&changes.del_tbl, &changes.del_key];
-        tx.execute(&delete, &params)
-            .await
-            .map_err(db_err)
-            .map(|_| ())
-    };
-    futures::try_join!(upserted, deleted).map(|_| ())
 }
 
 #[cfg(test)]

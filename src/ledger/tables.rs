@@ -326,17 +326,16 @@ mod tests {
                     writes.push((last.to_be_bytes().to_vec(), None));
                     last -= 1;
                 }
-                (&tree)
-                    .transaction(|tx| {
-                        for (key, value) in &writes {
-                            match value {
-                                Some(value) => tx.insert(&key[..], &value[..])?,
-                                None => tx.remove(&key[..])?,
-                            };
-                        }
-                        Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-                    })
-                    .unwrap();
+                tree.transaction(|tx| {
+                    for (key, value) in &writes {
+                        match value {
+                            Some(value) => tx.insert(&key[..], &value[..])?,
+                            None => tx.remove(&key[..])?,
+                        };
+                    }
+                    Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .unwrap();
                 for (key, value) in writes {
                     match value {
                         Some(value) => model.insert(key, value),
