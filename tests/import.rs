@@ -288,6 +288,13 @@ async fn imported_licences_are_served_and_the_running_service_is_named() {
         path(&file),
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // The import closed the ledger and opened it once more, so sled's snapshot is caught up
+    // before the service opens it (a second open in one process fails while the first holds it).
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("ledger ready for the service in"),
+        "{}",
+        text(&run)
+    );
     let issued = jsonl(&dir.path().join("vehicles.jsonl.issued.jsonl"));
 
     let port = free_port();
