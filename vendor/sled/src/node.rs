@@ -219,15 +219,12 @@ impl Node {
         /// (the log's entry rows, the checkpoints) splits at its bound, keeping a full left
         /// page that no later append rewrites, and a right page of a few items; any other leaf
         /// splits in half, as in 0.34.7.
-        fn leaf_split_point(leaf: &Leaf, rightmost: bool) -> usize {
-            let len = leaf.keys.len();
+        fn leaf_split_point(len: usize, bytes: u64, rightmost: bool) -> usize {
             let half = len / 2 + 1;
             if !rightmost {
                 return half;
             }
-            let bytes: usize = leaf.keys.iter().map(|k| k.len()).sum::<usize>()
-                + leaf.values.iter().map(|v| v.len()).sum::<usize>();
-            let bound = leaf_split_bound(bytes as u64);
+            let bound = leaf_split_bound(bytes);
             if bound < len && len - bound >= APPEND_SPLIT_RIGHT_ITEMS {
                 bound
             } else {
@@ -314,6 +311,8 @@ impl Node {
 
         let prefixed_lo = &self.lo[..self.prefix_len as usize];
         let prefixed_hi = &self.hi;
+        // Key and value bytes, as `should_split` and `leaf_run_end` count them.
+        let data_bytes = self.data.rss();
         let (split, right_prefix_len, right_data) = match self.data {
             Data::Index(ref mut index) => {
                 let half = index.keys.len() / 2 + 1;
@@ -337,7 +336,11 @@ impl Node {
                 )
             }
             Data::Leaf(ref mut leaf) => {
-                let split_point = leaf_split_point(leaf, prefixed_hi.is_empty());
+                let split_point = leaf_split_point(
+                    leaf.keys.len(),
+                    data_bytes,
+                    prefixed_hi.is_empty(),
+                );
                 let (split, right_prefix_len, right_keys, right_values) =
                     split_inner(
                         &mut leaf.keys,
